@@ -1,0 +1,118 @@
+/**
+ * Agent side of `kubesphere` channels: the proxy asks, the channel machine decides, and
+ * these actors dial the target inside the member cluster and pipe bytes both ways.
+ * A channel is accepted on the SSH side only once the target answered, so the proxy
+ * sees a refused or unreachable target as a failed channel open, not as an empty stream.
+ */
+import { connect, type Socket } from 'node:net';
+import type { ClientChannel } from 'ssh2';
+import { fromCallback, fromPromise } from 'xstate';
+import { channelMachine, type ChannelEvent } from '../../machines/channel.js';
+import { parseHostPort } from '../../protocol/host-port.js';
+import { pipeStreams } from '../pipe-streams.js';
+
+interface PendingChannel {
+  readonly accept: () => ClientChannel;
+  readonly reject: () => void;
+}
+
+interface LiveChannel {
+  readonly channel: ClientChannel;
+  readonly socket: Socket;
+}
+
+/** The channels of one agent process, shared by its session and channel actors. */
+export class AgentChannels {
+  readonly #pending = new Map<string, PendingChannel>();
+  readonly #live = new Map<string, LiveChannel>();
+  #nextId = 0;
+
+  constructor(private readonly dialTimeoutMs: number) {}
+
+  /** Park an incoming channel open; returns the id the channel actor will use. */
+  park(accept: () => ClientChannel, reject: () => void): string {
+    const id = `channel-${++this.#nextId}`;
+    this.#pending.set(id, { accept, reject });
+    return id;
+  }
+
+  /** Refuse everything still pending and drop live pairs (the session ended). */
+  clear(): void {
+    for (const pending of this.#pending.values()) pending.reject();
+    this.#pending.clear();
+    for (const live of this.#live.values()) {
+      live.socket.destroy();
+      live.channel.destroy();
+    }
+    this.#live.clear();
+  }
+
+  get openCount(): number {
+    return this.#live.size;
+  }
+
+  /** The channel machine with this side's I/O. */
+  machine() {
+    return channelMachine.provide({
+      actors: {
+        open: fromPromise<void, { id: string; target: string }>(async ({ input, signal }) => {
+          const socket = await this.#dial(input.target, signal);
+          const pending = this.#pending.get(input.id);
+          this.#pending.delete(input.id);
+          if (!pending) {
+            socket.destroy();
+            throw new Error('session ended before the channel opened');
+          }
+          this.#live.set(input.id, { channel: pending.accept(), socket });
+        }),
+        pipe: fromCallback<ChannelEvent, { id: string }>(({ input, sendBack }) => {
+          const live = this.#live.get(input.id);
+          if (!live) {
+            sendBack({ type: 'pipe.done', bytesIn: 0, bytesOut: 0, error: 'channel vanished' });
+            return;
+          }
+          const abort = pipeStreams(live.channel, live.socket, (result) =>
+            sendBack({ type: 'pipe.done', bytesIn: result.bytesAtoB, bytesOut: result.bytesBtoA, error: result.error }),
+          );
+          return () => {
+            abort();
+            this.#live.delete(input.id);
+          };
+        }),
+      },
+      actions: {
+        refuse: ({ context }) => {
+          this.#pending.get(context.id)?.reject();
+          this.#pending.delete(context.id);
+        },
+      },
+    });
+  }
+
+  #dial(target: string, signal: AbortSignal): Promise<Socket> {
+    const address = parseHostPort(target);
+    if (!address) return Promise.reject(new Error(`target ${target} is not host:port`));
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: address.host, port: address.port });
+      socket.setNoDelay(true);
+      const timer = setTimeout(() => fail(new Error(`dial ${target}: no answer within ${this.dialTimeoutMs} ms`)), this.dialTimeoutMs);
+      const onAbort = () => fail(new Error(`dial ${target}: cancelled`));
+      signal.addEventListener('abort', onAbort, { once: true });
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        socket.off('error', fail);
+      }
+      function fail(error: Error) {
+        done();
+        socket.destroy();
+        reject(new Error(error.message.startsWith('dial') ? error.message : `dial ${target}: ${error.message}`));
+      }
+      socket.once('error', fail);
+      socket.once('connect', () => {
+        done();
+        resolve(socket);
+      });
+    });
+  }
+}

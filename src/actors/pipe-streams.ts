@@ -1,0 +1,50 @@
+/**
+ * Copy bytes both ways between two duplex streams until both directions have ended (or
+ * either fails), then make sure both are destroyed. Reports byte counts once.
+ */
+import { pipeline } from 'node:stream';
+import type { Duplex } from 'node:stream';
+
+export interface PipeResult {
+  /** Bytes from `a` to `b`. */
+  readonly bytesAtoB: number;
+  /** Bytes from `b` to `a`. */
+  readonly bytesBtoA: number;
+  readonly error?: string;
+}
+
+/** Returns a function that aborts the pipe (destroying both streams). */
+export function pipeStreams(a: Duplex, b: Duplex, onDone: (result: PipeResult) => void): () => void {
+  let aToB = 0;
+  let bToA = 0;
+  let pending = 2;
+  let firstError: Error | undefined;
+  let reported = false;
+  a.on('data', (chunk: Buffer) => (aToB += chunk.length));
+  b.on('data', (chunk: Buffer) => (bToA += chunk.length));
+
+  const report = () => {
+    if (reported) return;
+    reported = true;
+    a.destroy();
+    b.destroy();
+    onDone({ bytesAtoB: aToB, bytesBtoA: bToA, ...(firstError ? { error: firstError.message } : {}) });
+  };
+  // pipeline() forwards end (half-close) and waits for the writer to flush before it
+  // calls back, so no byte is dropped when one side finishes first.
+  const directionDone = (error?: Error | null) => {
+    if (error && !isPrematureClose(error)) firstError ??= error;
+    pending -= 1;
+    if (pending === 0 || error) report();
+  };
+  pipeline(a, b, directionDone);
+  pipeline(b, a, directionDone);
+  return () => {
+    firstError ??= new Error('aborted');
+    report();
+  };
+}
+
+function isPrematureClose(error: Error): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+}

@@ -1,0 +1,97 @@
+/**
+ * The proxy's port for agents: `GET /health`, `GET /version`, and the WebSocket upgrade
+ * with subprotocol `kubesphere-v1` that carries an agent's SSH session. Anything else is
+ * 404, a wrong subprotocol 400 with a line saying which one is spoken here.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../../log.js';
+import { BUILD_VERSION, SUBPROTOCOL } from '../../protocol/constants.js';
+
+/** Largest WebSocket message accepted from an agent (SSH packets are ≤ 35 000 bytes). */
+export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
+
+export interface AgentEndpointOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  /** A new agent's byte stream (the WebSocket as a duplex) and where it came from. */
+  readonly onAgent: (stream: Duplex, remoteAddress: string) => void;
+  /** Extra plain-HTTP routes (e.g. /metrics), tried before the 404. */
+  readonly extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
+export interface AgentEndpoint {
+  readonly server: Server;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startAgentEndpoint(options: AgentEndpointOptions): Promise<AgentEndpoint> {
+  const log = options.logger;
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: MAX_WS_MESSAGE_BYTES,
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  const sockets = new Set<Socket>();
+
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/health') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('OK\n');
+    if (req.method === 'GET' && req.url === '/version') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(`${BUILD_VERSION}\n`);
+    if (options.extraRoutes?.(req, res)) return;
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n');
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    const remote = req.socket.remoteAddress ?? 'unknown';
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    const isWebSocket = String(req.headers.upgrade ?? '').toLowerCase() === 'websocket';
+    if (!isWebSocket || !offered.includes(SUBPROTOCOL)) {
+      const reason = !isWebSocket
+        ? 'only WebSocket upgrades are served here'
+        : `subprotocol ${offered.join(', ') || '(none)'} is not spoken here; agents must offer ${SUBPROTOCOL}`;
+      log.warn({ remote, reason }, 'Refused an upgrade');
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      const stream = createWebSocketStream(ws);
+      options.onAgent(stream, remote);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(error.code === 'EADDRINUSE' ? `port ${options.port} on ${options.host} is already in use; choose another --port` : error.message)),
+    );
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  log.info({ host: options.host, port }, `Listening on ${options.host}:${port}`);
+  return {
+    server,
+    port,
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * The listeners of one member cluster: HTTPS for its kube-apiserver (client certificates
+ * signed by the proxy CA required) and HTTP for its ks-apiserver, both bound to `--host`.
+ * The cluster-gateway machine decides when they open and close; this gives it the I/O
+ * and picks a session per request, round-robin over the live ones.
+ */
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { createActor, fromPromise, type InspectionEvent } from 'xstate';
+import type { Logger } from '../../log.js';
+import { clusterGatewayMachine } from '../../machines/cluster-gateway.js';
+import type { ServedCluster } from '../../registry/cluster-source.js';
+import type { IssuedCert } from '../../pki/issue.js';
+import type { ProxySession } from './proxy-session.js';
+import { createReverseProxy, type Upstream } from './reverse-proxy.js';
+import { TunnelHttpAgent, TunnelHttpsAgent } from './upstream-agents.js';
+
+export interface ClusterGatewayOptions {
+  readonly cluster: ServedCluster;
+  readonly host: string;
+  readonly caPem: string;
+  readonly servingCert: (cluster: ServedCluster) => Promise<IssuedCert>;
+  readonly logger: Logger;
+  readonly inspect?: (event: InspectionEvent) => void;
+}
+
+interface SessionUpstreams {
+  readonly session: ProxySession;
+  readonly kubernetes: Upstream;
+  readonly kubesphere: Upstream;
+}
+
+export class ClusterGateway {
+  #cluster: ServedCluster;
+  readonly #sessions = new Map<string, SessionUpstreams>();
+  #servers: HttpServer[] = [];
+  readonly #sockets = new Set<Socket | import('node:stream').Duplex>();
+  #turn = 0;
+  readonly actor;
+  readonly done: Promise<void>;
+  readonly #log: Logger;
+
+  constructor(private readonly options: ClusterGatewayOptions) {
+    this.#cluster = options.cluster;
+    this.#log = options.logger.child({ cluster: options.cluster.name });
+    const machine = clusterGatewayMachine.provide({
+      actors: {
+        listen: fromPromise(() => this.#listen()),
+        unlisten: fromPromise(() => this.#unlisten()),
+      },
+    });
+    this.actor = createActor(machine, {
+      id: `gateway:${options.cluster.name}`,
+      input: { clusterName: options.cluster.name, retryListenMs: 2_000 },
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
+    this.done = new Promise((resolve) => {
+      this.actor.subscribe({ next: (s) => s.status === 'done' && resolve(), error: () => resolve() });
+    });
+    let previous = '';
+    this.actor.subscribe((snapshot) => {
+      const state = String(snapshot.value);
+      if (state === previous) return;
+      previous = state;
+      if (state === 'retrying') this.#log.error({ error: snapshot.context.lastError }, 'Cannot open the cluster listeners; retrying');
+    });
+    this.actor.start();
+  }
+
+  get cluster(): ServedCluster {
+    return this.#cluster;
+  }
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+  get listening(): boolean {
+    return this.actor.getSnapshot().matches('serving');
+  }
+
+  addSession(session: ProxySession): void {
+    const config = session.config;
+    const kubernetesTarget = session.kubernetesTarget;
+    const kubesphereTarget = session.kubesphereTarget;
+    if (!config || !kubernetesTarget || !kubesphereTarget) return;
+    const open = (target: string) => session.openStream(target);
+    this.#sessions.set(session.id, {
+      session,
+      kubernetes: {
+        agent: new TunnelHttpsAgent(open, kubernetesTarget, config),
+        secure: true,
+        target: kubernetesTarget,
+        stripAuthorization: true,
+        ...(config.bearerToken ? { authorization: `Bearer ${config.bearerToken.toString('utf8').trim()}` } : {}),
+      },
+      kubesphere: { agent: new TunnelHttpAgent(open, kubesphereTarget), secure: false, target: kubesphereTarget, stripAuthorization: false },
+    });
+    this.actor.send({ type: 'session.add', sessionId: session.id });
+  }
+
+  removeSession(session: ProxySession): void {
+    const entry = this.#sessions.get(session.id);
+    if (!entry) return;
+    this.#sessions.delete(session.id);
+    entry.kubernetes.agent.destroy();
+    entry.kubesphere.agent.destroy();
+    this.actor.send({ type: 'session.remove', sessionId: session.id });
+  }
+
+  /** New ports or hosts: reopen the listeners with them. */
+  update(cluster: ServedCluster): void {
+    this.#cluster = cluster;
+    this.actor.send({ type: 'cluster.update' });
+  }
+
+  /** The cluster is gone: close listeners and end its sessions. */
+  async remove(): Promise<void> {
+    this.actor.send({ type: 'cluster.remove' });
+    await Promise.all([...this.#sessions.values()].map(({ session }) => session.stop('cluster removed')));
+    await this.done;
+    this.actor.stop();
+  }
+
+  #pick(kind: 'kubernetes' | 'kubesphere'): Upstream | undefined {
+    const ids = this.actor.getSnapshot().context.sessions;
+    if (ids.length === 0) return undefined;
+    for (let i = 0; i < ids.length; i += 1) {
+      const entry = this.#sessions.get(ids[(this.#turn + i) % ids.length]!);
+      if (entry) {
+        this.#turn = (this.#turn + i + 1) % ids.length;
+        return entry[kind];
+      }
+    }
+    return undefined;
+  }
+
+  async #listen(): Promise<void> {
+    const cluster = this.#cluster;
+    const cert = await this.options.servingCert(cluster);
+    const kube = createReverseProxy({ clusterName: cluster.name, listener: 'kubernetes', pickUpstream: () => this.#pick('kubernetes'), logger: this.options.logger });
+    const ks = createReverseProxy({ clusterName: cluster.name, listener: 'kubesphere', pickUpstream: () => this.#pick('kubesphere'), logger: this.options.logger });
+    const https = createHttpsServer(
+      { cert: cert.certPem, key: cert.keyPem, ca: this.options.caPem, requestCert: true, rejectUnauthorized: true },
+      kube.handleRequest,
+    );
+    https.on('upgrade', kube.handleUpgrade);
+    const http = createHttpServer(ks.handleRequest);
+    http.on('upgrade', ks.handleUpgrade);
+    const servers = [https, http];
+    for (const server of servers) {
+      server.on('connection', (socket: Socket) => {
+        this.#sockets.add(socket);
+        socket.once('close', () => this.#sockets.delete(socket));
+      });
+      server.on('tlsClientError', () => {}); // a client without a valid certificate: refused, nothing to log
+    }
+    try {
+      await listen(https, cluster.kubernetesAPIServerPort, this.options.host);
+      await listen(http, cluster.kubesphereAPIServerPort, this.options.host);
+    } catch (error) {
+      await Promise.all(servers.map(closeServer));
+      throw error;
+    }
+    this.#servers = servers;
+    this.#log.info(
+      { kubernetesPort: cluster.kubernetesAPIServerPort, kubespherePort: cluster.kubesphereAPIServerPort, host: this.options.host },
+      'Cluster listeners open',
+    );
+  }
+
+  async #unlisten(): Promise<void> {
+    const servers = this.#servers;
+    this.#servers = [];
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    await Promise.all(servers.map(closeServer));
+    if (servers.length) this.#log.info('Cluster listeners closed');
+  }
+}
+
+function listen(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `listen on ${host}:${port}: ${error.message}`));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}

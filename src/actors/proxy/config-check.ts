@@ -1,0 +1,48 @@
+/**
+ * Decide whether an agent's config admits it: the cluster must be served and the token
+ * must match (compared in constant time, over digests so the length does not leak).
+ * Reasons are safe to send back to the agent and to log: they never quote a secret.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AgentConfig } from '../../protocol/agent-config.js';
+import { DEFAULT_KUBERNETES_PORT, DEFAULT_KUBESPHERE_PORT } from '../../protocol/constants.js';
+import { normalizeHostPort } from '../../protocol/host-port.js';
+import type { ServedCluster } from '../../registry/cluster-source.js';
+
+export type ConfigVerdict =
+  | {
+      readonly ok: true;
+      readonly cluster: ServedCluster;
+      /** Normalized `host:port` of the member kube-apiserver and ks-apiserver. */
+      readonly kubernetesTarget: string;
+      readonly kubesphereTarget: string;
+    }
+  | { readonly ok: false; readonly reason: string };
+
+export function checkAgentConfig(
+  config: AgentConfig,
+  lookup: (name: string) => ServedCluster | undefined,
+): ConfigVerdict {
+  const cluster = lookup(config.name);
+  // Same wording for "unknown cluster" and "wrong token" would hide which names exist,
+  // but operators need to tell them apart; names are not secrets, tokens are.
+  if (!cluster) return { ok: false, reason: `Unauthorized agent: cluster ${JSON.stringify(config.name)} is not served by this proxy` };
+  if (!tokensEqual(config.token, cluster.token)) {
+    return { ok: false, reason: `Unauthorized agent: wrong token for cluster ${JSON.stringify(config.name)}` };
+  }
+  const kubernetesTarget = normalizeHostPort(config.kubernetesSvcHost, DEFAULT_KUBERNETES_PORT);
+  if (!kubernetesTarget) return { ok: false, reason: 'KubernetesSvcHost is not host[:port]' };
+  const kubesphereTarget = normalizeHostPort(config.kubeSphereSvcHost, DEFAULT_KUBESPHERE_PORT);
+  if (!kubesphereTarget) return { ok: false, reason: 'KubeSphereSvcHost is not host[:port]' };
+  if (!config.bearerToken && !(config.certData && config.keyData)) {
+    return { ok: false, reason: 'config carries no credentials (BearerToken or CertData+KeyData)' };
+  }
+  return { ok: true, cluster, kubernetesTarget, kubesphereTarget };
+}
+
+export function tokensEqual(given: string, expected: string): boolean {
+  if (!expected) return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}

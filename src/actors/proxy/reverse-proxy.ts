@@ -1,0 +1,158 @@
+/**
+ * Reverse-proxy one listener's traffic to the member cluster through the tunnel:
+ * requests stream both ways (a watch reaches the client event by event), and connection
+ * upgrades (SPDY/3.1, WebSocket — kubectl exec/attach/port-forward) are spliced through.
+ */
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Agent } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../../log.js';
+import { pipeStreams } from '../pipe-streams.js';
+
+/** Where one request goes: a session's pooled agent and what to send upstream. */
+export interface Upstream {
+  readonly agent: Agent;
+  readonly secure: boolean;
+  /** `host:port` of the target inside the member cluster (for the Host header). */
+  readonly target: string;
+  /** Replaces the client's Authorization header when set (the agent's bearer token). */
+  readonly authorization?: string;
+  /** Drop the client's Authorization header (kube path: the client cert is the identity). */
+  readonly stripAuthorization: boolean;
+}
+
+export interface ReverseProxyOptions {
+  readonly clusterName: string;
+  readonly listener: 'kubernetes' | 'kubesphere';
+  /** The session to use for the next request, or undefined when none serves. */
+  readonly pickUpstream: () => Upstream | undefined;
+  readonly logger: Logger;
+}
+
+// RFC 9110 §7.6.1 hop-by-hop headers, never forwarded as such.
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+
+function forwardHeaders(headers: IncomingHttpHeaders, upstream: Upstream, upgrade: boolean): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ...headers };
+  const listed = String(headers.connection ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  for (const name of [...HOP_BY_HOP, ...listed]) delete out[name];
+  if (upgrade) {
+    out.connection = 'Upgrade';
+    out.upgrade = headers.upgrade;
+  }
+  out.host = upstream.target;
+  if (upstream.stripAuthorization) delete out.authorization;
+  if (upstream.authorization) out.authorization = upstream.authorization;
+  return out;
+}
+
+function statusBody(code: number, reason: string, message: string): string {
+  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }) + '\n';
+}
+
+export function createReverseProxy(options: ReverseProxyOptions) {
+  const log = options.logger.child({ cluster: options.clusterName, listener: options.listener });
+  const unavailable = `cluster ${options.clusterName} has no connected agent`;
+
+  const send = (upstream: Upstream, req: IncomingMessage, upgrade: boolean) =>
+    (upstream.secure ? httpsRequest : httpRequest)({
+      agent: upstream.agent,
+      method: req.method,
+      path: req.url,
+      headers: forwardHeaders(req.headers, upstream, upgrade),
+    });
+
+  /** Plain requests. */
+  const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const upstream = options.pickUpstream();
+    if (!upstream) {
+      res.writeHead(503, { 'content-type': 'application/json' }).end(statusBody(503, 'ServiceUnavailable', unavailable));
+      return;
+    }
+    const upstreamReq = send(upstream, req, false);
+    upstreamReq.on('response', (upstreamRes) => {
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.headers));
+      res.flushHeaders(); // watches: the client sees the headers before the first event
+      upstreamRes.pipe(res);
+      upstreamRes.on('error', () => res.destroy());
+    });
+    upstreamReq.on('error', (error) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      log.warn({ method: req.method, path: pathOnly(req.url), error: error.message }, 'Upstream request failed');
+      res
+        .writeHead(502, { 'content-type': 'application/json' })
+        .end(statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`));
+    });
+    // A client that goes away mid-request or mid-response releases the upstream stream.
+    res.on('close', () => {
+      if (!res.writableFinished) upstreamReq.destroy();
+    });
+    req.pipe(upstreamReq);
+  };
+
+  /** `Connection: Upgrade` requests: relay the 101 and then splice both sockets. */
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    const upstream = options.pickUpstream();
+    if (!upstream) {
+      socket.end(rawResponse(503, 'Service Unavailable', { 'content-type': 'application/json' }, statusBody(503, 'ServiceUnavailable', unavailable)));
+      return;
+    }
+    const upstreamReq = send(upstream, req, true);
+    upstreamReq.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
+      socket.write(rawHead(101, upstreamRes.statusMessage ?? 'Switching Protocols', upstreamRes.rawHeaders));
+      if (upstreamHead.length) socket.write(upstreamHead);
+      if (head.length) upstreamSocket.write(head);
+      pipeStreams(socket, upstreamSocket, () => {});
+    });
+    upstreamReq.on('response', (upstreamRes) => {
+      // The member refused the upgrade (e.g. 403): pass its answer on and close.
+      socket.write(rawHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage ?? '', upstreamRes.rawHeaders, true));
+      upstreamRes.pipe(socket);
+    });
+    upstreamReq.on('error', (error) => {
+      log.warn({ path: pathOnly(req.url), error: error.message }, 'Upstream upgrade failed');
+      socket.end(rawResponse(502, 'Bad Gateway', { 'content-type': 'application/json' }, statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`)));
+    });
+    socket.on('close', () => upstreamReq.destroy());
+    upstreamReq.end();
+  };
+
+  return { handleRequest, handleUpgrade };
+}
+
+function stripHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ...headers };
+  for (const name of HOP_BY_HOP) delete out[name];
+  return out;
+}
+
+function rawHead(code: number, message: string, rawHeaders: string[], close = false): string {
+  let head = `HTTP/1.1 ${code} ${message}\r\n`;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (close && /^(connection|keep-alive|transfer-encoding)$/i.test(name)) continue;
+    head += `${name}: ${rawHeaders[i + 1]}\r\n`;
+  }
+  if (close) head += 'Connection: close\r\n';
+  return head + '\r\n';
+}
+
+function rawResponse(code: number, message: string, headers: Record<string, string>, body: string): string {
+  const lines = Object.entries({ ...headers, 'content-length': String(Buffer.byteLength(body)), connection: 'close' })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  return `HTTP/1.1 ${code} ${message}\r\n${lines}\r\n${body}`;
+}
+
+/** Paths may carry names but not secrets; query strings are dropped from logs anyway. */
+function pathOnly(url: string | undefined): string {
+  return (url ?? '').split('?')[0] ?? '';
+}

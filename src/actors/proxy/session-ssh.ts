@@ -1,0 +1,111 @@
+/**
+ * The SSH side of one agent session on the proxy: an ssh2 server connection over the
+ * agent's WebSocket stream. Authentication is the Go tower's formality (any password);
+ * the real check is the `config` request. Channels the agent tries to open are refused.
+ */
+import type { Duplex } from 'node:stream';
+import ssh2, { type Connection } from 'ssh2';
+
+// ssh2 is CommonJS: take its classes from the default export.
+const { Server } = ssh2;
+import { fromCallback } from 'xstate';
+import type { Logger } from '../../log.js';
+import type { AgentSessionEvent, SshCommand } from '../../machines/agent-session.js';
+import { AgentConfigError, decodeAgentConfig, describeAgentConfig, type AgentConfig } from '../../protocol/agent-config.js';
+import { CONFIG_REQUEST, IDENT_SERVER, PING_REQUEST } from '../../protocol/constants.js';
+import '../../protocol/ssh2-extensions.js';
+import type { ConfigVerdict } from './config-check.js';
+
+export interface SessionSshDeps {
+  readonly stream: Duplex;
+  readonly hostKey: Buffer;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveCountMax: number;
+  readonly logger: Logger;
+  readonly verify: (config: AgentConfig) => ConfigVerdict;
+  /** Called once the config is accepted, before the machine hears of it. */
+  readonly onAccepted: (connection: Connection, config: AgentConfig, verdict: Extract<ConfigVerdict, { ok: true }>) => void;
+}
+
+export function sessionSshLogic(deps: SessionSshDeps) {
+  return fromCallback<SshCommand, void, AgentSessionEvent>(({ sendBack, receive }) => {
+    const log = deps.logger;
+    let connection: Connection | undefined;
+    let closed = false;
+    let configSeen = false;
+    const reportClosed = (reason: string) => {
+      if (closed) return;
+      closed = true;
+      sendBack({ type: 'ssh.closed', reason });
+    };
+
+    const server = new Server(
+      {
+        hostKeys: [deps.hostKey],
+        identRaw: IDENT_SERVER,
+        keepaliveInterval: deps.keepaliveIntervalMs,
+        keepaliveCountMax: deps.keepaliveCountMax,
+      },
+      (conn) => {
+        connection = conn;
+        conn.on('authentication', (ctx) => {
+          // Go agents try `none` first, then password "" — offer password, accept any.
+          if (ctx.method === 'password') ctx.accept();
+          else ctx.reject(['password']);
+        });
+        conn.on('ready', () => sendBack({ type: 'ssh.ready' }));
+        conn.on('custom request', (accept, reject, name, data) => {
+          if (name === PING_REQUEST) return accept?.();
+          if (name !== CONFIG_REQUEST) return reject?.();
+          if (configSeen) return reject?.(Buffer.from('config already received'));
+          configSeen = true;
+          let config: AgentConfig;
+          try {
+            config = decodeAgentConfig(data);
+          } catch (error) {
+            const reason = error instanceof AgentConfigError ? error.message : 'invalid config';
+            reject?.(Buffer.from(reason));
+            sendBack({ type: 'config.rejected', reason });
+            return;
+          }
+          const verdict = deps.verify(config);
+          if (!verdict.ok) {
+            log.warn({ agent: describeAgentConfig(config), reason: verdict.reason }, 'Agent rejected');
+            reject?.(Buffer.from(verdict.reason));
+            sendBack({ type: 'config.rejected', reason: verdict.reason });
+            return;
+          }
+          deps.onAccepted(conn, config, verdict);
+          accept?.();
+          sendBack({
+            type: 'config.accepted',
+            clusterName: verdict.cluster.name,
+            allowedTargets: [verdict.kubernetesTarget, verdict.kubesphereTarget],
+          });
+        });
+        const refuseChannel = (kind: string) => (_accept: unknown, reject: () => void) => {
+          log.warn({ kind }, 'Agent tried to open a channel; refused (only the proxy opens channels)');
+          reject();
+        };
+        conn.on('session', refuseChannel('session'));
+        conn.on('tcpip', refuseChannel('direct-tcpip'));
+        conn.on('error', (error) => reportClosed(`SSH: ${error.message}`));
+        conn.on('close', () => reportClosed('agent disconnected'));
+      },
+    );
+    deps.stream.on('close', () => reportClosed('agent disconnected'));
+    deps.stream.on('error', () => {});
+    server.injectSocket(deps.stream as never);
+
+    receive((command) => {
+      if (command.type !== 'close') return;
+      if (connection) connection.end();
+      deps.stream.destroy();
+    });
+    return () => {
+      closed = true;
+      connection?.end();
+      deps.stream.destroy();
+    };
+  });
+}

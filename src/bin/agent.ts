@@ -1,0 +1,132 @@
+/** `agent`: the member-cluster side of the tunnel. Flags as the Go tower's agent. */
+import meow from 'meow';
+import { CredentialError, DEFAULT_SERVICE_ACCOUNT_DIR } from '../actors/agent/member-credentials.js';
+import { startAgent } from '../actors/agent/start-agent.js';
+import { connectInspector } from '../actors/inspect.js';
+import { createLogger } from '../log.js';
+import { DEFAULT_BACKOFF } from '../machines/backoff.js';
+import { DEFAULT_KUBESPHERE_PORT } from '../protocol/constants.js';
+import { normalizeHostPort } from '../protocol/host-port.js';
+import { parseDuration } from './duration.js';
+import { proxyWebSocketUrl } from './proxy-url.js';
+import { exitWithError, UsageError } from './usage-error.js';
+
+const cli = meow(
+  `
+  Usage
+    $ agent --name NAME --token TOKEN [--proxy-server URL] [--kubeconfig FILE] [flags]
+
+  Dials the proxy, proves the cluster's token and serves the proxy's streams to this
+  cluster's kube-apiserver and ks-apiserver. Without --kubeconfig it runs in-cluster
+  (service-account token and CA, KUBERNETES_SERVICE_HOST/PORT).
+
+  Flags
+    --name NAME                  Cluster name, as in the host's Cluster object (required)
+    --token TOKEN                The Cluster's spec.connection.token (required; never logged)
+    --proxy-server URL           Proxy address (default http://127.0.0.1:8080); http(s) or
+                                 ws(s); a URL without a port gets :80 (:443 for https/wss)
+    --kubeconfig FILE            Use this kubeconfig instead of the in-cluster config
+    --kubernetes-service H[:P]   Address of this cluster's kube-apiserver as the agent dials it
+                                 (default: from the kubeconfig or KUBERNETES_SERVICE_HOST/PORT)
+    --kubesphere-service H[:P]   Address of ks-apiserver (default
+                                 ks-apiserver.kubesphere-system.svc:80)
+    --keepalive DURATION         Ping the proxy this often; 0 disables (default 30s)
+    --max-retry N                Give up after N failed attempts in a row; 0 = never (default 0)
+    --max-retry-interval DURATION
+                                 Longest wait between attempts (default 2m; under 1s means 5m)
+    --service-account-dir DIR    In-cluster credential files (default
+                                 ${DEFAULT_SERVICE_ACCOUNT_DIR})
+    --inspect URL                Send xstate inspection events to this WebSocket inspector
+    --log-format json|text       Log format (default json)
+    --v N                        Log verbosity: 0-3 info, 4-5 debug, 6+ trace (default 0)
+    --help                       Show this help
+
+  Signals: SIGHUP cuts a retry wait short; SIGINT/SIGTERM stop. Exit code 1 when
+  --max-retry attempts failed, 2 for a bad flag or file.
+`,
+  {
+    importMeta: import.meta,
+    allowUnknownFlags: false,
+    flags: {
+      name: { type: 'string' },
+      token: { type: 'string' },
+      proxyServer: { type: 'string', default: 'http://127.0.0.1:8080' },
+      kubeconfig: { type: 'string' },
+      kubernetesService: { type: 'string' },
+      kubesphereService: { type: 'string', default: 'ks-apiserver.kubesphere-system.svc' },
+      keepalive: { type: 'string', default: '30s' },
+      maxRetry: { type: 'string', default: '0' },
+      maxRetryInterval: { type: 'string', default: '2m' },
+      serviceAccountDir: { type: 'string', default: DEFAULT_SERVICE_ACCOUNT_DIR },
+      inspect: { type: 'string' },
+      logFormat: { type: 'string', default: 'json' },
+      v: { type: 'string', default: '0' },
+    },
+  },
+);
+
+function duration(flag: string, value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new UsageError(`--${flag} ${value}: not a duration (examples: 30s, 2m, 1h)`);
+  return ms;
+}
+
+async function main(): Promise<void> {
+  const f = cli.flags;
+  if (cli.input.length > 0) throw new UsageError(`unexpected argument ${cli.input[0]}; see --help`);
+  if (!f.name) throw new UsageError('--name is required: the name of this cluster\'s Cluster object on the host');
+  if (!f.token) throw new UsageError('--token is required: the Cluster\'s spec.connection.token');
+  const verbosity = Number(f.v);
+  if (!Number.isInteger(verbosity) || verbosity < 0) throw new UsageError(`--v ${f.v}: must be a non-negative integer`);
+  if (f.logFormat !== 'json' && f.logFormat !== 'text') throw new UsageError(`--log-format ${f.logFormat}: must be json or text`);
+  const maxRetry = Number(f.maxRetry);
+  if (!Number.isInteger(maxRetry) || maxRetry < 0) throw new UsageError(`--max-retry ${f.maxRetry}: must be a non-negative integer`);
+  const keepaliveMs = duration('keepalive', f.keepalive);
+  let maxRetryMs = duration('max-retry-interval', f.maxRetryInterval);
+  if (maxRetryMs < 1000) maxRetryMs = 5 * 60_000; // Go tower's rule
+  const kubesphereService = normalizeHostPort(f.kubesphereService, DEFAULT_KUBESPHERE_PORT);
+  if (!kubesphereService) throw new UsageError(`--kubesphere-service ${f.kubesphereService}: must be host[:port]`);
+  const proxyUrl = proxyWebSocketUrl(f.proxyServer);
+
+  const logger = createLogger({ name: 'agent', verbosity, pretty: f.logFormat === 'text' });
+  const inspection = f.inspect ? connectInspector(f.inspect) : undefined;
+  const agent = await startAgent({
+    name: f.name,
+    token: f.token,
+    proxyUrl,
+    credentials: f.kubeconfig
+      ? { kind: 'kubeconfig', path: f.kubeconfig }
+      : {
+          kind: 'in-cluster',
+          serviceAccountDir: f.serviceAccountDir,
+          serviceHost: process.env['KUBERNETES_SERVICE_HOST'],
+          servicePort: process.env['KUBERNETES_SERVICE_PORT'],
+        },
+    ...(f.kubernetesService ? { kubernetesService: f.kubernetesService } : {}),
+    kubesphereService,
+    keepaliveMs,
+    // A ping unanswered for a keepalive period (at least 10 s) means the tunnel is dead.
+    pingTimeoutMs: Math.max(10_000, keepaliveMs),
+    maxRetry,
+    backoff: { ...DEFAULT_BACKOFF, maxMs: maxRetryMs },
+    handshakeTimeoutMs: 45_000,
+    dialTimeoutMs: 10_000,
+    logger,
+    ...(inspection ? { inspect: inspection.inspect } : {}),
+  });
+  process.on('SIGHUP', () => agent.wake());
+  const stop = () => void agent.stop();
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const result = await agent.done;
+  inspection?.stop();
+  if (result.state === 'failed') logger.error({ reason: result.lastError, maxRetry }, 'Giving up: every attempt failed');
+  else logger.info('Stopped');
+  logger.flush();
+  await agent.stop();
+  process.exit(result.state === 'failed' ? 1 : 0);
+}
+
+main().catch((error: unknown) =>
+  exitWithError('agent', error, (e) => e instanceof UsageError || e instanceof CredentialError),
+);

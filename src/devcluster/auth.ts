@@ -1,0 +1,45 @@
+/**
+ * Authentication as a real apiserver does it: a client certificate verified by the
+ * cluster CA (CN is the user, O the groups) or a known bearer token. There is no
+ * authorization: every authenticated user may do everything.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+
+export interface User {
+  name: string;
+  groups: string[];
+}
+
+function asList(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+export class Authenticator {
+  private readonly tokens = new Map<string, User>();
+
+  addToken(token: string, user: User): void {
+    this.tokens.set(token, user);
+  }
+
+  removeToken(token: string): void {
+    this.tokens.delete(token);
+  }
+
+  authenticate(req: IncomingMessage): User | undefined {
+    const auth = req.headers.authorization;
+    if (auth !== undefined) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+      // A bad token fails even if a certificate is also presented, as in kube-apiserver's union authenticator.
+      return m ? this.tokens.get(m[1] as string) : undefined;
+    }
+    const socket = req.socket as TLSSocket;
+    if (socket.authorized) {
+      const cert = socket.getPeerCertificate();
+      const subject = cert?.subject as unknown as Record<string, string | string[] | undefined> | undefined;
+      const cn = asList(subject?.['CN'])[0];
+      if (cn) return { name: cn, groups: [...asList(subject?.['O']), 'system:authenticated'] };
+    }
+    return undefined;
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The devcluster itself: an HTTPS server on 127.0.0.1 that authenticates, routes
+ * discovery, OpenAPI and resource requests, and never crashes on input.
+ * `startDevCluster()` is the library entry point.
+ */
+import { createServer } from 'node:https';
+import type { Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { errors } from './types.js';
+import { Registry } from './resources.js';
+import { Store } from './store.js';
+import { ObjectApi, now } from './objects.js';
+import { Ipam } from './ipam.js';
+import { Authenticator } from './auth.js';
+import { makeClusterCerts } from './certs.js';
+import type { KeyPairPem } from './certs.js';
+import { discover } from './discovery.js';
+import { openapiV3 } from './openapi.js';
+import { ResourceApi, parseResourcePath } from './api.js';
+import type { WatchStream } from './watch.js';
+import { Controllers } from './controllers.js';
+import { seed } from './seed.js';
+import { buildKubeconfig, writeKubeconfig } from './kubeconfig.js';
+import { sendError, sendJson } from './http.js';
+
+export interface DevClusterOptions {
+  /** names the cluster: kubeconfig cluster/context and node names (default "devcluster") */
+  name?: string;
+  /** TCP port on 127.0.0.1; 0 (default) picks a free one */
+  port?: number;
+  /** how many change events watches can resume from (default 10000) */
+  historySize?: number;
+  /** Kubernetes version reported by /version and the nodes (default "1.32.2"); the kubectl dispatcher picks its kubectl from it */
+  kubernetesVersion?: string;
+  /** interval of watch bookmarks when a client allows them (default 30000 ms) */
+  bookmarkIntervalMs?: number;
+  /** number of seeded Nodes (default 3: one control plane, two workers) */
+  nodes?: number;
+  /** request log (debug level), without credentials */
+  logger?: Logger;
+}
+
+export interface DevCluster {
+  readonly name: string;
+  /** https://127.0.0.1:<port> */
+  readonly url: string;
+  readonly port: number;
+  readonly caPem: string;
+  /** kubeconfig YAML authenticating with the admin client certificate */
+  readonly adminKubeconfig: string;
+  /** kubeconfig YAML authenticating with `adminToken` */
+  readonly tokenKubeconfig: string;
+  readonly adminToken: string;
+  readonly adminCert: KeyPairPem;
+  /** write a kubeconfig file (mode 0600); returns `path` */
+  writeKubeconfig(path: string, auth?: 'cert' | 'token'): Promise<string>;
+  /** accept another bearer token for `user` */
+  addToken(token: string, user: string, groups?: string[]): void;
+  /** a client certificate for `user` signed by the cluster CA */
+  issueClientCert(user: string, groups?: string[]): Promise<KeyPairPem>;
+  /** send every open watch an ERROR 410 Expired and end it; clients must relist */
+  expireWatches(): void;
+  /** drop the watch history: a resume from any earlier resourceVersion gets 410 */
+  compactHistory(): void;
+  /** how many watch streams are open */
+  openWatches(): number;
+  /** end all watches and connections and close the port */
+  stop(): Promise<void>;
+}
+
+function parseVersion(v: string): { major: string; minor: string; gitVersion: string } {
+  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(v);
+  if (!m) throw new Error(`devcluster: bad kubernetesVersion ${v}`);
+  return { major: m[1] as string, minor: m[2] as string, gitVersion: `v${m[1]}.${m[2]}.${m[3] ?? '0'}` };
+}
+
+const PUBLIC_PATHS = new Set(['/version', '/healthz', '/livez', '/readyz']);
+
+export async function startDevCluster(options: DevClusterOptions = {}): Promise<DevCluster> {
+  const name = options.name ?? 'devcluster';
+  const version = parseVersion(options.kubernetesVersion ?? '1.32.2');
+  const log = options.logger;
+  const certs = await makeClusterCerts(name);
+  const registry = new Registry();
+  const store = new Store(options.historySize ?? 10000);
+  const objects = new ObjectApi(store, { ipam: new Ipam(), now });
+  const controllers = new Controllers(store, registry, objects, certs.ca.certPem);
+  const watches = new Set<WatchStream>();
+  const api = new ResourceApi({ registry, objects, store, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 30000, watches });
+  const auth = new Authenticator();
+  const adminToken = randomBytes(24).toString('base64url');
+  auth.addToken(adminToken, { name: 'admin', groups: ['system:masters', 'system:authenticated'] });
+  seed(objects, registry, name, options.nodes ?? 3, version.gitVersion);
+  controllers.reconcile();
+
+  let serverAddress = '127.0.0.1:0';
+  const versionInfo = {
+    major: version.major,
+    minor: version.minor,
+    gitVersion: version.gitVersion,
+    gitCommit: '0000000000000000000000000000000000000000',
+    gitTreeState: 'clean',
+    buildDate: '2025-01-01T00:00:00Z',
+    goVersion: 'go1.23.6',
+    compiler: 'gc',
+    platform: 'linux/amd64',
+  };
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://devcluster.invalid');
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    if (PUBLIC_PATHS.has(path)) {
+      if (path === '/version') return sendJson(res, 200, versionInfo);
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('ok');
+      return;
+    }
+    const user = auth.authenticate(req);
+    if (!user) throw errors.unauthorized();
+    log?.debug({ method: req.method, path, user: user.name }, 'request');
+    const accept = req.headers.accept ?? '';
+    if (req.method === 'GET') {
+      const d = discover(path, accept, registry, serverAddress);
+      if (d) return sendJson(res, 200, d.body, d.contentType);
+      if (path.startsWith('/openapi/v3')) {
+        const doc = openapiV3(path, registry, version.gitVersion);
+        if (doc) return sendJson(res, 200, doc);
+        throw errors.pathNotFound();
+      }
+    }
+    const p = parseResourcePath(path, registry);
+    if (!p) throw errors.pathNotFound();
+    await api.handle(req, res, p, url.searchParams);
+  }
+
+  const server: Server = createServer(
+    { key: certs.server.keyPem, cert: certs.server.certPem, ca: certs.ca.certPem, requestCert: true, rejectUnauthorized: false },
+    (req, res) => {
+      req.on('error', () => undefined);
+      res.on('error', () => undefined);
+      route(req, res).catch((err: unknown) => {
+        if (!(err instanceof Error && 'code' in err && typeof err.code === 'number')) log?.warn({ err }, 'request failed');
+        if (res.headersSent) res.destroy();
+        else sendError(res, err);
+      });
+    },
+  );
+  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  serverAddress = `127.0.0.1:${port}`;
+  const url = `https://127.0.0.1:${port}`;
+  const adminKubeconfig = buildKubeconfig({
+    name,
+    server: url,
+    caPem: certs.ca.certPem,
+    userName: `${name}-admin`,
+    user: { clientCertPem: certs.admin.certPem, clientKeyPem: certs.admin.keyPem },
+  });
+  const tokenKubeconfig = buildKubeconfig({ name, server: url, caPem: certs.ca.certPem, userName: `${name}-token`, user: { token: adminToken } });
+  log?.info({ url, name }, 'devcluster listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    name,
+    url,
+    port,
+    caPem: certs.ca.certPem,
+    adminKubeconfig,
+    tokenKubeconfig,
+    adminToken,
+    adminCert: certs.admin,
+    async writeKubeconfig(path, kind = 'cert') {
+      await writeKubeconfig(path, kind === 'token' ? tokenKubeconfig : adminKubeconfig);
+      return path;
+    },
+    addToken(token, user, groups = []) {
+      auth.addToken(token, { name: user, groups: [...groups, 'system:authenticated'] });
+    },
+    issueClientCert(user, groups = []) {
+      return certs.issueClient(user, groups);
+    },
+    expireWatches() {
+      for (const w of [...watches]) w.expire();
+    },
+    compactHistory() {
+      store.compact();
+    },
+    openWatches() {
+      return watches.size;
+    },
+    stop() {
+      stopping ??= new Promise<void>((resolve) => {
+        controllers.stop();
+        for (const w of [...watches]) w.end();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * One `kubesphere` channel: a byte stream between the proxy and a target the agent dials.
+ *
+ * checking → opening → open → closed, or → refused / failed.
+ *
+ * Agent side: `open` dials the target over TCP and `pipe` copies both ways.
+ * Proxy side: `open` asks the agent for the channel and `pipe` watches it while the HTTP
+ * client uses it. The target check is pure: only targets in `allowedTargets` pass.
+ */
+import { assign, setup, type AnyActorLogic } from 'xstate';
+
+export interface ChannelInput {
+  readonly id: string;
+  /** Normalized `host:port` asked for. */
+  readonly target: string;
+  readonly allowedTargets: readonly string[];
+}
+
+export interface ChannelContext extends ChannelInput {
+  readonly reason: string | undefined;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+export type ChannelEvent =
+  | { type: 'pipe.done'; bytesIn: number; bytesOut: number; error?: string }
+  | { type: 'close'; reason: string };
+
+export const channelMachine = setup({
+  types: {
+    input: {} as ChannelInput,
+    context: {} as ChannelContext,
+    events: {} as ChannelEvent,
+  },
+  actors: {
+    /** Promise actor: resolves once the stream is ready. */
+    open: {} as AnyActorLogic,
+    /** Callback actor: sends `pipe.done` when both directions have ended. */
+    pipe: {} as AnyActorLogic,
+  },
+  guards: {
+    targetAllowed: ({ context }) => context.allowedTargets.includes(context.target),
+  },
+  actions: {
+    /** Provided by the actor layer: refuse the channel open with `context.reason`. */
+    refuse: () => {},
+  },
+}).createMachine({
+  id: 'channel',
+  context: ({ input }) => ({ ...input, reason: undefined, bytesIn: 0, bytesOut: 0 }),
+  initial: 'checking',
+  states: {
+    checking: {
+      always: [
+        { guard: 'targetAllowed', target: 'opening' },
+        {
+          target: 'refused',
+          actions: assign({ reason: ({ context }) => `target ${context.target} is not allowed` }),
+        },
+      ],
+    },
+    opening: {
+      invoke: {
+        src: 'open',
+        input: ({ context }: { context: ChannelContext }) => ({ id: context.id, target: context.target }),
+        onDone: 'open',
+        onError: {
+          target: 'failed',
+          actions: assign({ reason: ({ event }) => errorMessage(event.error) }),
+        },
+      },
+      on: { close: { target: 'closed', actions: assign({ reason: ({ event }) => event.reason }) } },
+    },
+    open: {
+      invoke: { src: 'pipe', input: ({ context }: { context: ChannelContext }) => ({ id: context.id }) },
+      on: {
+        'pipe.done': {
+          target: 'closed',
+          actions: assign({
+            bytesIn: ({ event }) => event.bytesIn,
+            bytesOut: ({ event }) => event.bytesOut,
+            reason: ({ event }) => event.error,
+          }),
+        },
+        close: { target: 'closed', actions: assign({ reason: ({ event }) => event.reason }) },
+      },
+    },
+    refused: { type: 'final', entry: 'refuse' },
+    failed: { type: 'final', entry: 'refuse' },
+    closed: { type: 'final' },
+  },
+});
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

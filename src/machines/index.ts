@@ -1,0 +1,13 @@
+/** Every machine, keyed by the file name of its diagram in docs/state-diagrams/. */
+import type { AnyStateMachine } from 'xstate';
+import { agentConnectionMachine } from './agent-connection.js';
+import { agentSessionMachine } from './agent-session.js';
+import { channelMachine } from './channel.js';
+import { clusterGatewayMachine } from './cluster-gateway.js';
+
+export const allMachines: Record<string, AnyStateMachine> = {
+  'agent-connection': agentConnectionMachine,
+  'agent-session': agentSessionMachine,
+  channel: channelMachine,
+  'cluster-gateway': clusterGatewayMachine,
+};

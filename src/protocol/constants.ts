@@ -1,0 +1,34 @@
+/** Bytes and names of the kubesphere-v1 wire protocol (see shared PROTOCOL.md §1–§4). */
+
+/** `Sec-WebSocket-Protocol` the agent offers and the proxy requires. */
+export const SUBPROTOCOL = 'kubesphere-v1';
+
+/** SSH identification lines, byte-identical to the Go tower's (not RFC 4253's `SSH-2.0-`). */
+export const IDENT_CLIENT = `SSH-${SUBPROTOCOL}-client`;
+export const IDENT_SERVER = `SSH-${SUBPROTOCOL}-server`;
+
+/** SSH channel type the proxy opens; its open data is a bare `host:port`. */
+export const CHANNEL_TYPE = 'kubesphere';
+
+/** Global requests (agent → proxy). */
+export const CONFIG_REQUEST = 'config';
+export const PING_REQUEST = 'ping';
+
+/** The proxy closes a session that sends no `config` within this time (Go: 10 s). */
+export const CONFIG_TIMEOUT_MS = 10_000;
+
+/**
+ * Largest `config` payload the proxy reads. A real one (kubeconfig CA + client cert +
+ * key, base64) is 5–10 KiB; 64 KiB leaves room for CA bundles.
+ */
+export const MAX_CONFIG_BYTES = 64 * 1024;
+
+/** Largest channel-open data (`host:port`) either side accepts. */
+export const MAX_TARGET_BYTES = 1024;
+
+/** Default ports when a service host is given without one. */
+export const DEFAULT_KUBERNETES_PORT = 443;
+export const DEFAULT_KUBESPHERE_PORT = 80;
+
+/** Version string our binaries report (config `Version`, `GET /version`). */
+export const BUILD_VERSION = 'v0.1.0-ts';

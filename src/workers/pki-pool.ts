@@ -1,0 +1,108 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { importCa, type CertificateAuthority } from '../pki/ca.js';
+import { checkCaPem, type CaPem } from '../pki/ca-pem.js';
+import * as issue from '../pki/issue.js';
+import type { ClientCertRequest, IssuedCert, ServingCertRequest } from '../pki/issue.js';
+import type { ServingCertIssuer } from '../pki/serving-cert-cache.js';
+import type { PkiTaskName, PkiWorkerData } from './pki-tasks.js';
+
+/** `worker`: piscina threads (the default). `inline`: same API on the event loop (benchmarks, comparison). */
+export type PkiPoolMode = 'worker' | 'inline';
+
+/** Options of `PkiPool.create`. */
+export interface PkiPoolOptions {
+  mode?: PkiPoolMode;
+  /** Worker threads at most; default min(2, CPUs). One is kept warm. */
+  threads?: number;
+  /** An idle thread above the warm one exits after this; default 30 s. */
+  idleTimeoutMs?: number;
+}
+
+interface Backend {
+  issueServingCert(req: ServingCertRequest): Promise<IssuedCert>;
+  issueClientCert(req: ClientCertRequest): Promise<IssuedCert>;
+  destroy(): Promise<void>;
+}
+
+function inlineBackend(ca: CertificateAuthority): Backend {
+  return {
+    issueServingCert: (req) => issue.issueServingCert(ca, req),
+    issueClientCert: (req) => issue.issueClientCert(ca, req),
+    destroy: async () => {},
+  };
+}
+
+function workerBackend(ca: CaPem, opts: PkiPoolOptions): Backend {
+  const threads = Math.max(1, opts.threads ?? Math.min(2, availableParallelism()));
+  const workerData: PkiWorkerData = { ca };
+  const piscina = new Piscina<ServingCertRequest | ClientCertRequest, IssuedCert>({
+    // Compiled layout: dist/src/workers/pki-pool.js beside pki-worker.js.
+    filename: fileURLToPath(new URL('./pki-worker.js', import.meta.url)),
+    name: 'pki',
+    minThreads: 1,
+    maxThreads: threads,
+    idleTimeout: opts.idleTimeoutMs ?? 30_000,
+    workerData,
+  });
+  const run = (name: PkiTaskName, req: ServingCertRequest | ClientCertRequest) => piscina.run(req, { name });
+  return {
+    issueServingCert: (req) => run('issueServingCert', req),
+    issueClientCert: (req) => run('issueClientCert', req),
+    destroy: () => piscina.destroy(),
+  };
+}
+
+/**
+ * The typed pool actors call to issue certificates with the proxy CA. Key
+ * generation and signing run in piscina worker threads (or inline on the
+ * event loop with `mode: 'inline'`). The CA key crosses to each worker once.
+ */
+export class PkiPool implements ServingCertIssuer {
+  readonly #backend: Backend;
+  #destroyed = false;
+
+  private constructor(
+    /** How this pool runs its work. */
+    readonly mode: PkiPoolMode,
+    /** The CA certificate PEM, for chaining (kubeconfig, TLS `ca`). */
+    readonly caPem: string,
+    backend: Backend,
+  ) {
+    this.#backend = backend;
+  }
+
+  /**
+   * Check the CA (a one-line `PkiError` if it is bad) and start the pool.
+   * `ca` is PEM; the key may be RSA or ECDSA, PKCS#1, PKCS#8 or SEC1.
+   */
+  static async create(ca: CaPem, opts: PkiPoolOptions = {}): Promise<PkiPool> {
+    const checked = checkCaPem(ca);
+    const mode = opts.mode ?? 'worker';
+    const normalized: CaPem = { certPem: checked.certPem, keyPem: checked.keyPem };
+    const backend = mode === 'inline' ? inlineBackend(await importCa(normalized)) : workerBackend(normalized, opts);
+    return new PkiPool(mode, checked.certPem, backend);
+  }
+
+  /** Issue a per-cluster HTTPS serving certificate (see `issueServingCert` in src/pki/issue.ts). */
+  issueServingCert(req: ServingCertRequest): Promise<IssuedCert> {
+    return this.#destroyed ? this.#gone() : this.#backend.issueServingCert(req);
+  }
+
+  /** Issue a client certificate (see `issueClientCert` in src/pki/issue.ts). */
+  issueClientCert(req: ClientCertRequest): Promise<IssuedCert> {
+    return this.#destroyed ? this.#gone() : this.#backend.issueClientCert(req);
+  }
+
+  /** Stop the worker threads; tasks still running are rejected. Idempotent. */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    await this.#backend.destroy();
+  }
+
+  #gone(): Promise<never> {
+    return Promise.reject(new Error('PkiPool is destroyed'));
+  }
+}
