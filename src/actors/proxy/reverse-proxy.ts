@@ -5,7 +5,7 @@
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Agent } from 'node:http';
+import type { Agent, RequestOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../log.js';
 import { pipeStreams } from '../pipe-streams.js';
@@ -60,7 +60,9 @@ export function createReverseProxy(options: ReverseProxyOptions) {
 
   const send = (upstream: Upstream, req: IncomingMessage, upgrade: boolean) =>
     (upstream.secure ? httpsRequest : httpRequest)({
-      agent: upstream.agent,
+      // An upgraded connection is consumed by the upgrade: give it a fresh stream rather
+      // than a pooled keep-alive one.
+      ...(upgrade ? { createConnection: freshConnection(upstream.agent) } : { agent: upstream.agent }),
       method: req.method,
       path: req.url,
       headers: forwardHeaders(req.headers, upstream, upgrade),
@@ -106,7 +108,10 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       return;
     }
     const upstreamReq = send(upstream, req, true);
+    const abandon = () => upstreamReq.destroy();
+    socket.once('close', abandon);
     upstreamReq.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
+      socket.off('close', abandon); // from here on pipeStreams owns both sockets
       socket.write(rawHead(101, upstreamRes.statusMessage ?? 'Switching Protocols', upstreamRes.rawHeaders));
       if (upstreamHead.length) socket.write(upstreamHead);
       if (head.length) upstreamSocket.write(head);
@@ -121,11 +126,18 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       log.warn({ path: pathOnly(req.url), error: error.message }, 'Upstream upgrade failed');
       socket.end(rawResponse(502, 'Bad Gateway', { 'content-type': 'application/json' }, statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`)));
     });
-    socket.on('close', () => upstreamReq.destroy());
     upstreamReq.end();
   };
 
   return { handleRequest, handleUpgrade };
+}
+
+type CreateConnection = NonNullable<RequestOptions['createConnection']>;
+
+/** A new tunnel stream from the agent's connection factory, bypassing its pool. */
+function freshConnection(agent: Agent): CreateConnection {
+  const factory = agent as unknown as { createConnection: CreateConnection };
+  return ((options, callback) => factory.createConnection(options, callback)) as CreateConnection;
 }
 
 function stripHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {

@@ -90,9 +90,13 @@ export function sessionSshLogic(deps: SessionSshDeps) {
         conn.on('session', refuseChannel('session'));
         conn.on('tcpip', refuseChannel('direct-tcpip'));
         conn.on('error', (error) => reportClosed(`SSH: ${error.message}`));
+        conn.on('end', () => reportClosed('agent disconnected'));
         conn.on('close', () => reportClosed('agent disconnected'));
       },
     );
+    // The WebSocket stream only ends its readable side when the socket closes; either
+    // event means the agent is gone.
+    deps.stream.on('end', () => reportClosed('agent disconnected'));
     deps.stream.on('close', () => reportClosed('agent disconnected'));
     deps.stream.on('error', () => {});
     server.injectSocket(deps.stream as never);

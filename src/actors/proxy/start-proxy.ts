@@ -3,6 +3,7 @@
  * cluster with connected agents, fed by a ClusterSource (the `--clusters` file now, the
  * Kubernetes Cluster watch later).
  */
+import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { InspectionEvent } from 'xstate';
 import type { Logger } from '../../log.js';
@@ -42,6 +43,8 @@ export interface ProxyHandle {
   /** Live sessions, by id (for tests and metrics). */
   readonly sessions: ReadonlyMap<string, ProxySession>;
   readonly gateways: ReadonlyMap<string, ClusterGateway>;
+  /** Called after any session or gateway changed state; returns an unsubscribe. */
+  onChange(listener: () => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -59,6 +62,9 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const sessions = new Map<string, ProxySession>();
   const gateways = new Map<string, ClusterGateway>();
   let nextSession = 0;
+  const changes = new EventEmitter();
+  changes.setMaxListeners(0);
+  const changed = () => changes.emit('change');
   let stopping = false;
 
   const gatewayFor = (cluster: ServedCluster): ClusterGateway => {
@@ -66,6 +72,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     if (!gateway) {
       gateway = new ClusterGateway({ cluster, host: options.host, caPem: pki.caPem, servingCert, logger: log, ...(options.inspect ? { inspect: options.inspect } : {}) });
       gateways.set(cluster.name, gateway);
+      gateway.actor.subscribe(changed);
     }
     return gateway;
   };
@@ -91,13 +98,18 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
         if (!cluster) return void s.stop('cluster no longer served');
         log.info({ cluster: cluster.name, session: s.id, remote: remoteAddress, agentVersion: s.config?.version }, 'Agent connected');
         gatewayFor(cluster).addSession(s);
+        changed();
       },
       onEnded: (s) => {
         if (s.clusterName) gateways.get(s.clusterName)?.removeSession(s);
+        changed();
       },
     });
     sessions.set(id, session);
-    void session.done.then(() => sessions.delete(id));
+    void session.done.then(() => {
+      sessions.delete(id);
+      changed();
+    });
     session.start();
   };
 
@@ -135,6 +147,10 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     pki,
     sessions,
     gateways,
+    onChange: (listener) => {
+      changes.on('change', listener);
+      return () => changes.off('change', listener);
+    },
     stop: async () => {
       stopping = true;
       unsubscribe();

@@ -1,0 +1,121 @@
+/**
+ * A stand-in member kube-apiserver for tunnel tests: HTTPS with its own CA, checking a
+ * bearer token or a client certificate like a real apiserver, with routes that exercise
+ * what the tunnel must carry: small JSON, bulk bytes, a watch stream, an echo of the
+ * request body, and connection upgrades (SPDY/3.1 and WebSocket style) that echo bytes.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Duplex } from 'node:stream';
+import { createSelfSignedCa, importCa, issueClientCert, issueServingCert, type CaPem, type IssuedCert } from '../../src/pki/index.js';
+
+export const MEMBER_TOKEN = 'member-sa-token-do-not-log';
+
+export interface MemberApiserver {
+  readonly port: number;
+  readonly ca: CaPem;
+  /** A client certificate the member accepts (for cert-mode agents). */
+  readonly agentCert: IssuedCert;
+  /** Authorization header and client-cert CN of every request seen. */
+  readonly seen: Array<{ path: string; authorization?: string; clientCN?: string }>;
+  /** Emits 'watch-open' when a watch starts; push events with sendWatchEvent. */
+  readonly events: EventEmitter;
+  sendWatchEvent(object: unknown): void;
+  /** Open upstream sockets right now (to check nothing leaks). */
+  readonly openSockets: () => number;
+  close(): Promise<void>;
+}
+
+export async function startMemberApiserver(auth: 'token' | 'cert' = 'token'): Promise<MemberApiserver> {
+  const ca = await createSelfSignedCa({ commonName: 'member-ca' });
+  const authority = await importCa(ca);
+  const serving = await issueServingCert(authority, { hosts: ['127.0.0.1', 'localhost'] });
+  const agentCert = await issueClientCert(authority, { commonName: 'tower-agent', organizations: ['system:masters'] });
+  const seen: MemberApiserver['seen'] = [];
+  const events = new EventEmitter();
+  const watchers = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+
+  const authorized = (req: IncomingMessage): boolean => {
+    if (auth === 'token') return req.headers.authorization === `Bearer ${MEMBER_TOKEN}`;
+    return (req.socket as TLSSocket).authorized === true;
+  };
+
+  const server: Server = createServer(
+    { cert: serving.certPem, key: serving.keyPem, ca: ca.certPem, requestCert: auth === 'cert', rejectUnauthorized: false },
+    (req, res) => {
+      const url = new URL(req.url ?? '/', 'https://member');
+      const cn = (req.socket as TLSSocket).getPeerCertificate?.()?.subject?.CN;
+      const clientCN = Array.isArray(cn) ? cn[0] : cn;
+      seen.push({ path: url.pathname, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), ...(clientCN ? { clientCN } : {}) });
+      if (!authorized(req)) {
+        res.writeHead(401, { 'content-type': 'application/json' }).end('{"kind":"Status","code":401,"reason":"Unauthorized"}');
+        return;
+      }
+      if (url.pathname === '/version') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ major: '1', minor: '32', gitVersion: 'v1.32.0-member' }));
+      } else if (url.pathname === '/bytes') {
+        const total = Number(url.searchParams.get('n') ?? '0');
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        let sent = 0;
+        const pump = () => {
+          while (sent < total) {
+            const n = Math.min(chunk.length, total - sent);
+            sent += n;
+            if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+      } else if (url.pathname === '/echo') {
+        res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/octet-stream' });
+        req.pipe(res);
+      } else if (url.searchParams.get('watch') === '1' || url.searchParams.get('watch') === 'true') {
+        res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+        res.flushHeaders();
+        watchers.add(res);
+        res.on('close', () => watchers.delete(res));
+        events.emit('watch-open');
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
+      }
+    },
+  );
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!authorized(req)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const protocol = String(req.headers.upgrade ?? '');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${protocol}\r\nConnection: Upgrade\r\n\r\n`);
+    if (head.length) socket.write(head);
+    socket.pipe(socket); // echo: whatever the client sends comes back
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    port,
+    ca,
+    agentCert,
+    seen,
+    events,
+    sendWatchEvent: (object) => {
+      for (const w of watchers) w.write(JSON.stringify({ type: 'ADDED', object }) + '\n');
+    },
+    openSockets: () => sockets.size,
+    close: async () => {
+      for (const w of watchers) w.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
