@@ -19,6 +19,7 @@ import { makeClusterCerts } from './certs.js';
 import type { KeyPairPem } from './certs.js';
 import { discover } from './discovery.js';
 import { openapiV3 } from './openapi.js';
+import { openapiV2 } from './openapiv2.js';
 import { ResourceApi, parseResourcePath } from './api.js';
 import type { WatchStream } from './watch.js';
 import { Controllers } from './controllers.js';
@@ -129,6 +130,12 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
         const doc = openapiV3(path, registry, version.gitVersion);
         if (doc) return sendJson(res, 200, doc);
         throw errors.pathNotFound();
+      }
+      if (path === '/openapi/v2') {
+        const body = openapiV2(registry, version.gitVersion);
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length });
+        res.end(body);
+        return;
       }
     }
     const p = parseResourcePath(path, registry);

@@ -7,7 +7,7 @@
  * with events; while connected, the machine paces keepalive pings and gives up on the
  * session when a reply does not come within `pingTimeoutMs`.
  */
-import { assertEvent, assign, sendTo, setup, spawnChild, type ActorRefFrom, type AnyActorLogic } from 'xstate';
+import { assertEvent, assign, enqueueActions, sendTo, setup, spawnChild, stopChild, type ActorRefFrom, type AnyActorLogic } from 'xstate';
 import { channelMachine } from './channel.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 
@@ -39,6 +39,9 @@ export type AgentConnectionEvent =
   | { type: 'wake' }
   | { type: 'stop' };
 
+/** Prefix of the event xstate sends a parent when a child actor is done. */
+const DONE_ACTOR = 'xstate.done.actor.';
+
 /** Commands the machine sends to the session actor. */
 export type AgentSessionCommand = { type: 'ping' };
 
@@ -69,6 +72,10 @@ export const agentConnectionMachine = setup({
       lastError: (_, params: { reason: string }) => params.reason,
     }),
     resetFailures: assign({ failures: 0, lastError: undefined }),
+    /** The channels belong to the session that opened them: they end with it. */
+    stopChannels: enqueueActions(({ self, enqueue }) => {
+      for (const id of Object.keys(self.getSnapshot().children)) if (id !== 'session') enqueue.stopChild(id);
+    }),
   },
 }).createMachine({
   id: 'agentConnection',
@@ -82,7 +89,11 @@ export const agentConnectionMachine = setup({
     lastError: undefined,
   }),
   initial: 'session',
-  on: { stop: '.stopped' },
+  on: {
+    stop: '.stopped',
+    // A spawned channel that reached its final state stays in `children` until stopped.
+    'xstate.done.actor.*': { actions: stopChild(({ event }) => event.type.slice(DONE_ACTOR.length)) },
+  },
   states: {
     session: {
       invoke: { id: 'session', src: 'session' },
@@ -106,6 +117,7 @@ export const agentConnectionMachine = setup({
           },
         },
         connected: {
+          exit: 'stopChannels',
           on: {
             'channel.requested': {
               actions: spawnChild('channel', {

@@ -8,7 +8,7 @@
  * checks the config against the served clusters and reports `config.accepted` or
  * `config.rejected`; the machine decides timeouts and the order of the ending.
  */
-import { assertEvent, assign, sendTo, setup, spawnChild, type AnyActorLogic } from 'xstate';
+import { assertEvent, assign, sendTo, setup, spawnChild, stopChild, type AnyActorLogic } from 'xstate';
 import { channelMachine } from './channel.js';
 
 export interface AgentSessionInput {
@@ -35,6 +35,9 @@ export type AgentSessionEvent =
   | { type: 'channel.requested'; id: string; target: string }
   | { type: 'ssh.closed'; reason: string }
   | { type: 'stop'; reason: string };
+
+/** Prefix of the event xstate sends a parent when a child actor is done. */
+const DONE_ACTOR = 'xstate.done.actor.';
 
 /** Commands the machine sends to the ssh actor. */
 export type SshCommand = { type: 'close'; reason: string };
@@ -64,6 +67,8 @@ export const agentSessionMachine = setup({
   invoke: { id: 'ssh', src: 'ssh' },
   initial: 'handshaking',
   on: {
+    // A spawned channel that reached its final state stays in `children` until stopped.
+    'xstate.done.actor.*': { actions: stopChild(({ event }) => event.type.slice(DONE_ACTOR.length)) },
     'ssh.closed': {
       target: '.closed',
       actions: { type: 'setReason', params: ({ event }) => ({ reason: event.reason }) },

@@ -18,6 +18,8 @@ export interface ClusterGatewayContext extends ClusterGatewayInput {
   readonly sessions: readonly string[];
   readonly lastError: string | undefined;
   readonly removed: boolean;
+  /** `cluster.update` came while the listeners were opening with the old settings. */
+  readonly updatePending: boolean;
 }
 
 export type ClusterGatewayEvent =
@@ -46,6 +48,7 @@ export const clusterGatewayMachine = setup({
     hasSessions: ({ context }) => context.sessions.length > 0,
     noSessions: ({ context }) => context.sessions.length === 0,
     removed: ({ context }) => context.removed,
+    updatePending: ({ context }) => context.updatePending,
   },
   actions: {
     addSession: assign({
@@ -59,7 +62,7 @@ export const clusterGatewayMachine = setup({
   },
 }).createMachine({
   id: 'clusterGateway',
-  context: ({ input }) => ({ ...input, sessions: [], lastError: undefined, removed: false }),
+  context: ({ input }) => ({ ...input, sessions: [], lastError: undefined, removed: false, updatePending: false }),
   initial: 'idle',
   on: {
     'session.add': { actions: { type: 'addSession', params: ({ event }) => event } },
@@ -74,6 +77,7 @@ export const clusterGatewayMachine = setup({
       on: { 'cluster.remove': { target: 'removed', actions: 'markRemoved' } },
     },
     starting: {
+      entry: assign({ updatePending: false }),
       invoke: {
         src: 'listen',
         onDone: 'serving',
@@ -82,7 +86,10 @@ export const clusterGatewayMachine = setup({
           actions: assign({ lastError: ({ event }) => (event.error instanceof Error ? event.error.message : String(event.error)) }),
         },
       },
-      on: { 'cluster.remove': { actions: 'markRemoved' } },
+      on: {
+        'cluster.update': { actions: assign({ updatePending: true }) },
+        'cluster.remove': { actions: 'markRemoved' },
+      },
     },
     retrying: {
       always: [
@@ -97,6 +104,7 @@ export const clusterGatewayMachine = setup({
       always: [
         { guard: 'removed', target: 'stopping' },
         { guard: 'noSessions', target: 'stopping' },
+        { guard: 'updatePending', target: 'stopping' },
       ],
       on: {
         'cluster.update': 'stopping',

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createActor, SimulatedClock } from 'xstate';
+import { createActor, SimulatedClock, type AnyActorRef } from 'xstate';
 import {
   agentConnectionMachine,
   type AgentConnectionEvent,
@@ -335,11 +335,15 @@ test('channel.requested in connected spawns a channel child with id, target and 
 test('channel.requested for a target outside allowedTargets spawns a channel that refuses', () => {
   const c = startConnection();
   c.connect();
+  const spawned: string[] = [];
+  c.actor.system.inspect((event) => {
+    if (event.type === '@xstate.snapshot' && (event.actorRef as AnyActorRef).id === 'ch-evil') spawned.push(String((event.snapshot as { value?: unknown }).value));
+  });
   c.actor.send({ type: 'channel.requested', id: 'ch-evil', target: '169.254.169.254:80' });
-  const child = c.actor.getSnapshot().children['ch-evil'];
-  assert.ok(child);
-  assert.equal(child.getSnapshot().value, 'refused');
+  assert.deepEqual(spawned, ['refused']);
   assert.deepEqual(c.refused, ['target 169.254.169.254:80 is not allowed']);
+  // Refused at once, and gone from the children.
+  assert.equal(c.actor.getSnapshot().children['ch-evil'], undefined);
   assert.equal(c.open.calls.length, 0);
   assert.deepEqual(c.value(), { session: { connected: 'idle' } });
   c.actor.stop();
@@ -354,4 +358,53 @@ test('channel.requested before connected spawns nothing', async () => {
   assert.equal(c.actor.getSnapshot().children['ch-early'], undefined);
   assert.equal(c.open.calls.length, 0);
   c.actor.stop();
+});
+
+test('finished channels do not pile up in the connection', async () => {
+  const c = startConnection();
+  c.connect();
+  for (let i = 1; i <= 3; i += 1) {
+    const id = `channel-${i}`;
+    c.actor.send({ type: 'channel.requested', id, target: KUBE });
+    const child = c.actor.getSnapshot().children[id];
+    assert.ok(child);
+    c.open.last().resolve();
+    await reach(child, (s) => s.value === 'open');
+    c.pipe.sendBack({ type: 'pipe.done', bytesIn: 100, bytesOut: 200 });
+    assert.equal(child.getSnapshot().value, 'closed');
+  }
+  c.actor.send({ type: 'channel.requested', id: 'channel-refused', target: '127.0.0.1:22' });
+  c.actor.send({ type: 'channel.requested', id: 'channel-failed', target: KS });
+  const failing = c.actor.getSnapshot().children['channel-failed'];
+  assert.ok(failing);
+  c.open.last().reject(new Error('connect ECONNREFUSED'));
+  await reach(failing, (s) => s.status === 'done');
+  assert.deepEqual(Object.keys(c.actor.getSnapshot().children), ['session'], 'finished channel actors are still held by the connection');
+  c.actor.stop();
+});
+
+test('the channels of a session end with it', async () => {
+  for (const end of ['session.closed', 'keepalive'] as const) {
+    const c = startConnection();
+    c.connect();
+    c.actor.send({ type: 'channel.requested', id: 'channel-open', target: KUBE });
+    const piping = c.actor.getSnapshot().children['channel-open'];
+    assert.ok(piping);
+    c.open.last().resolve();
+    await reach(piping, (s) => s.value === 'open');
+    c.actor.send({ type: 'channel.requested', id: 'channel-dialing', target: KS });
+    const dialing = c.open.last();
+    assert.equal(dialing.signal.aborted, false);
+
+    if (end === 'session.closed') c.session.sendBack({ type: 'session.closed', reason: 'proxy closed the connection' });
+    else {
+      c.clock.increment(INPUT.keepaliveMs);
+      c.clock.increment(INPUT.pingTimeoutMs);
+    }
+    assert.equal(c.value(), 'backoff', end);
+    assert.equal(c.pipe.running, false, `${end}: a channel of the ended session still pipes`);
+    assert.equal(dialing.signal.aborted, true, `${end}: a channel of the ended session still dials`);
+    assert.deepEqual(Object.keys(c.actor.getSnapshot().children), [], end);
+    c.actor.stop();
+  }
 });

@@ -6,7 +6,7 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +87,10 @@ export async function buildGoPeers(goVersion: string): Promise<GoPeers> {
     }
     await rm(dir, { recursive: true, force: true });
     await rename(staging, dir);
+    // Builds of older sources are of no further use.
+    for (const entry of await readdir(root)) {
+      if (/^[0-9a-f]{16}$/.test(entry) && join(root, entry) !== dir) await rm(join(root, entry), { recursive: true, force: true });
+    }
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     // Another process may have finished the same build first.

@@ -8,7 +8,7 @@
  * Skipped, saying why, when no Go toolchain with the two libraries is installed.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
@@ -46,41 +46,70 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
 interface Reply {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
-  readonly body: string;
+  readonly body: Buffer;
+  readonly text: string;
 }
 
-interface GetOptions {
+interface RequestOptions {
   readonly port: number;
   readonly path: string;
+  readonly method?: 'GET' | 'POST';
+  readonly body?: Buffer;
   readonly headers?: Record<string, string>;
   /** HTTPS with these TLS options; plain HTTP when absent. */
   readonly tls?: { ca: string; cert?: string; key?: string };
 }
 
-/** One GET on 127.0.0.1, on a fresh connection, bounded in time. */
-function get(options: GetOptions): Promise<Reply> {
+/** One request to 127.0.0.1, on a fresh connection, bounded in time. */
+function request(options: RequestOptions): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const common = {
       host: '127.0.0.1',
       port: options.port,
       path: options.path,
-      method: 'GET',
+      method: options.method ?? 'GET',
       agent: false as const,
-      headers: { connection: 'close', ...options.headers },
+      headers: {
+        connection: 'close',
+        ...(options.body ? { 'content-length': String(options.body.length) } : {}),
+        ...options.headers,
+      },
       timeout: WAIT_MS,
     };
     const req = options.tls ? httpsRequest({ ...common, ...options.tls }) : httpRequest(common);
-    req.on('timeout', () => req.destroy(new Error(`GET 127.0.0.1:${options.port}${options.path}: no answer within ${WAIT_MS} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`${common.method} 127.0.0.1:${options.port}${options.path}: idle for ${WAIT_MS} ms`)));
     req.on('error', reject);
     req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') });
+      });
       res.on('error', reject);
     });
-    req.end();
+    req.end(options.body);
   });
+}
+
+/** Bytes the member ks-apiserver serves at /blob, and how much the bulk tests move. */
+const BLOB = randomBytes(4 * 1024 * 1024);
+
+/**
+ * Four parallel downloads and an upload of 4 MiB each through a tunnel: SSH windows are
+ * used up and refilled many times, and WebSocket messages carry arbitrary slices.
+ */
+async function bulkThrough(port: number): Promise<void> {
+  const downloads = await Promise.all(Array.from({ length: 4 }, (_, i) => request({ port, path: `/blob?n=${i}` })));
+  for (const reply of downloads) {
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.length, BLOB.length);
+    assert.equal(sha256(reply.body), sha256(BLOB));
+  }
+  const upload = randomBytes(4 * 1024 * 1024);
+  const reply = await request({ port, path: '/upload', method: 'POST', body: upload });
+  assert.equal(reply.status, 200, reply.text);
+  assert.deepEqual(JSON.parse(reply.text), { length: upload.length, sha256: sha256(upload) });
 }
 
 function listen(server: Server): Promise<number> {
@@ -134,6 +163,23 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
     });
     // The member ks-apiserver: plain HTTP.
     memberKs = createHttpServer((req, res) => {
+      if (req.url?.startsWith('/blob')) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BLOB.length) });
+        return void res.end(BLOB);
+      }
+      if (req.method === 'POST' && req.url === '/upload') {
+        const hash = createHash('sha256');
+        let length = 0;
+        req.on('data', (chunk: Buffer) => {
+          hash.update(chunk);
+          length += chunk.length;
+        });
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ length, sha256: hash.digest('hex') }));
+        });
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ server: 'member-ks-apiserver', path: req.url }));
     });
@@ -145,6 +191,23 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
     await Promise.all([memberKube && close(memberKube), memberKs && close(memberKs)]);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
+
+  /** A kubeconfig for the member kube-apiserver with the agent's bearer token. */
+  const writeKubeconfig = async (name: string) => {
+    const path = join(dir, name);
+    await writeFile(
+      path,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'member', cluster: { server: `https://127.0.0.1:${memberKubePort}`, 'certificate-authority-data': Buffer.from(memberCa.certPem).toString('base64') } }],
+        users: [{ name: 'agent', user: { token: MEMBER_BEARER } }],
+        contexts: [{ name: 'member', context: { cluster: 'member', user: 'agent' } }],
+        'current-context': 'member',
+      }),
+    );
+    return path;
+  };
 
   describe('a) a Go agent against our proxy', () => {
     const NAME = 'member-a';
@@ -169,7 +232,17 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
         yamlStream([clusterObject({ name: NAME, token: TOKEN, kubernetesAPIServerPort: kubePort, kubesphereAPIServerPort: ksPort })]),
       );
       clusters = await openClusterFile(file);
-      proxy = await startProxy({ host: '127.0.0.1', port: 0, ca: proxyCa, clusters, logger: silentLogger(), pkiMode: 'inline' });
+      // SSH keepalives every 100 ms, given up after 2 unanswered: see the keepalive test.
+      proxy = await startProxy({
+        host: '127.0.0.1',
+        port: 0,
+        ca: proxyCa,
+        clusters,
+        logger: silentLogger(),
+        pkiMode: 'inline',
+        keepaliveIntervalMs: 100,
+        keepaliveCountMax: 2,
+      });
     });
 
     after(async () => {
@@ -200,9 +273,18 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
       assert.equal(proxy.sessions.size, 0, 'a proxy session is left over');
     };
 
-    test('right token: connected, kube-apiserver (HTTPS) and ks-apiserver reached through the Go agent, pings answered', async () => {
-      const agent = goAgent(TOKEN);
+    /** A Go agent with the right token, once the cluster's listeners are open. */
+    const connectedGoAgent = async (...extra: string[]) => {
+      const agent = goAgent(TOKEN, ...extra);
       await agent.waitLine(/^CONNECTED$/);
+      const gateway = proxy.gateways.get(NAME);
+      assert.ok(gateway, 'no gateway for the connected cluster');
+      await waitForSnapshot(gateway.actor, (s) => s.matches('serving'), 'cluster listeners open', (s) => JSON.stringify(s.value));
+      return agent;
+    };
+
+    test('right token: connected, kube-apiserver (HTTPS) and ks-apiserver reached through the Go agent, pings answered', async () => {
+      const agent = await connectedGoAgent();
 
       assert.equal(proxy.sessions.size, 1);
       const [session] = [...proxy.sessions.values()];
@@ -215,23 +297,19 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
       assert.deepEqual(session!.config?.caData, Buffer.from(memberCa.certPem));
       assert.equal(session!.config?.certData, undefined);
 
-      const gateway = proxy.gateways.get(NAME);
-      assert.ok(gateway, 'no gateway for the connected cluster');
-      await waitForSnapshot(gateway.actor, (s) => s.matches('serving'), 'cluster listeners open', (s) => JSON.stringify(s.value));
-
-      const kube = await get({
+      const kube = await request({
         port: kubePort,
         path: '/api/v1/namespaces?limit=1',
         headers: { authorization: 'Bearer whatever-the-client-sent' },
         tls: { ca: proxyCa.certPem, cert: client.certPem, key: client.keyPem },
       });
-      assert.equal(kube.status, 200, kube.body);
-      assert.deepEqual(JSON.parse(kube.body), { server: 'member-kube-apiserver', authorized: true, path: '/api/v1/namespaces?limit=1' });
+      assert.equal(kube.status, 200, kube.text);
+      assert.deepEqual(JSON.parse(kube.text), { server: 'member-kube-apiserver', authorized: true, path: '/api/v1/namespaces?limit=1' });
       await agent.waitLine(new RegExp(`^CHANNEL 127\\.0\\.0\\.1:${memberKubePort}$`));
 
-      const ks = await get({ port: ksPort, path: '/kapis/version' });
-      assert.equal(ks.status, 200, ks.body);
-      assert.deepEqual(JSON.parse(ks.body), { server: 'member-ks-apiserver', path: '/kapis/version' });
+      const ks = await request({ port: ksPort, path: '/kapis/version' });
+      assert.equal(ks.status, 200, ks.text);
+      assert.deepEqual(JSON.parse(ks.text), { server: 'member-ks-apiserver', path: '/kapis/version' });
       await agent.waitLine(new RegExp(`^CHANNEL 127\\.0\\.0\\.1:${memberKsPort}$`));
 
       // Our proxy answers the Go agent's `ping` with success and no payload.
@@ -240,6 +318,34 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
 
       const exit = await agent.stop();
       assert.ok(exit.code === 0 || exit.signal === 'SIGTERM', `go agent exit: ${JSON.stringify(exit)}\n${agent.stderr}`);
+      await sessionsGone();
+    });
+
+    test('our proxy\'s SSH keepalives (keepalive@openssh.com) count as answered by a Go agent that refuses them', async () => {
+      // No pings from the agent, so only the refusals keep the session alive: with two
+      // unanswered keepalives allowed, a fourth one proves the refusals were counted.
+      const agent = await connectedGoAgent('--keepalive', '0');
+      await agent.waitLine(/^REQUEST keepalive@openssh\.com 4$/);
+      assert.ok(!agent.lines.some((l) => l.startsWith('DISCONNECTED')), agent.lines.join('\n'));
+      assert.equal(proxy.sessions.size, 1);
+      await agent.stop();
+      await sessionsGone();
+    });
+
+    test('bulk: parallel 4 MiB downloads and a 4 MiB upload through the Go agent', async () => {
+      const agent = await connectedGoAgent();
+      await bulkThrough(ksPort);
+      assert.deepEqual(agent.lines.filter((l) => /^(CHANNEL-REFUSED|DIAL-FAILED|DISCONNECTED)/.test(l)), []);
+      await agent.stop();
+      await sessionsGone();
+    });
+
+    test('a Go agent offering only the 2019 x/crypto algorithms (the Go tower\'s first go.mod) connects and serves', async () => {
+      const agent = await connectedGoAgent('--legacy-algorithms');
+      const ks = await request({ port: ksPort, path: '/kapis/legacy' });
+      assert.equal(ks.status, 200, ks.text);
+      assert.deepEqual(JSON.parse(ks.text), { server: 'member-ks-apiserver', path: '/kapis/legacy' });
+      await agent.stop();
       await sessionsGone();
     });
 
@@ -280,18 +386,7 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
     const agents: AgentHandle[] = [];
 
     before(async () => {
-      kubeconfig = join(dir, 'member-kubeconfig.json');
-      await writeFile(
-        kubeconfig,
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Config',
-          clusters: [{ name: 'member', cluster: { server: `https://127.0.0.1:${memberKubePort}`, 'certificate-authority-data': Buffer.from(memberCa.certPem).toString('base64') } }],
-          users: [{ name: 'agent', user: { token: MEMBER_BEARER } }],
-          contexts: [{ name: 'member', context: { cluster: 'member', user: 'agent' } }],
-          'current-context': 'member',
-        }),
-      );
+      kubeconfig = await writeKubeconfig('member-kubeconfig.json');
     });
 
     after(async () => {
@@ -354,19 +449,19 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
         KnownKeysOnly: true,
       });
 
-      const ks = await get({ port: proxy.ksPort, path: '/kapis/resources.kubesphere.io/v1alpha3/namespaces' });
-      assert.equal(ks.status, 200, ks.body);
-      assert.deepEqual(JSON.parse(ks.body), { server: 'member-ks-apiserver', path: '/kapis/resources.kubesphere.io/v1alpha3/namespaces' });
+      const ks = await request({ port: proxy.ksPort, path: '/kapis/resources.kubesphere.io/v1alpha3/namespaces' });
+      assert.equal(ks.status, 200, ks.text);
+      assert.deepEqual(JSON.parse(ks.text), { server: 'member-ks-apiserver', path: '/kapis/resources.kubesphere.io/v1alpha3/namespaces' });
 
       // TLS end to end through the Go proxy's raw channel and our agent's dial.
-      const kube = await get({
+      const kube = await request({
         port: proxy.kubePort,
         path: '/version',
         headers: { authorization: `Bearer ${MEMBER_BEARER}` },
         tls: { ca: memberCa.certPem },
       });
-      assert.equal(kube.status, 200, kube.body);
-      assert.equal(JSON.parse(kube.body).authorized, true);
+      assert.equal(kube.status, 200, kube.text);
+      assert.equal(JSON.parse(kube.text).authorized, true);
 
       // Our agent's ping reaches the Go proxy, and its reply brings the agent back to idle.
       let sawPing = false;
@@ -384,6 +479,16 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
       assert.ok(agent.actor.getSnapshot().matches({ session: 'connected' }));
     });
 
+    test('bulk: parallel 4 MiB downloads and a 4 MiB upload through the Go proxy and our agent', async () => {
+      const proxy = await goProxy('--echo-subprotocol');
+      const agent = await ourAgent(proxy.url, TOKEN);
+      const snapshot = await settled(agent);
+      assert.ok(snapshot.matches({ session: 'connected' }), describeAgent(snapshot));
+      await bulkThrough(proxy.ksPort);
+      assert.ok(agent.actor.getSnapshot().matches({ session: 'connected' }), describeAgent(agent.actor.getSnapshot()));
+      assert.deepEqual(proxy.peer.lines.filter((l) => /^(REQUEST|CHANNEL-FAILED|SESSION-CLOSED) /.test(l)), []);
+    });
+
     test('wrong token: our agent records the Go proxy\'s failure text, hangs up and backs off', async () => {
       const proxy = await goProxy('--echo-subprotocol');
       const agent = await ourAgent(proxy.url, 'not-the-token');
@@ -397,12 +502,15 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
 
     test(
       'right token against a Go proxy whose 101 names no subprotocol, exactly as the Go tower\'s gorilla Upgrader answers',
-      { todo: 'known bug: ws rejects the Go tower proxy\'s 101 ("Server sent no subprotocol"); see test/go-peer/README.md' },
       async () => {
         const proxy = await goProxy();
         const agent = await ourAgent(proxy.url, TOKEN);
         const snapshot = await settled(agent);
         assert.ok(snapshot.matches({ session: 'connected' }), describeAgent(snapshot));
+        await proxy.peer.waitLine(/^AGENT CONNECTED /);
+        const ks = await request({ port: proxy.ksPort, path: '/kapis/faithful' });
+        assert.equal(ks.status, 200, ks.text);
+        assert.deepEqual(JSON.parse(ks.text), { server: 'member-ks-apiserver', path: '/kapis/faithful' });
       },
     );
   });
@@ -445,18 +553,7 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
     });
 
     test('our agent sends exactly "SSH-kubesphere-v1-client\\r\\n" first, in binary messages', async () => {
-      const kubeconfig = join(dir, 'member-kubeconfig-c.json');
-      await writeFile(
-        kubeconfig,
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Config',
-          clusters: [{ name: 'm', cluster: { server: `https://127.0.0.1:${memberKubePort}`, 'certificate-authority-data': Buffer.from(memberCa.certPem).toString('base64') } }],
-          users: [{ name: 'u', user: { token: MEMBER_BEARER } }],
-          contexts: [{ name: 'm', context: { cluster: 'm', user: 'u' } }],
-          'current-context': 'm',
-        }),
-      );
+      const kubeconfig = await writeKubeconfig('member-kubeconfig-c.json');
       const offered: string[] = [];
       const wss = new WebSocketServer({
         host: '127.0.0.1',

@@ -3,6 +3,7 @@
  * request, then serving the proxy's channels until the connection ends. It reports each
  * step to the agent-connection machine and answers its `ping` commands.
  */
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { createWebSocketStream, WebSocket } from 'ws';
 import ssh2, { type Client as SshClient } from 'ssh2';
 
@@ -67,6 +68,7 @@ export function agentSessionLogic({ options, channels, kubernetesTarget }: Agent
       const socket = new WebSocket(options.proxyUrl, SUBPROTOCOL, {
         handshakeTimeout: options.handshakeTimeoutMs,
         perMessageDeflate: false,
+        finishRequest: acceptMissingSubprotocol,
       });
       ws = socket;
       socket.on('unexpected-response', (_req, res) => {
@@ -148,4 +150,16 @@ export function agentSessionLogic({ options, channels, kubernetesTarget }: Agent
       teardown();
     };
   });
+}
+
+/**
+ * The Go tower's proxy upgrades without echoing `Sec-WebSocket-Protocol` (its upgrader
+ * names no subprotocols), which `ws` would refuse. Treat a missing header as agreement;
+ * a proxy that names a different subprotocol is still refused.
+ */
+function acceptMissingSubprotocol(req: ClientRequest): void {
+  req.prependListener('upgrade', (res: IncomingMessage) => {
+    if (res.headers['sec-websocket-protocol'] === undefined) res.headers['sec-websocket-protocol'] = SUBPROTOCOL;
+  });
+  req.end();
 }

@@ -8,6 +8,8 @@
 //	REJECTED <message>           the proxy answered the config with a message (exit 3;
 //	                             with --hold-after-reject only once the proxy hung up)
 //	PONG <ok> <payload-length>   the first reply to a keepalive ping
+//	REQUEST <type> <n>           the n-th global request of that type from the proxy
+//	                             (refused, as ssh.DiscardRequests does)
 //	CHANNEL <target>             the proxy opened a kubesphere channel
 //	CHANNEL-REFUSED <type>       the proxy opened a channel of another type
 //	DIAL-FAILED <target> <err>   a channel's target could not be dialled
@@ -82,6 +84,7 @@ func main() {
 	version := flag.String("version", "v0.0.0-go-peer", "Version sent in the config")
 	offer := flag.String("subprotocol", subprotocol, "WebSocket subprotocol to offer")
 	keepalive := flag.Duration("keepalive", 30*time.Second, "interval of ping requests (0 disables)")
+	legacy := flag.Bool("legacy-algorithms", false, "offer only what x/crypto of mid-2019 (the Go tower's first go.mod) offered")
 	hold := flag.Bool("hold-after-reject", false, "after a rejected config, leave the connection open until the proxy closes it")
 	flag.Parse()
 
@@ -125,6 +128,14 @@ func main() {
 		HostKeyCallback: func(string, net.Addr, ssh.PublicKey) error { return nil },
 		Timeout:         30 * time.Second,
 	}
+	if *legacy {
+		// The defaults of golang.org/x/crypto v0.0.0-20190611184440 (no curve25519-sha256
+		// without @libssh.org, no rsa-sha2, no AES-256-GCM).
+		sshConfig.KeyExchanges = []string{"curve25519-sha256@libssh.org", "ecdh-sha2-nistp256", "ecdh-sha2-nistp384", "ecdh-sha2-nistp521", "diffie-hellman-group14-sha1", "diffie-hellman-group1-sha1"}
+		sshConfig.Ciphers = []string{"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"}
+		sshConfig.MACs = []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-256", "hmac-sha1", "hmac-sha1-96"}
+		sshConfig.HostKeyAlgorithms = []string{ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoRSA, ssh.KeyAlgoDSA, ssh.KeyAlgoED25519}
+	}
 	sshConn, chans, reqs, err := ssh.NewClientConn(conn, "", sshConfig)
 	if err != nil {
 		fatal(2, "ssh handshake: %v", err)
@@ -150,7 +161,7 @@ func main() {
 	}
 	say("CONNECTED")
 
-	go ssh.DiscardRequests(reqs)
+	go answerRequests(reqs)
 	go serveChannels(chans)
 	if *keepalive > 0 {
 		go pingLoop(sshConn, *keepalive)
@@ -207,6 +218,17 @@ func websocketURL(raw string) (string, error) {
 		u.Host = net.JoinHostPort(u.Hostname(), port)
 	}
 	return u.String(), nil
+}
+
+// answerRequests refuses every global request from the proxy, as ssh.DiscardRequests
+// does in the Go tower agent, and reports each one.
+func answerRequests(reqs <-chan *ssh.Request) {
+	counts := map[string]int{}
+	for req := range reqs {
+		counts[req.Type]++
+		say("REQUEST %s %d", req.Type, counts[req.Type])
+		req.Reply(false, nil)
+	}
 }
 
 func pingLoop(conn ssh.Conn, every time.Duration) {

@@ -1,0 +1,168 @@
+/**
+ * `--inspect URL` against the real @statelyai/inspect server: every event our inspector
+ * sends reaches the other WebSocket clients of that server (as the browser bridge would).
+ *
+ * The server (createInspectorServer) takes no host and listens on every interface; this
+ * test only ever addresses it on 127.0.0.1.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { createInspectorServer } from '@statelyai/inspect/server';
+import { WebSocket } from 'ws';
+import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
+import { connectInspector } from '../../src/actors/inspect.js';
+import { channelMachine, type ChannelEvent } from '../../src/machines/channel.js';
+
+const WAIT_MS = 5_000;
+
+interface Received {
+  readonly type: string;
+  readonly sessionId?: string;
+  readonly name?: string;
+  readonly event?: { readonly type?: string };
+  readonly snapshot?: { readonly value?: unknown; readonly status?: string };
+}
+
+/** A port that was free on 127.0.0.1 a moment ago (the inspector server cannot report the one it got). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Bounded wait for an emitter event; rejects with `what` on timeout or on an 'error' event. */
+function once<T extends unknown[]>(emitter: WebSocket, event: 'open' | 'close', what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      clearTimeout(timer);
+      emitter.off(event, onEvent);
+      emitter.off('error', onError);
+    };
+    const onEvent = (...args: unknown[]) => {
+      cleanup();
+      resolve(args as T);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(new Error(`${what}: ${error.message}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`));
+    }, WAIT_MS);
+    emitter.on(event, onEvent);
+    emitter.on('error', onError);
+  });
+}
+
+/** A plain WebSocket client of the inspector server that keeps every JSON message. */
+async function connectReceiver(url: string) {
+  const socket = new WebSocket(url);
+  const messages: Received[] = [];
+  const waiters = new Set<() => void>();
+  socket.on('message', (data, isBinary) => {
+    if (isBinary) return;
+    messages.push(JSON.parse(data.toString()) as Received);
+    for (const waiter of waiters) waiter();
+  });
+  await once(socket, 'open', `the receiver to connect to ${url}`);
+  return {
+    messages,
+    /** Resolve once `check(messages)` holds; fail after WAIT_MS listing what came. */
+    until(check: (all: readonly Received[]) => boolean, what: string): Promise<void> {
+      if (check(messages)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const waiter = () => {
+          if (!check(messages)) return;
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          const got = messages.map((m) => `${m.type}${m.event?.type ? ` ${m.event.type}` : ''}`).join(', ');
+          reject(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}; received: [${got}]`));
+        }, WAIT_MS);
+        waiters.add(waiter);
+      });
+    },
+    async close(): Promise<void> {
+      if (socket.readyState === WebSocket.CLOSED) return;
+      const closed = once(socket, 'close', 'the receiver to close');
+      socket.close();
+      await closed;
+    },
+  };
+}
+
+test('connectInspector sends @xstate.actor, @xstate.event and @xstate.snapshot of our machines to the inspector server', async (t) => {
+  // Undone in reverse order: actor, inspector connection, receiver, server.
+  const cleanups: (() => void | Promise<void>)[] = [];
+  t.after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  const port = await freePort();
+  const url = `ws://127.0.0.1:${port}`;
+  const server = createInspectorServer({ port, autoOpen: false });
+  cleanups.push(() => server.stop());
+
+  const receiver = await connectReceiver(url);
+  cleanups.push(() => receiver.close());
+
+  const inspection = connectInspector(url);
+  cleanups.push(() => inspection.stop());
+
+  // The channel machine with stub I/O: opens at once, then the pipe reports it is done.
+  const machine = channelMachine.provide({
+    actors: {
+      open: fromPromise<void, { id: string; target: string }>(async () => {}),
+      pipe: fromCallback<ChannelEvent, { id: string }>(({ sendBack }) => {
+        sendBack({ type: 'pipe.done', bytesIn: 3, bytesOut: 4 });
+      }),
+    },
+  });
+  const actor = createActor(machine, {
+    id: 'channel:inspect-test',
+    input: { id: 'ch-1', target: '10.96.0.1:443', allowedTargets: ['10.96.0.1:443'] },
+    inspect: inspection.inspect,
+  });
+  cleanups.push(() => void actor.stop());
+  actor.start();
+  await waitFor(actor, (s) => s.status === 'done', { timeout: WAIT_MS });
+  const sessionId = actor.sessionId;
+
+  const mine = (all: readonly Received[]) => all.filter((m) => m.sessionId === sessionId);
+  await receiver.until(
+    (all) => {
+      const own = mine(all);
+      return (
+        own.some((m) => m.type === '@xstate.actor') &&
+        own.some((m) => m.type === '@xstate.event') &&
+        own.some((m) => m.type === '@xstate.snapshot' && m.snapshot?.value === 'closed')
+      );
+    },
+    `@xstate.actor, @xstate.event and a closed @xstate.snapshot for ${sessionId}`,
+  );
+
+  const own = mine(receiver.messages);
+  const announced = own.find((m) => m.type === '@xstate.actor');
+  assert.equal(announced?.name, 'channel', 'the actor is announced under its machine id');
+  const eventTypes = own.filter((m) => m.type === '@xstate.event').map((m) => m.event?.type);
+  assert.ok(eventTypes.includes('pipe.done'), `pipe.done not among the inspected events: ${eventTypes.join(', ')}`);
+  const values = own.filter((m) => m.type === '@xstate.snapshot').map((m) => m.snapshot?.value);
+  assert.ok(values.includes('open'), `no snapshot in state open: ${JSON.stringify(values)}`);
+  assert.equal(values.at(-1), 'closed');
+  // The invoked open/pipe actors are inspected too.
+  assert.ok(
+    receiver.messages.some((m) => m.type === '@xstate.actor' && m.sessionId !== sessionId),
+    'the channel machine children are not announced',
+  );
+});
