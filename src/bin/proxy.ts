@@ -1,8 +1,11 @@
 /** `proxy`: the host-cluster side of the tunnel. Flags as the Go tower's proxy. */
 import meow from 'meow';
 import { connectInspector } from '../actors/inspect.js';
+import { startLeaderElection } from '../actors/kube/leader-election.js';
+import { startKubeProxy } from '../actors/proxy/start-kube-proxy.js';
 import { startProxy } from '../actors/proxy/start-proxy.js';
-import { createLogger } from '../log.js';
+import { KubeClient, type KubeconfigSource } from '../kube/kube-client.js';
+import { createLogger, type Logger } from '../log.js';
 import { loadCaFromFiles } from '../pki/ca-load.js';
 import { PkiError } from '../pki/errors.js';
 import { ClusterFileError } from '../registry/cluster-file-error.js';
@@ -26,9 +29,12 @@ const cli = meow(
     --port N                       Agent port, 1024-49151 (default 8080)
     --publish-service-address ADDR Address the member endpoints are published at; added to
                                    every serving certificate
-    --clusters FILE                Cluster objects (YAML or JSON) to serve; edits apply live
-    --kubeconfig FILE              Host cluster kubeconfig (Cluster watch: not available yet)
-    --leader-elect                 Leader election (needs the Cluster watch: not available yet)
+    --kubeconfig FILE              Host cluster kubeconfig; Cluster objects there drive the proxy
+                                   (default: in-cluster config, else $KUBECONFIG/~/.kube/config)
+    --leader-elect                 Only the holder of Lease kubesphere-system/tower reconciles
+                                   and serves (30s lease, 15s renew deadline, 5s retry)
+    --clusters FILE                Serve the Cluster objects (YAML or JSON) in FILE instead of
+                                   watching Kubernetes; edits apply live
     --host-key FILE                SSH host key (PEM/OpenSSH); default: a new one per start
     --inspect URL                  Send xstate inspection events to this WebSocket inspector
     --log-format json|text         Log format (default json)
@@ -64,36 +70,44 @@ async function main(): Promise<void> {
   if (!Number.isInteger(verbosity) || verbosity < 0) throw new UsageError(`--v ${f.v}: must be a non-negative integer`);
   if (f.logFormat !== 'json' && f.logFormat !== 'text') throw new UsageError(`--log-format ${f.logFormat}: must be json or text`);
   if (!f.caCert || !f.caKey) throw new UsageError('--ca-cert and --ca-key are required: the proxy CA signs the cluster listeners\' certificates');
-  if (!f.clusters) {
-    throw new UsageError(
-      f.kubeconfig || f.leaderElect
-        ? 'watching Cluster objects through --kubeconfig (and --leader-elect) is not available yet; pass --clusters FILE'
-        : '--clusters FILE is required: it lists the clusters this proxy serves',
-    );
+  if (f.clusters && (f.kubeconfig || f.leaderElect)) {
+    throw new UsageError('--clusters serves a file instead of Kubernetes; it cannot be combined with --kubeconfig or --leader-elect');
   }
-  if (f.leaderElect) throw new UsageError('--leader-elect needs the Cluster watch (--kubeconfig), which is not available yet');
 
   const logger = createLogger({ name: 'proxy', verbosity, pretty: f.logFormat === 'text' });
   const ca = await loadCaFromFiles({ certFile: f.caCert, keyFile: f.caKey });
-  const clusters = await openClusterFile(f.clusters, { logger });
   const inspection = f.inspect ? connectInspector(f.inspect) : undefined;
-  logger.info({ host: f.host, port, clusters: f.clusters, clusterCount: clusters.snapshot().size }, 'Starting proxy');
-  let proxy;
-  try {
-    proxy = await startProxy({
-      host: f.host,
-      port,
-      ca,
-      clusters,
-      logger,
-      ...(f.publishServiceAddress ? { publishServiceAddress: f.publishServiceAddress } : {}),
-      ...(f.hostKey ? { hostKeyFile: f.hostKey } : {}),
-      ...(inspection ? { inspect: inspection.inspect } : {}),
+  const common = {
+    host: f.host,
+    port,
+    ca,
+    logger,
+    ...(f.publishServiceAddress ? { publishServiceAddress: f.publishServiceAddress } : {}),
+    ...(f.hostKey ? { hostKeyFile: f.hostKey } : {}),
+    ...(inspection ? { inspect: inspection.inspect } : {}),
+  };
+
+  let running: Running;
+  if (f.clusters) {
+    const clusters = await openClusterFile(f.clusters, { logger });
+    logger.info({ host: f.host, port, clusters: f.clusters, clusterCount: clusters.snapshot().size }, 'Starting proxy');
+    running = await listenOrExplain(async () => {
+      const proxy = await startProxy({ ...common, clusters }).catch(async (error: unknown) => {
+        await clusters.close();
+        throw error;
+      });
+      return { stop: async () => (await proxy.stop(), await clusters.close()) };
     });
-  } catch (error) {
-    await clusters.close();
-    inspection?.stop();
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+  } else {
+    let client: KubeClient;
+    try {
+      client = KubeClient.load(kubeconfigSource(f.kubeconfig));
+    } catch (error) {
+      throw new UsageError(`${error instanceof Error ? error.message : String(error)}; pass --kubeconfig FILE or --clusters FILE`);
+    }
+    logger.info({ host: f.host, port, apiserver: client.server.origin, leaderElect: f.leaderElect }, 'Starting proxy');
+    const serve = () => listenOrExplain(() => startKubeProxy({ ...common, client }));
+    running = f.leaderElect ? await leaderOnly(client, logger, serve) : await serve();
   }
 
   let stopping = false;
@@ -101,14 +115,62 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'Stopping');
-    await proxy.stop();
-    await clusters.close();
+    await running.stop();
     inspection?.stop();
     logger.flush();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+interface Running {
+  stop(): Promise<void>;
+}
+
+/** A port already in use is the user's to fix: report it as a usage error (exit 2). */
+async function listenOrExplain(start: () => Promise<Running>): Promise<Running> {
+  try {
+    return await start();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw /already in use|EACCES|EADDRNOTAVAIL/.test(message) ? new UsageError(message) : error;
+  }
+}
+
+/** Which kubeconfig: the flag, else in-cluster when in a pod, else the default one. */
+function kubeconfigSource(path: string | undefined): KubeconfigSource {
+  if (path) return { path };
+  if (process.env['KUBERNETES_SERVICE_HOST']) return { inCluster: true };
+  return { default: true };
+}
+
+/** Serve only while holding the Lease; stop serving at once when it is lost. */
+async function leaderOnly(client: KubeClient, logger: Logger, serve: () => Promise<Running>): Promise<Running> {
+  let serving: Promise<Running | undefined> = Promise.resolve(undefined);
+  const election = startLeaderElection({
+    client,
+    logger,
+    onStartedLeading: () => {
+      logger.info('Leading: reconciling and serving');
+      serving = serving.then(() =>
+        serve().catch((error: unknown) => {
+          logger.error({ error: error instanceof Error ? error.message : String(error) }, 'Cannot serve while leading');
+          return undefined;
+        }),
+      );
+    },
+    onStoppedLeading: () => {
+      logger.warn('Lost the lease: stopping reconcile and serve');
+      serving = serving.then(async (running) => (await running?.stop(), undefined));
+    },
+  });
+  return {
+    stop: async () => {
+      await election.stop();
+      await (await serving)?.stop();
+    },
+  };
 }
 
 main().catch((error: unknown) =>

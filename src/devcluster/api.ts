@@ -18,7 +18,7 @@ import type { Selector } from './selectors.js';
 import { toTable } from './tables.js';
 import type { IncludeObject } from './tables.js';
 import { WatchStream } from './watch.js';
-import { readBody, sendJson } from './http.js';
+import { sendJson } from './http.js';
 import { PATCH_TYPES } from './patch.js';
 import { decodeProtobuf, PROTOBUF_CONTENT_TYPE } from './protobuf.js';
 
@@ -34,7 +34,12 @@ export interface ResourcePath {
 
 /** Parse a resource URL path, or undefined if it names no known resource type. */
 export function parseResourcePath(path: string, registry: Registry): ResourcePath | undefined {
-  const segs = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  let segs: string[];
+  try {
+    segs = path.split('/').filter((s) => s !== '').map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
   let group: string;
   let version: string;
   let rest: string[];
@@ -118,8 +123,7 @@ function mediaType(req: IncomingMessage): string {
 }
 
 /** A request body as a Kubernetes object (JSON, YAML or protobuf). */
-async function readObject(req: IncomingMessage): Promise<KubeObject> {
-  const buf = await readBody(req);
+function readObject(req: IncomingMessage, buf: Buffer): KubeObject {
   const type = mediaType(req);
   let body: Json;
   if (type === PROTOBUF_CONTENT_TYPE) body = decodeProtobuf(buf);
@@ -149,7 +153,8 @@ function intParam(q: URLSearchParams, name: string): number | undefined {
 export class ResourceApi {
   constructor(private readonly deps: ApiDeps) {}
 
-  async handle(req: IncomingMessage, res: ServerResponse, p: ResourcePath, query: URLSearchParams): Promise<void> {
+  /** `body` is the whole request body, already read (and size-checked) by the server. */
+  handle(req: IncomingMessage, res: ServerResponse, p: ResourcePath, query: URLSearchParams, body: Buffer): void {
     const method = req.method ?? 'GET';
     const { type } = p;
     if (p.subresource !== undefined && !(p.subresource === 'status' && type.hasStatus)) throw errors.pathNotFound();
@@ -162,12 +167,11 @@ export class ResourceApi {
         case 'GET':
           return this.list(req, res, p, query);
         case 'POST': {
-          const body = await readObject(req);
-          const created = this.deps.objects.create(type, p.version, p.namespace, body, opts);
+          const created = this.deps.objects.create(type, p.version, p.namespace, readObject(req, body), opts);
           return this.reply(req, res, p, query, 201, created);
         }
         case 'DELETE':
-          return this.deleteCollection(req, res, p, query, opts);
+          return this.deleteCollection(res, p, query, opts);
         default:
           throw errors.methodNotAllowed(method);
       }
@@ -177,14 +181,12 @@ export class ResourceApi {
       case 'GET':
         return this.reply(req, res, p, query, 200, atVersion(this.deps.objects.get(type, p.namespace, name), type, p.version));
       case 'PUT': {
-        const body = await readObject(req);
-        return this.reply(req, res, p, query, 200, this.deps.objects.update(type, p.version, p.namespace, name, body, opts));
+        return this.reply(req, res, p, query, 200, this.deps.objects.update(type, p.version, p.namespace, name, readObject(req, body), opts));
       }
       case 'PATCH':
-        return this.patch(req, res, p, query, name, opts);
+        return this.patch(req, res, p, query, name, body, opts);
       case 'DELETE': {
-        const buf = await readBody(req);
-        const options = buf.length ? parseJson(buf) : {};
+        const options = body.length ? parseJson(body) : {};
         if (!isObject(options)) throw errors.badRequest('DeleteOptions must be an object');
         return this.reply(req, res, p, query, 200, this.deps.objects.delete(type, p.version, p.namespace, name, options, opts));
       }
@@ -193,10 +195,9 @@ export class ResourceApi {
     }
   }
 
-  private async patch(req: IncomingMessage, res: ServerResponse, p: ResourcePath, query: URLSearchParams, name: string, opts: WriteOptions): Promise<void> {
+  private patch(req: IncomingMessage, res: ServerResponse, p: ResourcePath, query: URLSearchParams, name: string, buf: Buffer, opts: WriteOptions): void {
     const ct = mediaType(req);
     if (!(Object.values(PATCH_TYPES) as string[]).includes(ct)) throw errors.unsupportedMediaType(ct);
-    const buf = await readBody(req);
     const body = ct === PATCH_TYPES.apply ? parseYaml(buf) : parseJson(buf);
     const { type, namespace, version } = p;
     if (ct === PATCH_TYPES.apply && p.subresource === undefined) {
@@ -249,12 +250,11 @@ export class ResourceApi {
     });
   }
 
-  private deleteCollection(req: IncomingMessage, res: ServerResponse, p: ResourcePath, query: URLSearchParams, opts: WriteOptions): void {
+  private deleteCollection(res: ServerResponse, p: ResourcePath, query: URLSearchParams, opts: WriteOptions): void {
     const { type, version } = p;
     const match = this.selector(query);
     const items = this.deps.objects.list(type, p.namespace, match);
     const deleted = items.map((o) => this.deps.objects.delete(type, version, o.metadata.namespace, o.metadata.name ?? '', {}, opts));
-    void req;
     sendJson(res, 200, {
       kind: type.listKind,
       apiVersion: type.group ? `${type.group}/${version}` : version,
@@ -278,6 +278,8 @@ export class ResourceApi {
       if (n.as === 'PartialObjectMetadata') return partial(v);
       return v as unknown as Json;
     };
+    const resourceVersion = query.get('resourceVersion') ?? undefined;
+    WatchStream.parseRv(resourceVersion); // a malformed one is a 400 before the stream starts
     const apiVersion = type.group ? `${type.group}/${version}` : version;
     const bookmarkKind = n.as === 'object' ? type.kind : n.as;
     const stream = new WatchStream(
@@ -287,7 +289,7 @@ export class ResourceApi {
         key: typeKey(type),
         namespace: type.namespaced ? p.namespace : undefined,
         match,
-        resourceVersion: query.get('resourceVersion') ?? undefined,
+        resourceVersion,
         sendInitialEvents: query.get('sendInitialEvents') === 'true',
         allowBookmarks: query.get('allowWatchBookmarks') === 'true',
         bookmarkIntervalMs: this.deps.bookmarkIntervalMs,
@@ -301,7 +303,6 @@ export class ResourceApi {
       },
       (w) => this.deps.watches.delete(w),
     );
-    WatchStream.parseRv(query.get('resourceVersion') ?? undefined);
     this.deps.watches.add(stream);
     stream.start();
   }

@@ -38,7 +38,7 @@ export class Controllers {
   private onEvent(ev: StoreEvent): void {
     if (ev.key === CRD_KEY) {
       const name = ev.object.metadata.name ?? '';
-      this.registry.setCustom(name, ev.type === 'DELETED' ? undefined : typeFromCrd(ev.object as unknown as Parameters<typeof typeFromCrd>[0]));
+      this.registry.setCustom(name, ev.type === 'DELETED' ? undefined : typeFromCrd(ev.object));
     }
     this.schedule();
   }
@@ -48,7 +48,12 @@ export class Controllers {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (!this.stopped) this.reconcile();
+      if (this.stopped) return;
+      try {
+        this.reconcile();
+      } catch {
+        // A failed pass is retried on the next change, like a controller's requeue.
+      }
     });
   }
 
@@ -103,7 +108,7 @@ export class Controllers {
   }
 
   private cleanupCrd(crdType: ResourceType, crd: KubeObject): void {
-    const t = typeFromCrd(crd as unknown as Parameters<typeof typeFromCrd>[0]);
+    const t = typeFromCrd(crd);
     let remaining = 0;
     if (t) {
       for (const obj of this.store.list(typeKey(t))) {

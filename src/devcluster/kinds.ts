@@ -154,6 +154,9 @@ export function prepareWrite(t: ResourceType, obj: KubeObject, old: KubeObject |
     case '/services':
       prepareService(t, obj, old, ctx);
       break;
+    case '/pods':
+      if (!old) obj['status'] = { phase: 'Pending', qosClass: 'BestEffort' };
+      break;
     case 'apiextensions.k8s.io/customresourcedefinitions':
       if (!old) prepareCrd(t, obj, ctx);
       break;

@@ -61,6 +61,15 @@ function withoutRv(o: KubeObject): unknown {
   return c;
 }
 
+/** Like a round trip through Go's ObjectMeta: empty maps and lists (omitempty) disappear. */
+function normalizeMeta(obj: KubeObject): void {
+  const meta = obj.metadata;
+  for (const k of ['labels', 'annotations', 'finalizers', 'ownerReferences', 'managedFields', 'generateName'] as const) {
+    const v = meta[k];
+    if (v === null || v === '' || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0)) delete meta[k];
+  }
+}
+
 export class ObjectApi {
   constructor(
     private readonly store: Store,
@@ -128,6 +137,7 @@ export class ObjectApi {
     // A custom resource's status is only written through its status subresource.
     if (t.hasStatus && !t.builtin) delete obj['status'];
     prepareWrite(t, obj, undefined, this.ctx);
+    normalizeMeta(obj);
     if (opts.dryRun) return atVersion(obj, t, version);
     return atVersion(this.store.put(key, obj), t, version);
   }
@@ -164,6 +174,7 @@ export class ObjectApi {
     obj.apiVersion = old.apiVersion;
     obj.kind = t.kind;
     prepareWrite(t, obj, old, this.ctx);
+    normalizeMeta(obj);
     if (old.metadata.generation !== undefined) {
       const skip = t.hasStatus ? ['metadata', 'status'] : ['metadata'];
       if (!sameExcept(obj, old, skip)) meta.generation = (old.metadata.generation ?? 0) + 1;

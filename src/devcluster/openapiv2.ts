@@ -3,11 +3,11 @@
  * operation per group-version-kind, carrying `x-kubernetes-group-version-kind`
  * and the `fieldValidation`/`dryRun` query parameters. kubectl before 1.30ish
  * reads it (rather than /openapi/v3) to decide that the server validates fields.
- * Field numbers are those of gnostic's OpenAPIv2.proto.
+ * Field numbers are those of gnostic's OpenAPIv2.proto. Served as
+ * application/octet-stream, as kube-apiserver does (Go's mime parser rejects
+ * the `@` in the proto-openapi media type).
  */
 import type { Registry } from './resources.js';
-
-export const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
 
 function varint(n: number): Buffer {
   const out: number[] = [];
@@ -26,8 +26,9 @@ function field(num: number, payload: Buffer | string): Buffer {
   return Buffer.concat([varint(num * 8 + 2), varint(b.length), b]);
 }
 
+/** NamedAny{name=1, value=2: Any{yaml=2}} */
 function namedAnyYaml(name: string, yaml: string): Buffer {
-  return field(1, name).length ? Buffer.concat([field(1, name), field(2, field(2, yaml))]) : Buffer.alloc(0);
+  return Buffer.concat([field(1, name), field(2, field(2, yaml))]);
 }
 
 function queryParam(name: string): Buffer {

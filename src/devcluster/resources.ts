@@ -3,7 +3,7 @@
  * whatever the stored CustomResourceDefinitions declare. Discovery, OpenAPI,
  * routing and tables all read this registry.
  */
-import type { JsonObject } from './types.js';
+import type { JsonObject, KubeObject } from './types.js';
 import { isObject } from './types.js';
 
 export interface PrinterColumn {
@@ -32,7 +32,7 @@ export interface ResourceType {
   builtin: boolean;
   /** a CRD's additionalPrinterColumns (per version), when declared */
   printerColumns?: Record<string, PrinterColumn[]>;
-  /** events may be written but not read back in every way; kept simple: all verbs */
+  /** the verbs discovery lists */
   verbs: string[];
 }
 
@@ -64,13 +64,16 @@ function builtin(
 }
 
 export const BUILTIN_TYPES: readonly ResourceType[] = [
+  // core/v1 in the alphabetical order of a real apiserver's discovery
+  builtin('', 'v1', 'configmaps', 'ConfigMap', true, { shortNames: ['cm'] }),
+  builtin('', 'v1', 'events', 'Event', true, { shortNames: ['ev'] }),
   builtin('', 'v1', 'namespaces', 'Namespace', false, { shortNames: ['ns'], hasStatus: true }),
   builtin('', 'v1', 'nodes', 'Node', false, { shortNames: ['no'], hasStatus: true }),
-  builtin('', 'v1', 'services', 'Service', true, { shortNames: ['svc'], categories: ['all'], hasStatus: true }),
+  // Pods can be stored and listed, but nothing schedules or runs them: they stay Pending.
+  builtin('', 'v1', 'pods', 'Pod', true, { shortNames: ['po'], categories: ['all'], hasStatus: true }),
   builtin('', 'v1', 'secrets', 'Secret', true),
-  builtin('', 'v1', 'configmaps', 'ConfigMap', true, { shortNames: ['cm'] }),
   builtin('', 'v1', 'serviceaccounts', 'ServiceAccount', true, { shortNames: ['sa'] }),
-  builtin('', 'v1', 'events', 'Event', true, { shortNames: ['ev'] }),
+  builtin('', 'v1', 'services', 'Service', true, { shortNames: ['svc'], categories: ['all'], hasStatus: true }),
   builtin('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
   builtin('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false, {
     shortNames: ['crd', 'crds'],
@@ -84,8 +87,8 @@ function strings(v: unknown): string[] {
 }
 
 /** The resource type a CRD declares, or undefined when its spec is unusable. */
-export function typeFromCrd(crd: JsonObject): ResourceType | undefined {
-  const spec = crd['spec'];
+export function typeFromCrd(crd: KubeObject | JsonObject): ResourceType | undefined {
+  const spec: unknown = crd['spec'];
   if (!isObject(spec)) return undefined;
   const names = spec['names'];
   const group = spec['group'];

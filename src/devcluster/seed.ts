@@ -3,14 +3,14 @@
  * `kubernetes` Service, and a few Nodes with realistic status so that
  * `kubectl get node` shows STATUS Ready, ROLES and VERSION.
  */
-import type { JsonObject } from './types.js';
+import type { JsonObject, KubeObject } from './types.js';
 import type { Registry, ResourceType } from './resources.js';
 import type { ObjectApi } from './objects.js';
 import { Ipam } from './ipam.js';
 
 export const SEED_NAMESPACES = ['default', 'kube-node-lease', 'kube-public', 'kube-system', 'kubesphere-system'];
 
-function node(name: string, index: number, controlPlane: boolean, kubeletVersion: string): JsonObject {
+function node(name: string, index: number, controlPlane: boolean, kubeletVersion: string): KubeObject {
   const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
   const condition = (type: string, status: string, reason: string, message: string): JsonObject => ({
     type,
@@ -88,5 +88,5 @@ export function seed(objects: ObjectApi, registry: Registry, clusterName: string
     spec: { type: 'ClusterIP', clusterIP: Ipam.kubernetesIp, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] },
   });
   const nodeType = type(registry, '', 'nodes');
-  nodeNames(clusterName, nodeCount).forEach((name, i) => objects.create(nodeType, 'v1', undefined, node(name, i, i === 0, gitVersion) as never));
+  nodeNames(clusterName, nodeCount).forEach((name, i) => objects.create(nodeType, 'v1', undefined, node(name, i, i === 0, gitVersion)));
 }

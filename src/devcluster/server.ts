@@ -25,7 +25,7 @@ import type { WatchStream } from './watch.js';
 import { Controllers } from './controllers.js';
 import { seed } from './seed.js';
 import { buildKubeconfig, writeKubeconfig } from './kubeconfig.js';
-import { sendError, sendJson } from './http.js';
+import { readBody, sendError, sendJson } from './http.js';
 
 export interface DevClusterOptions {
   /** names the cluster: kubeconfig cluster/context and node names (default "devcluster") */
@@ -111,7 +111,12 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   };
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'https://devcluster.invalid');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'https://devcluster.invalid');
+    } catch {
+      throw errors.badRequest('malformed request URL');
+    }
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     if (PUBLIC_PATHS.has(path)) {
       if (path === '/version') return sendJson(res, 200, versionInfo);
@@ -119,6 +124,8 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
       res.end('ok');
       return;
     }
+    // Read the whole body first: answering before it is consumed would reset the connection.
+    const body = await readBody(req);
     const user = auth.authenticate(req);
     if (!user) throw errors.unauthorized();
     log?.debug({ method: req.method, path, user: user.name }, 'request');
@@ -140,7 +147,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     }
     const p = parseResourcePath(path, registry);
     if (!p) throw errors.pathNotFound();
-    await api.handle(req, res, p, url.searchParams);
+    api.handle(req, res, p, url.searchParams, body);
   }
 
   const server: Server = createServer(
@@ -155,7 +162,11 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
       });
     },
   );
-  server.on('clientError', (_err, socket) => socket.destroy());
+  // Unparseable HTTP: answer 400 if the socket can still take it, as Node's default does.
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -114,6 +114,13 @@ export class Store {
       const dropped = this.history.shift();
       if (dropped) this.compactedRv = dropped.rv;
     }
-    for (const l of [...this.listeners]) l(ev);
+    // One failing listener (a watch that cannot render, say) must not stop the others.
+    for (const l of [...this.listeners]) {
+      try {
+        l(ev);
+      } catch {
+        // the listener's own problem; the write itself succeeded
+      }
+    }
   }
 }

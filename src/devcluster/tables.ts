@@ -165,6 +165,20 @@ const BUILTIN_PRINTERS: Record<string, Printer> = {
       ];
     },
   },
+  '/pods': {
+    columns: [
+      NAME,
+      col('Ready', 'string', 0, '', 'The aggregate readiness state of this pod for accepting traffic.'),
+      col('Status', 'string', 0, '', 'The aggregate status of the containers in this pod.'),
+      col('Restarts', 'string', 0, '', 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.'),
+      AGE,
+    ],
+    cells: (o) => {
+      const containers = arr(obj(o['spec'])['containers']).length;
+      const ready = arr(obj(o['status'])['containerStatuses']).map(obj).filter((s) => s['ready'] === true).length;
+      return [o.metadata.name ?? '', `${ready}/${containers}`, String(obj(o['status'])['phase'] ?? 'Pending'), '0', age(o.metadata.creationTimestamp)];
+    },
+  },
   '/configmaps': {
     columns: [NAME, col('Data', 'string', 0, '', 'Data contains the configuration data.'), AGE],
     cells: (o) => [o.metadata.name ?? '', count(o['data']) + count(o['binaryData']), age(o.metadata.creationTimestamp)],

@@ -57,7 +57,9 @@ export class WatchStream {
     if (from !== undefined && !spec.sendInitialEvents) {
       const past = store.since(spec.key, from);
       if (!past) {
-        this.expire(`too old resource version: ${from} (${store.oldestResumableRv() + 1})`);
+        // The ERROR follows the flushed headers in a later write, as it would over a network.
+        const message = `too old resource version: ${from} (${store.oldestResumableRv() + 1})`;
+        setImmediate(() => this.expire(message));
         return;
       }
       this.unsubscribe = store.subscribe((ev) => this.onEvent(ev));

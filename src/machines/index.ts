@@ -4,10 +4,14 @@ import { agentConnectionMachine } from './agent-connection.js';
 import { agentSessionMachine } from './agent-session.js';
 import { channelMachine } from './channel.js';
 import { clusterGatewayMachine } from './cluster-gateway.js';
+import { leaderElectionMachine } from './leader-election.js';
+import { resourceWatchMachine } from './resource-watch.js';
 
 export const allMachines: Record<string, AnyStateMachine> = {
   'agent-connection': agentConnectionMachine,
   'agent-session': agentSessionMachine,
   channel: channelMachine,
   'cluster-gateway': clusterGatewayMachine,
+  'leader-election': leaderElectionMachine,
+  'resource-watch': resourceWatchMachine,
 };

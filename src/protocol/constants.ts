@@ -19,9 +19,12 @@ export const CONFIG_TIMEOUT_MS = 10_000;
 
 /**
  * Largest `config` payload the proxy reads. A real one (kubeconfig CA + client cert +
- * key, base64) is 5–10 KiB; 64 KiB leaves room for CA bundles.
+ * key, base64) is 5–10 KiB; 32 KiB leaves room for CA bundles. It must stay under
+ * ssh2's inbound packet limit (35 000 bytes, the whole packet): a bigger request never
+ * reaches the proxy's check, ssh2 drops the connection with "Bad packet length" instead
+ * and the agent learns nothing.
  */
-export const MAX_CONFIG_BYTES = 64 * 1024;
+export const MAX_CONFIG_BYTES = 32 * 1024;
 
 /** Largest channel-open data (`host:port`) either side accepts. */
 export const MAX_TARGET_BYTES = 1024;

@@ -20,6 +20,7 @@ interface Received {
   readonly type: string;
   readonly sessionId?: string;
   readonly name?: string;
+  readonly definition?: string;
   readonly event?: { readonly type?: string };
   readonly snapshot?: { readonly value?: unknown; readonly status?: string };
 }
@@ -154,7 +155,8 @@ test('connectInspector sends @xstate.actor, @xstate.event and @xstate.snapshot o
 
   const own = mine(receiver.messages);
   const announced = own.find((m) => m.type === '@xstate.actor');
-  assert.equal(announced?.name, 'channel', 'the actor is announced under its machine id');
+  assert.equal(announced?.name, 'channel:inspect-test', 'the actor is announced under its id');
+  assert.equal((JSON.parse(announced?.definition ?? '{}') as { id?: string }).id, 'channel', 'with the machine definition');
   const eventTypes = own.filter((m) => m.type === '@xstate.event').map((m) => m.event?.type);
   assert.ok(eventTypes.includes('pipe.done'), `pipe.done not among the inspected events: ${eventTypes.join(', ')}`);
   const values = own.filter((m) => m.type === '@xstate.snapshot').map((m) => m.snapshot?.value);

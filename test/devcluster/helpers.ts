@@ -22,7 +22,7 @@ export interface Harness {
   /** like kubectl() but fails the test unless it exits 0; returns stdout */
   ok(args: string[], opts?: { input?: string }): Promise<string>;
   /** start a long-running kubectl (e.g. --watch); killed by close() */
-  spawnKubectl(args: string[]): ChildProcess;
+  spawnKubectl(args: string[]): Output;
   /** write a file in the temp dir and return its path */
   file(name: string, text: string): Promise<string>;
   close(): Promise<void>;
@@ -65,7 +65,7 @@ export async function startHarness(options: DevClusterOptions = {}): Promise<Har
       const child = spawn('kubectl', [...base(kubeconfig), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       children.add(child);
       child.on('exit', () => children.delete(child));
-      return child;
+      return new Output(child);
     },
     async file(name, text) {
       const p = join(dir, name);
@@ -89,32 +89,45 @@ export async function startHarness(options: DevClusterOptions = {}): Promise<Har
   };
 }
 
-/** Resolve with the accumulated output once `pattern` appears in the child's stdout. */
-export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => finish(new Error(`timed out waiting for ${String(pattern)}; stdout: ${out}; stderr: ${err}`)), timeoutMs);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (pattern.test(out)) finish();
-    };
-    const onErr = (d: Buffer): void => {
-      err += d.toString();
-    };
-    const onExit = (): void => finish(new Error(`kubectl exited before ${String(pattern)}; stdout: ${out}; stderr: ${err}`));
-    function finish(e?: Error): void {
-      clearTimeout(timer);
-      child.stdout?.off('data', onData);
-      child.stderr?.off('data', onErr);
-      child.off('exit', onExit);
-      if (e) reject(e);
-      else resolve(out);
-    }
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onErr);
-    child.on('exit', onExit);
-  });
+/** A long-running child whose stdout is collected from the start, so nothing is missed between waits. */
+export class Output {
+  text = '';
+  errText = '';
+  private readonly waiters = new Set<() => void>();
+  private exited = false;
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (d: Buffer) => {
+      this.text += d.toString();
+      for (const w of [...this.waiters]) w();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      this.errText += d.toString();
+    });
+    child.on('exit', () => {
+      this.exited = true;
+      for (const w of [...this.waiters]) w();
+    });
+  }
+
+  /** Resolve with all output so far once `pattern` matches it. */
+  waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (pattern.test(this.text)) done();
+        else if (this.exited) done(new Error(`exited before ${String(pattern)}; stdout: ${this.text}; stderr: ${this.errText}`));
+      };
+      const timer = setTimeout(() => done(new Error(`timed out waiting for ${String(pattern)}; stdout: ${this.text}; stderr: ${this.errText}`)), timeoutMs);
+      const done = (e?: Error): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        if (e) reject(e);
+        else resolve(this.text);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
 }
 
 /** Poll `check` (bounded) until it returns true. */

@@ -1,7 +1,7 @@
 /** kubectl's watch-driven commands: `get --watch` and `wait` for a condition that arrives later. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { WIDGET_CRD, startHarness, waitForOutput } from './helpers.js';
+import { WIDGET_CRD, startHarness } from './helpers.js';
 import type { Harness } from './helpers.js';
 
 describe('kubectl watches', () => {
@@ -14,20 +14,20 @@ describe('kubectl watches', () => {
   after(() => h.close());
 
   it('kubectl get --watch prints the current row, then a row per update', async () => {
-    const child = h.spawnKubectl(['get', 'widgets', '--watch']);
-    await waitForOutput(child, /w1\s+1\s+\s+\d+s\n/);
+    const watch = h.spawnKubectl(['get', 'widgets', '--watch']);
+    await watch.waitFor(/w1\s+1\s+\s+\d+s\n/);
     await h.ok(['patch', 'widget', 'w1', '--type', 'merge', '-p', '{"spec":{"size":42}}']);
-    const out = await waitForOutput(child, /w1\s+42\s+/);
+    const out = await watch.waitFor(/w1\s+42\s+/);
     assert.match(out, /^NAME\s+SIZE\s+PHASE\s+AGE\n/);
-    child.kill('SIGTERM');
+    watch.child.kill('SIGTERM');
   });
 
   it('kubectl get --watch -o name on a built-in kind sees a new object', async () => {
-    const child = h.spawnKubectl(['get', 'configmaps', '--watch', '-o', 'name']);
-    await waitForOutput(child, /configmap\/kube-root-ca.crt\n/);
+    const watch = h.spawnKubectl(['get', 'configmaps', '--watch', '-o', 'name']);
+    await watch.waitFor(/configmap\/kube-root-ca.crt\n/);
     await h.ok(['create', 'configmap', 'late-arrival']);
-    await waitForOutput(child, /configmap\/late-arrival\n/);
-    child.kill('SIGTERM');
+    await watch.waitFor(/configmap\/late-arrival\n/);
+    watch.child.kill('SIGTERM');
   });
 
   it('kubectl wait returns once a status condition is set later', async () => {

@@ -9,12 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
 import ssh2, { type Connection, type ServerChannel } from 'ssh2';
+import type { InspectionEvent } from 'xstate';
 import { createWebSocketStream, WebSocket, WebSocketServer } from 'ws';
 import { startAgent, type AgentHandle } from '../../src/actors/agent/start-agent.js';
 import type { AgentOptions } from '../../src/actors/agent/agent-options.js';
@@ -70,6 +71,24 @@ const oneLine = (text: string | undefined, what: string): string => {
   return text;
 };
 
+/** GET on a fresh plain-HTTP connection. */
+function plainGet(port: number, path: string): Promise<HttpResult> {
+  return within(
+    new Promise<HttpResult>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    }),
+    10_000,
+    `GET ${path}`,
+  );
+}
+
 /** Send a whole HTTP request on a fresh TCP connection; resolve with what came back once the server closes. */
 async function rawHttp(port: number, request: string): Promise<{ status: number; head: string; body: string }> {
   const socket = netConnect(port, '127.0.0.1');
@@ -108,9 +127,14 @@ describe('bad input', { timeout: 30_000 }, () => {
     return oneLine(reasonOf(session), `${what}: reason`);
   };
 
-  const onSessionChange = (session: ProxySession) => (listener: () => void) => {
-    const sub = session.actor.subscribe({ next: listener, complete: listener, error: listener });
-    return () => sub.unsubscribe();
+  // Every xstate event in the proxy and in the agents started here, channel actors
+  // included: the change source for waits on things no other event announces.
+  const inspected = new EventEmitter();
+  inspected.setMaxListeners(0);
+  const inspect = (event: InspectionEvent) => void inspected.emit('event', event);
+  const onActorEvent = (listener: () => void) => {
+    inspected.on('event', listener);
+    return () => void inspected.off('event', listener);
   };
 
   const agentDefaults = (): AgentOptions => ({
@@ -126,6 +150,7 @@ describe('bad input', { timeout: 30_000 }, () => {
     handshakeTimeoutMs: 10_000,
     dialTimeoutMs: 5_000,
     logger: silentLogger(),
+    inspect,
   });
   const startBeta = async (overrides: Partial<AgentOptions> = {}): Promise<AgentHandle> => {
     const agent = await startAgent({ ...agentDefaults(), ...overrides });
@@ -148,7 +173,7 @@ describe('bad input', { timeout: 30_000 }, () => {
   };
 
   const httpsGet = (port: number, path: string) =>
-    new Promise<HttpResult>((resolve, reject) => {
+    within(new Promise<HttpResult>((resolve, reject) => {
       const req = httpsRequest(
         { host: '127.0.0.1', port, path, agent: false, ca: t.proxyCa.certPem, cert: t.client.certPem, key: t.client.keyPem },
         (res) => {
@@ -160,11 +185,11 @@ describe('bad input', { timeout: 30_000 }, () => {
       );
       req.on('error', reject);
       req.end();
-    });
+    }), 10_000, `GET ${path} on port ${port}`);
 
   before(async () => {
     clusters = memoryClusters();
-    t = await startTunnelFixture({ proxy: { clusters, configTimeoutMs: CONFIG_TIMEOUT_MS } });
+    t = await startTunnelFixture({ proxy: { clusters, configTimeoutMs: CONFIG_TIMEOUT_MS, inspect } });
     betaKubePort = await freePort();
     betaKsPort = await freePort();
     clusters.set({ name: CLUSTER, token: CLUSTER_TOKEN, kubernetesAPIServerPort: t.kubePort, kubesphereAPIServerPort: t.kubespherePort });
@@ -200,34 +225,35 @@ describe('bad input', { timeout: 30_000 }, () => {
 
   describe('plain HTTP on the agent port', () => {
     it('GET / is 404', async () => {
-      const res = await rawHttp(t.proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const res = await plainGet(t.proxy.port, '/');
       assert.equal(res.status, 404);
       assert.equal(res.body, 'Not Found\n');
     });
 
     it('GET /health is OK', async () => {
-      const res = await rawHttp(t.proxy.port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const res = await plainGet(t.proxy.port, '/health');
       assert.equal(res.status, 200);
       assert.equal(res.body, 'OK\n');
     });
 
     it('GET /version is the build version', async () => {
-      const res = await rawHttp(t.proxy.port, 'GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const res = await plainGet(t.proxy.port, '/version');
       assert.equal(res.status, 200);
       assert.equal(res.body.trim(), BUILD_VERSION);
     });
 
-    it('an Upgrade: h2c is 400 with a reason', async () => {
+    it('an Upgrade: h2c is 400 with a reason', async (ctx) => {
       const res = await rawHttp(
         t.proxy.port,
         'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
       );
       assert.equal(res.status, 400);
       assert.match(oneLine(res.body, 'h2c refusal'), /WebSocket/);
+      ctx.diagnostic(res.body.trim());
     });
   });
 
-  it('a WebSocket upgrade with a wrong subprotocol is 400 naming kubesphere-v1', async () => {
+  it('a WebSocket upgrade with a wrong subprotocol is 400 naming kubesphere-v1', async (ctx) => {
     const res = await rawHttp(
       t.proxy.port,
       [
@@ -246,10 +272,11 @@ describe('bad input', { timeout: 30_000 }, () => {
     const reason = oneLine(res.body, 'subprotocol refusal');
     assert.match(reason, /kubesphere-v1/);
     assert.match(reason, /kubesphere-v2/);
+    ctx.diagnostic(reason.trim());
     assert.equal(newSessions().length, 0, 'no session for a refused upgrade');
   });
 
-  it('bytes that are not SSH over a correct WebSocket: the proxy closes the connection', async () => {
+  it('bytes that are not SSH over a correct WebSocket: the proxy closes the connection', async (ctx) => {
     const ws = new WebSocket(`ws://127.0.0.1:${t.proxy.port}`, SUBPROTOCOL, { perMessageDeflate: false });
     ws.on('error', () => {});
     const closed = nextEvent(ws, 'close', 'the proxy to close the WebSocket');
@@ -260,28 +287,32 @@ describe('bad input', { timeout: 30_000 }, () => {
     ws.send(Buffer.from([0, 1, 2, 3, 0xff, 0xfe, 13, 10]));
     await closed;
     const reason = await ended(session, 'the session of the garbage peer to end');
-    assert.match(reason, /SSH/);
+    assert.match(reason, /SSH identification/);
+    ctx.diagnostic(reason);
   });
 
-  it('an SSH peer that never sends config is closed after configTimeoutMs', async () => {
+  it('an SSH peer that never sends config is closed after configTimeoutMs', async (ctx) => {
     const raw = await connectRawAgent(t.proxy.port);
     try {
       const session = theNewSession();
       await within(raw.closed, 5_000, 'the proxy to close the config-less connection');
-      assert.match(await ended(session, 'the config-less session to end'), /config/);
+      const reason = await ended(session, 'the config-less session to end');
+      assert.match(reason, /config/);
+      ctx.diagnostic(reason);
     } finally {
       await raw.close();
     }
   });
 
   /** A raw agent sends `payload` as its config; the proxy must say why not and hang up. */
-  const refusedConfig = async (payload: Buffer): Promise<{ message: string; reason: string }> => {
+  const refusedConfig = async (payload: Buffer, note: (text: string) => void): Promise<{ message: string; reason: string }> => {
     const raw: RawAgent = await connectRawAgent(t.proxy.port);
     try {
       const session = theNewSession();
       const reply = await raw.sendConfig(payload);
       assert.equal(reply.ok, false);
       const message = oneLine(reply.message, 'the failure message');
+      note(message);
       await within(raw.closed, 5_000, 'the proxy to close the refused connection');
       const reason = await ended(session, 'the refused session to end');
       return { message, reason };
@@ -290,31 +321,51 @@ describe('bad input', { timeout: 30_000 }, () => {
     }
   };
 
-  it('a config that is not JSON: failure message, then the connection is closed', async () => {
-    const { message, reason } = await refusedConfig(Buffer.from('{"Name": "alpha", this is not json'));
+  it('a config that is not JSON: failure message, then the connection is closed', async (ctx) => {
+    const { message, reason } = await refusedConfig(Buffer.from('{"Name": "alpha", this is not json'), (text) => ctx.diagnostic(text));
     assert.match(message, /json/i);
     assert.equal(reason, message);
   });
 
-  it('a config over the size limit: the message names the limit', async () => {
+  /** A valid config for alpha, padded with an unknown field to `size` bytes. */
+  const paddedConfig = (size: number): Buffer => {
     const base = rawConfig({ name: CLUSTER, token: CLUSTER_TOKEN });
-    const padded = Buffer.concat([base.subarray(0, -1), Buffer.from(`,"Pad":"${'x'.repeat(MAX_CONFIG_BYTES)}"}`)]);
-    assert.ok(padded.length > MAX_CONFIG_BYTES);
-    const { message } = await refusedConfig(padded);
-    assert.match(message, new RegExp(`${MAX_CONFIG_BYTES}`));
-    assert.match(message, /limit/);
+    const head = Buffer.concat([base.subarray(0, -1), Buffer.from(',"Pad":"')]);
+    const padded = Buffer.concat([head, Buffer.alloc(size - head.length - 2, 'x'), Buffer.from('"}')]);
+    assert.equal(padded.length, size);
+    return padded;
+  };
+
+  it('a config over the size limit: the message names the limit', async (ctx) => {
+    const { message, reason } = await refusedConfig(paddedConfig(MAX_CONFIG_BYTES + 1), (text) => ctx.diagnostic(text));
+    assert.match(message, new RegExp(`${MAX_CONFIG_BYTES}-byte limit`));
+    assert.equal(reason, message);
   });
 
-  it('an unknown cluster name: "Unauthorized agent…"', async () => {
-    const { message, reason } = await refusedConfig(rawConfig({ name: 'no-such-cluster', token: CLUSTER_TOKEN }));
+  it('a config too big for one SSH packet: the connection is closed with a reason', async (ctx) => {
+    const raw = await connectRawAgent(t.proxy.port);
+    try {
+      const session = theNewSession();
+      await assert.rejects(raw.sendConfig(paddedConfig(48 * 1024)), /No response/);
+      await within(raw.closed, 5_000, 'the proxy to close the connection');
+      const reason = await ended(session, 'the session to end');
+      assert.match(reason, /packet/i);
+      ctx.diagnostic(reason);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('an unknown cluster name: "Unauthorized agent…"', async (ctx) => {
+    const { message, reason } = await refusedConfig(rawConfig({ name: 'no-such-cluster', token: CLUSTER_TOKEN }), (text) => ctx.diagnostic(text));
     assert.match(message, /^Unauthorized agent/);
     assert.match(message, /no-such-cluster/);
     assert.equal(reason, message);
   });
 
-  it('a wrong token: "Unauthorized agent…", and the token is never quoted', async () => {
+  it('a wrong token: "Unauthorized agent…", and the token is never quoted', async (ctx) => {
     const wrong = 'wrong-token-do-not-echo-5f3a';
-    const { message, reason } = await refusedConfig(rawConfig({ name: CLUSTER, token: wrong }));
+    const { message, reason } = await refusedConfig(rawConfig({ name: CLUSTER, token: wrong }), (text) => ctx.diagnostic(text));
     assert.match(message, /^Unauthorized agent/);
     assert.ok(!message.includes(wrong), 'the failure message quotes the token');
     assert.ok(!reason.includes(wrong), 'the session reason quotes the token');
@@ -327,7 +378,7 @@ describe('bad input', { timeout: 30_000 }, () => {
       const reply = await raw.sendConfig(rawConfig({ name: BETA, token: BETA_TOKEN }));
       assert.deepEqual(reply, { ok: true, message: '' });
       const session = theNewSession();
-      await until(() => session.actor.getSnapshot().matches('serving'), onSessionChange(session), 'the raw session to serve');
+      await until(() => session.actor.getSnapshot().matches('serving'), onActorEvent, 'the raw session to serve');
 
       const forward = await new Promise<Error | undefined>((resolve) =>
         raw.client.forwardOut('127.0.0.1', 40000, '127.0.0.1', t.member.port, (error, channel) => {
@@ -357,20 +408,22 @@ describe('bad input', { timeout: 30_000 }, () => {
     }
   });
 
-  it('an upstream that refuses: 502 with a JSON Status naming the reason', async () => {
+  it('an upstream that refuses: 502 with a JSON Status naming the reason', async (ctx) => {
     const closedPort = await freePort();
     const agent = await startBeta({ kubernetesService: `127.0.0.1:${closedPort}`, kubesphereService: `127.0.0.1:${closedPort}` });
     await t.waitConnected(agent);
     await betaServing(1);
-    const res = await httpsGet(betaKubePort, '/version');
-    assert.equal(res.status, 502);
-    assert.match(String(res.headers['content-type']), /json/);
-    const status = JSON.parse(res.body) as { kind: string; code: number; message: string };
-    assert.equal(status.kind, 'Status');
-    assert.equal(status.code, 502);
-    const message = oneLine(status.message, 'Status message');
-    assert.match(message, new RegExp(`127\\.0\\.0\\.1:${closedPort}`));
-    assert.match(message, /refused/i);
+    for (const res of [await httpsGet(betaKubePort, '/version'), await plainGet(betaKsPort, '/kapis/x')]) {
+      assert.equal(res.status, 502);
+      assert.match(String(res.headers['content-type']), /json/);
+      const status = JSON.parse(res.body) as { kind: string; code: number; message: string };
+      assert.equal(status.kind, 'Status');
+      assert.equal(status.code, 502);
+      const message = oneLine(status.message, 'Status message');
+      assert.match(message, new RegExp(`127\\.0\\.0\\.1:${closedPort}`));
+      assert.match(message, /refused.*connect failed/i);
+      ctx.diagnostic(message);
+    }
   });
 
   it('a client that disconnects mid-response releases the upstream stream', async () => {
@@ -392,15 +445,8 @@ describe('bad input', { timeout: 30_000 }, () => {
     assert.equal(agent.openChannels(), 1);
     req.destroy();
     res.destroy();
-    await until(() => session.openChannels === 0, onSessionChange(session), 'the proxy to release the channel');
-    await until(
-      () => agent.openChannels() === 0,
-      (f) => {
-        const sub = agent.actor.subscribe({ next: f, complete: f, error: f });
-        return () => sub.unsubscribe();
-      },
-      'the agent to release the channel and its member socket',
-    );
+    await until(() => session.openChannels === 0, onActorEvent, 'the proxy to release the channel');
+    await until(() => agent.openChannels() === 0, onActorEvent, 'the agent to release the channel and its member socket');
   });
 
   describe('an agent that vanishes mid-request', () => {
@@ -420,21 +466,51 @@ describe('bad input', { timeout: 30_000 }, () => {
       await new Promise<void>((resolve) => hang.close(() => resolve()));
     });
 
-    it('before the response started: the client gets 502/503, not a hang', async () => {
+    const hangPort = () => {
       const address = hang.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      const agent = await startBeta({ kubernetesService: `127.0.0.1:${port}` });
-      await t.waitConnected(agent);
-      await betaServing(1);
+      return typeof address === 'object' && address ? address.port : 0;
+    };
+
+    /** Start `n` beta agents whose member never answers; send one request; return it once it is in flight. */
+    const inFlight = async (n: number) => {
+      const agents = await Promise.all(Array.from({ length: n }, () => startBeta({ kubernetesService: `127.0.0.1:${hangPort()}` })));
+      await Promise.all(agents.map((a) => t.waitConnected(a)));
+      await betaServing(n);
       const dialed = nextEvent(hang, 'connection', 'the agent to dial the silent member');
       const pending = httpsGet(betaKubePort, '/api/v1/namespaces');
+      pending.catch(() => {}); // awaited below; a rejection must not go unhandled meanwhile
       await dialed;
-      await agent.stop();
+      // The channel is open end to end; the request waits for a member that never answers.
+      await until(() => agents.some((a) => a.openChannels() === 1), onActorEvent, 'an agent to pipe the channel');
+      const carrier = agents.find((a) => a.openChannels() === 1)!;
+      await until(() => newSessions().some((s) => s.openChannels === 1), onActorEvent, 'the proxy to hold the open channel');
+      return { agents, carrier, pending };
+    };
+
+    it('before the response started, with another agent left: 502 with a reason, not a hang', async (ctx) => {
+      const { agents, carrier, pending } = await inFlight(2);
+      await carrier.stop();
+      await betaServing(1); // the cluster stays served by the other agent
       const res = await within(pending, 10_000, 'the answer to the request the vanished agent carried');
-      assert.ok(res.status === 502 || res.status === 503, `status ${res.status}`);
+      assert.equal(res.status, 502);
       const status = JSON.parse(res.body) as { kind: string; message: string };
       assert.equal(status.kind, 'Status');
-      oneLine(status.message, 'Status message');
+      ctx.diagnostic(oneLine(status.message, 'Status message'));
+      const other = agents.find((a) => a !== carrier)!;
+      assert.ok(other.actor.getSnapshot().matches({ session: 'connected' }), 'the other agent was disturbed');
+    });
+
+    it('before the response started, the last agent: the connection is cut, not left hanging', async (ctx) => {
+      const { carrier, pending } = await inFlight(1);
+      await carrier.stop();
+      // The cluster's listeners close with its last agent, and with them the client's connection.
+      const outcome = await within(
+        pending.then((res) => `HTTP ${res.status}: ${res.body.trim()}`, (error: Error) => `cut: ${error.message}`),
+        10_000,
+        'the answer to the request the vanished agent carried',
+      );
+      assert.match(outcome, /^(cut: |HTTP 50[23]: )/);
+      ctx.diagnostic(oneLine(outcome, 'outcome'));
       await betaServing(0);
     });
 
@@ -497,7 +573,7 @@ describe('a proxy that asks our agent for a target it must not dial', { timeout:
         const refused = await open('kubesphere', target);
         assert.ok(refused.error instanceof Error, `the agent opened a channel to ${target}`);
       }
-      const wrongType = await open('direct-tcpip', `127.0.0.1:${t.ksPort}`);
+      const wrongType = await open('tower-other', `127.0.0.1:${t.ksPort}`);
       assert.ok(wrongType.error instanceof Error, 'the agent opened a channel of another type');
       assert.equal(dials, 0, 'the agent dialed a forbidden target');
 
@@ -508,7 +584,8 @@ describe('a proxy that asks our agent for a target it must not dial', { timeout:
       const chunks: Buffer[] = [];
       channel.on('data', (c: Buffer) => chunks.push(c));
       const done = nextEvent(channel, 'close', 'the ks-apiserver answer');
-      channel.end('GET /through-fake HTTP/1.1\r\nHost: ks\r\nConnection: close\r\n\r\n');
+      // write, not end: an ssh2 server channel closes both ways when its writable side ends.
+      channel.write('GET /through-fake HTTP/1.1\r\nHost: ks\r\nConnection: close\r\n\r\n');
       await done;
       const text = Buffer.concat(chunks).toString('utf8');
       assert.match(text, /^HTTP\/1\.1 200 /);

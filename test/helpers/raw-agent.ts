@@ -4,7 +4,7 @@
  * empty credentials, and nothing else — the test decides what (if any) `config` to send
  * and what else to try on the SSH connection.
  */
-import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
 import ssh2, { type Client as SshClient } from 'ssh2';
 import { createWebSocketStream, WebSocket } from 'ws';
 import { encodeAgentConfig, type AgentConfig } from '../../src/protocol/agent-config.js';
@@ -41,8 +41,20 @@ export async function connectRawAgent(proxyPort: number, options: RawAgentOption
   const timeoutMs = options.timeoutMs ?? 10_000;
   const ws = new WebSocket(`ws://127.0.0.1:${proxyPort}`, SUBPROTOCOL, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
   ws.on('error', () => {});
-  await bounded(once(ws, 'open'), timeoutMs, 'the WebSocket upgrade');
-  const stream = createWebSocketStream(ws);
+  // The proxy speaks first: wrap the socket in the 'open' handler itself, so its first
+  // message (the SSH identification line) cannot arrive before anyone listens.
+  const stream = await bounded(
+    new Promise<Duplex>((resolve, reject) => {
+      ws.once('open', () => resolve(createWebSocketStream(ws)));
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`proxy answered HTTP ${res.statusCode} instead of upgrading`)));
+    }),
+    timeoutMs,
+    'the WebSocket upgrade',
+  ).catch((error: unknown) => {
+    ws.terminate();
+    throw error;
+  });
   stream.on('error', () => {});
   const client = new Client();
   let closed = false;

@@ -25,6 +25,8 @@ export interface AgentOptions {
   readonly handshakeTimeoutMs: number;
   /** Dial limit for a target inside the member cluster. */
   readonly dialTimeoutMs: number;
+  /** In-cluster: how often to look for a rotated service-account token (default 60 s). */
+  readonly tokenCheckIntervalMs?: number;
   readonly logger: Logger;
   readonly inspect?: (event: InspectionEvent) => void;
 }

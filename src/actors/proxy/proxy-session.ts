@@ -2,7 +2,7 @@
  * One agent connected to the proxy: the agent-session machine actor, its SSH side, and
  * the channel actors it spawns when the cluster gateway asks for a stream.
  */
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type { Connection, ServerChannel } from 'ssh2';
 import { createActor, fromCallback, fromPromise, type InspectionEvent } from 'xstate';
 import type { Logger } from '../../log.js';
@@ -97,8 +97,8 @@ export class ProxySession {
     void this.done.then(() => {
       const snapshot = this.actor.getSnapshot();
       const reason = snapshot.context.reason ?? 'closed';
-      if (snapshot.context.clusterName) log.info({ cluster: snapshot.context.clusterName, session: this.id, reason }, 'Agent disconnected');
-      else log.info({ session: this.id, remote: options.remoteAddress, reason }, 'Agent connection closed');
+      if (snapshot.context.clusterName) log.info({ cluster: snapshot.context.clusterName, reason }, 'Agent disconnected');
+      else log.info({ remote: options.remoteAddress, reason }, 'Agent connection closed');
       this.#failRequests(new Error(`agent session ended: ${reason}`));
       this.actor.stop();
     });
@@ -161,7 +161,7 @@ export class ProxySession {
             );
             connection.openCustomChannel(CHANNEL_TYPE, Buffer.from(input.target, 'latin1'), (error, channel) => {
               clearTimeout(timer);
-              if (error) return reject(new Error(`agent refused the channel to ${input.target}: ${error.message}`));
+              if (error) return reject(new Error(`agent refused the channel to ${input.target}: ${openFailure(error)}`));
               const request = this.#requests.get(input.id);
               this.#requests.delete(input.id);
               if (!request) {
@@ -169,7 +169,7 @@ export class ProxySession {
                 return reject(new Error('nobody waits for this channel any more'));
               }
               this.#live.set(input.id, channel);
-              request.resolve(channel);
+              request.resolve(trulyDestroyable(channel));
               resolve();
             });
           }),
@@ -198,4 +198,43 @@ export class ProxySession {
       },
     });
   }
+}
+
+/**
+ * ssh2's Channel#destroy() only ends and closes the SSH channel: it never marks the
+ * stream destroyed, and a server channel then emits 'close' only after someone read the
+ * rest of its data. A consumer that destroys it mid-response (a TLS socket or HTTP client
+ * whose client went away) reads nothing more, so 'close' never came and the channel
+ * stayed in the session's books. Make destroy() also destroy the Node stream (dropping
+ * unread data), so the peer's CHANNEL_CLOSE ends it.
+ */
+function trulyDestroyable(channel: ServerChannel): ServerChannel {
+  const sshDestroy = channel.destroy.bind(channel);
+  let closeEmitted = false;
+  channel.once('close', () => (closeEmitted = true));
+  channel.destroy = function destroy(this: ServerChannel) {
+    if (this.destroyed) return this;
+    // ssh2 already saw the channel close (the agent's CHANNEL_CLOSE, or the connection
+    // died) and may be holding its 'close' until an 'end' that a destroyed stream never emits.
+    const sshClosed = (this as unknown as { incoming: { state: string } }).incoming.state === 'closed';
+    sshDestroy();
+    // As ssh2's own destroy, ignore an error argument: no new 'error' event for consumers.
+    Duplex.prototype.destroy.call(this);
+    if (sshClosed) process.nextTick(() => closeEmitted || this.emit('close'));
+    return this;
+  };
+  return channel;
+}
+
+const OPEN_FAILURE_REASONS: Record<number, string> = {
+  1: 'administratively prohibited',
+  2: 'connect failed',
+  3: 'unknown channel type',
+  4: 'resource shortage',
+};
+
+/** ssh2 says "(SSH) Channel open failure: <description>"; ours sends no description, Go's does. */
+function openFailure(error: Error & { reason?: unknown }): string {
+  const description = error.message.replace(/^\(SSH\) Channel open failure:\s*/, '').trim();
+  return description || OPEN_FAILURE_REASONS[Number(error.reason)] || 'no reason given';
 }

@@ -95,9 +95,12 @@ export function sessionSshLogic(deps: SessionSshDeps) {
       },
     );
     // The WebSocket stream only ends its readable side when the socket closes; either
-    // event means the agent is gone.
-    deps.stream.on('end', () => reportClosed('agent disconnected'));
-    deps.stream.on('close', () => reportClosed('agent disconnected'));
+    // event means the agent is gone. Before an identification line ssh2 swallows its own
+    // errors (bytes that are not SSH) and just ends the stream: say so, not "disconnected".
+    const streamGone = () =>
+      reportClosed(connection ? 'agent disconnected' : 'connection closed before a valid SSH identification line (not an SSH peer?)');
+    deps.stream.on('end', streamGone);
+    deps.stream.on('close', streamGone);
     deps.stream.on('error', () => {});
     server.injectSocket(deps.stream as never);
 

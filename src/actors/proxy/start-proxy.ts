@@ -35,6 +35,10 @@ export interface ProxyOptions {
   readonly configTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
   readonly pkiMode?: 'worker' | 'inline';
+  /** A pool to share (e.g. with the cluster controller); otherwise the proxy makes its own. */
+  readonly pki?: PkiPool;
+  /** Told whenever the number of serving agents of a cluster changes. */
+  readonly onAgentsChanged?: (clusterName: string, count: number) => void;
 }
 
 export interface ProxyHandle {
@@ -52,7 +56,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const log = options.logger;
   const [hostKey, pki] = await Promise.all([
     loadOrCreateHostKey(options.hostKeyFile),
-    PkiPool.create(options.ca, { mode: options.pkiMode ?? 'worker' }),
+    options.pki ?? PkiPool.create(options.ca, { mode: options.pkiMode ?? 'worker' }),
   ]);
   const certs = new ServingCertCache(pki);
   const servingHosts = (cluster: ServedCluster) =>
@@ -97,11 +101,17 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
         const cluster = s.clusterName ? options.clusters.snapshot().get(s.clusterName) : undefined;
         if (!cluster) return void s.stop('cluster no longer served');
         log.info({ cluster: cluster.name, session: s.id, remote: remoteAddress, agentVersion: s.config?.version }, 'Agent connected');
-        gatewayFor(cluster).addSession(s);
+        const gateway = gatewayFor(cluster);
+        gateway.addSession(s);
+        options.onAgentsChanged?.(cluster.name, gateway.sessionCount);
         changed();
       },
       onEnded: (s) => {
-        if (s.clusterName) gateways.get(s.clusterName)?.removeSession(s);
+        const gateway = s.clusterName ? gateways.get(s.clusterName) : undefined;
+        if (gateway && s.clusterName) {
+          gateway.removeSession(s);
+          options.onAgentsChanged?.(s.clusterName, gateway.sessionCount);
+        }
         changed();
       },
     });
@@ -128,7 +138,10 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     const gateway = gateways.get(event.name);
     gateways.delete(event.name);
     certs.delete(event.name);
-    if (gateway) void gateway.remove();
+    if (gateway) {
+      void gateway.remove();
+      options.onAgentsChanged?.(event.name, 0);
+    }
     for (const s of sessions.values()) if (s.clusterName === event.name) void s.stop('cluster removed');
   };
   const unsubscribe = options.clusters.subscribe(onClusterEvent);
@@ -138,7 +151,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     endpoint = await startAgentEndpoint({ host: options.host, port: options.port, logger: log, onAgent });
   } catch (error) {
     unsubscribe();
-    await pki.destroy();
+    if (!options.pki) await pki.destroy();
     throw error;
   }
 
@@ -158,7 +171,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
       await Promise.all([...sessions.values()].map((s) => s.stop('proxy stopping')));
       await Promise.all([...gateways.values()].map((g) => g.remove()));
       gateways.clear();
-      await pki.destroy();
+      if (!options.pki) await pki.destroy();
     },
   };
 }
