@@ -10,6 +10,7 @@ import { normalizeHostPort } from '../protocol/host-port.js';
 import { parseDuration } from './duration.js';
 import { proxyWebSocketUrl } from './proxy-url.js';
 import { exitWithError, UsageError } from './usage-error.js';
+import { oneLineUnknownFlags } from './unknown-flags.js';
 
 const cli = meow(
   `
@@ -44,7 +45,7 @@ const cli = meow(
   Signals: SIGHUP cuts a retry wait short; SIGINT/SIGTERM stop. Exit code 1 when
   --max-retry attempts failed, 2 for a bad flag or file.
 `,
-  {
+  oneLineUnknownFlags('agent', {
     importMeta: import.meta,
     allowUnknownFlags: false,
     flags: {
@@ -62,7 +63,7 @@ const cli = meow(
       logFormat: { type: 'string', default: 'json' },
       v: { type: 'string', default: '0' },
     },
-  },
+  }),
 );
 
 function duration(flag: string, value: string): number {

@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   // The proxy generates the token, ports and endpoints, then sets Initialized.
   await kubectl.ok(['wait', '--for=condition=Initialized', `cluster/${CLUSTER}`, `--timeout=${WAIT_SECONDS}s`], { timeoutMs: (WAIT_SECONDS + 5) * 1000 });
   const token = await readToken(kubectl);
-  say(`- the proxy generated a token (${token.length} hex digits, not printed): kubectl get cluster ${CLUSTER} -o jsonpath='{.spec.connection.token}'`);
+  say(`- the proxy generated a token (${token.length} hex digits, not printed): kubectl --kubeconfig ${show(files.hostKubeconfig)} get cluster ${CLUSTER} -o jsonpath='{.spec.connection.token}'`);
 
   // $ ./bin/agent --kubeconfig … --token … --name alpha
   agent = startAgent(token);
@@ -199,6 +199,7 @@ function startAgent(token: string): ManagedChild {
     ],
     cwd: root,
     logFile: files.agentLog,
+    appendLog: generation > 1,
   });
   cleanups.push({ what: 'agent', run: () => child.stop() });
   void child.exited.then((exit) => {
@@ -289,7 +290,7 @@ main().then(
   async (error: unknown) => {
     if (stopping) return;
     process.stderr.write(`tower demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.stderr.write(`(logs: ${show(files.proxyLog)}, ${show(files.agentLog)})\n`);
+    if (proxyPort) process.stderr.write(`(logs: ${show(files.proxyLog)}, ${show(files.agentLog)})\n`);
     await shutdown('failure', 1);
   },
 );

@@ -11,6 +11,7 @@ import { PkiError } from '../pki/errors.js';
 import { ClusterFileError } from '../registry/cluster-file-error.js';
 import { openClusterFile } from '../registry/cluster-file.js';
 import { exitWithError, UsageError } from './usage-error.js';
+import { oneLineUnknownFlags } from './unknown-flags.js';
 
 const cli = meow(
   `
@@ -41,7 +42,7 @@ const cli = meow(
     --v N                          Log verbosity: 0-3 info, 4-5 debug, 6+ trace (default 0)
     --help                         Show this help
 `,
-  {
+  oneLineUnknownFlags('proxy', {
     importMeta: import.meta,
     allowUnknownFlags: false,
     flags: {
@@ -58,7 +59,7 @@ const cli = meow(
       logFormat: { type: 'string', default: 'json' },
       v: { type: 'string', default: '0' },
     },
-  },
+  }),
 );
 
 async function main(): Promise<void> {

@@ -15,8 +15,9 @@ export interface ManagedChildOptions {
   readonly name: string;
   readonly command: string;
   readonly args: readonly string[];
-  /** Standard output and error are appended here (the file is truncated at start). */
+  /** Standard output and error are copied here (the file is truncated at start unless `appendLog`). */
   readonly logFile?: string;
+  readonly appendLog?: boolean;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -33,7 +34,7 @@ export class ManagedChild {
   readonly #waiters = new Set<() => void>();
 
   constructor(readonly options: ManagedChildOptions) {
-    this.#log = options.logFile ? createWriteStream(options.logFile, { flags: 'w', mode: 0o600 }) : undefined;
+    this.#log = options.logFile ? createWriteStream(options.logFile, { flags: options.appendLog ? 'a' : 'w', mode: 0o600 }) : undefined;
     this.process = spawn(options.command, options.args, {
       cwd: options.cwd,
       env: options.env ?? process.env,

@@ -168,3 +168,16 @@ test('connectInspector sends @xstate.actor, @xstate.event and @xstate.snapshot o
     'the channel machine children are not announced',
   );
 });
+
+test('an unreachable inspector neither blocks nor keeps the process alive after stop()', async () => {
+  const before = new Set(process.getActiveResourcesInfo());
+  const inspection = connectInspector('ws://127.0.0.1:1');
+  // Events are kept (bounded) while it is unreachable; nothing throws.
+  const actor = createActor(channelMachine, { input: { id: 'x', target: 'a:1', allowedTargets: [] }, inspect: inspection.inspect });
+  actor.start();
+  actor.stop();
+  inspection.stop();
+  await new Promise((resolve) => setImmediate(resolve));
+  const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout' && !before.has(r));
+  assert.deepEqual(timers, [], 'no reconnect timer left behind');
+});

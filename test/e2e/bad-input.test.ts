@@ -8,30 +8,26 @@
  * agent connected in `before`, and that agent still serves requests.
  */
 import assert from 'node:assert/strict';
-import { EventEmitter, once } from 'node:events';
-import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
-import ssh2, { type Connection, type ServerChannel } from 'ssh2';
+import type { ServerChannel } from 'ssh2';
 import type { InspectionEvent } from 'xstate';
-import { createWebSocketStream, WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { startAgent, type AgentHandle } from '../../src/actors/agent/start-agent.js';
 import type { AgentOptions } from '../../src/actors/agent/agent-options.js';
-import { loadOrCreateHostKey } from '../../src/actors/proxy/host-key.js';
 import type { ProxySession } from '../../src/actors/proxy/proxy-session.js';
 import { silentLogger } from '../../src/log.js';
-import { BUILD_VERSION, IDENT_SERVER, MAX_CONFIG_BYTES, SUBPROTOCOL } from '../../src/protocol/constants.js';
+import { BUILD_VERSION, CHANNEL_TYPE, MAX_CONFIG_BYTES, SUBPROTOCOL } from '../../src/protocol/constants.js';
 import '../../src/protocol/ssh2-extensions.js';
 import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../src/registry/cluster-source.js';
+import { startFakeProxy } from '../helpers/fake-proxy.js';
 import { freePort } from '../helpers/free-port.js';
 import { connectRawAgent, rawConfig, type RawAgent } from '../helpers/raw-agent.js';
 import { CLUSTER, CLUSTER_TOKEN, startTunnelFixture, type HttpResult, type TunnelFixture } from '../helpers/tunnel-fixture.js';
 import { nextEvent, until } from '../helpers/wait.js';
-
-// ssh2 is CommonJS: take its classes from the default export.
-const { Server: SshServer } = ssh2;
 
 /** A second cluster for agents that are meant to misbehave, so `alpha` stays untouched. */
 const BETA = 'beta';
@@ -560,17 +556,22 @@ describe('a proxy that asks our agent for a target it must not dial', { timeout:
     const fake = await startFakeProxy();
     let agent: AgentHandle | undefined;
     try {
-      const configured = nextEvent<Connection>(fake.events, 'config', 'our agent to send its config');
+      const configured = within(fake.nextAgent(), 10_000, 'our agent to send its config');
       agent = await t.addAgent({ proxyUrl: `ws://127.0.0.1:${fake.port}` });
       const conn = await configured;
       await t.waitConnected(agent);
 
+      // Any type, any data: the fake proxy's openChannel only speaks `kubesphere`.
       const open = (type: string, target: string) =>
-        new Promise<{ error?: Error; channel?: ServerChannel }>((resolve) =>
-          conn.openCustomChannel(type, Buffer.from(target), (error, channel) => resolve(error ? { error } : { channel })),
+        within(
+          new Promise<{ error?: Error; channel?: ServerChannel }>((resolve) =>
+            conn.openCustomChannel(type, Buffer.from(target), (error, channel) => resolve(error ? { error } : { channel })),
+          ),
+          10_000,
+          `the agent to answer a ${type} channel open to ${target}`,
         );
       for (const target of [`127.0.0.1:${forbiddenPort}`, '127.0.0.1:1', `localhost:${t.ksPort}`]) {
-        const refused = await open('kubesphere', target);
+        const refused = await open(CHANNEL_TYPE, target);
         assert.ok(refused.error instanceof Error, `the agent opened a channel to ${target}`);
       }
       const wrongType = await open('tower-other', `127.0.0.1:${t.ksPort}`);
@@ -578,7 +579,7 @@ describe('a proxy that asks our agent for a target it must not dial', { timeout:
       assert.equal(dials, 0, 'the agent dialed a forbidden target');
 
       // Its own ks-apiserver target is served.
-      const allowed = await open('kubesphere', `127.0.0.1:${t.ksPort}`);
+      const allowed = await open(CHANNEL_TYPE, `127.0.0.1:${t.ksPort}`);
       assert.ok(allowed.channel, `allowed target refused: ${allowed.error?.message}`);
       const channel = allowed.channel;
       const chunks: Buffer[] = [];
@@ -598,46 +599,3 @@ describe('a proxy that asks our agent for a target it must not dial', { timeout:
     }
   });
 });
-
-/** Just enough of a proxy to accept one of our agents and then ask it for channels. */
-async function startFakeProxy(): Promise<{ port: number; events: EventEmitter; close(): Promise<void> }> {
-  const events = new EventEmitter();
-  const hostKey = await loadOrCreateHostKey();
-  const connections = new Set<Connection>();
-  const ssh = new SshServer({ hostKeys: [hostKey], identRaw: IDENT_SERVER }, (conn) => {
-    connections.add(conn);
-    conn.on('error', () => {});
-    conn.on('close', () => connections.delete(conn));
-    conn.on('authentication', (ctx) => (ctx.method === 'password' ? ctx.accept() : ctx.reject(['password'])));
-    conn.on('custom request', (accept, reject, name) => {
-      if (name !== 'config' && name !== 'ping') return reject?.();
-      accept?.();
-      if (name === 'config') events.emit('config', conn);
-    });
-  });
-  const http = createHttpServer((_req, res) => res.writeHead(404).end());
-  const wss = new WebSocketServer({
-    server: http,
-    perMessageDeflate: false,
-    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
-  });
-  wss.on('connection', (ws) => {
-    const stream: Duplex = createWebSocketStream(ws);
-    stream.on('error', () => {});
-    ssh.injectSocket(stream as never);
-  });
-  http.listen(0, '127.0.0.1');
-  await once(http, 'listening');
-  const address = http.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    events,
-    close: async () => {
-      for (const conn of connections) conn.end();
-      for (const ws of wss.clients) ws.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-    },
-  };
-}

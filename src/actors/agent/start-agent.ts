@@ -56,7 +56,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
         retryDelay: ({ context }) => {
           const delay = backoffDelay(context.failures, context.backoff);
           const attempt = options.maxRetry > 0 ? `${context.failures}/${options.maxRetry}` : `${context.failures}`;
-          log.warn({ attempt, retryInMs: delay, reason: context.lastError }, 'Connection error; retrying');
+          // The machine evaluates this delay on entering `backoff` even when it is about to
+          // give up (--max-retry reached); do not announce a retry that will not happen.
+          const givingUp = options.maxRetry > 0 && context.failures >= options.maxRetry;
+          if (!givingUp) log.warn({ attempt, retryInMs: delay, reason: context.lastError }, 'Connection error; retrying');
           return delay;
         },
       },

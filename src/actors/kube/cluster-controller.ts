@@ -150,6 +150,8 @@ export class ClusterController implements ClusterSource {
   #markSynced(which: 'clusters' | 'services'): void {
     this.#synced[which] = true;
     if (this.#synced.clusters && this.#synced.services) {
+      // Reconciles asked for before both lists arrived were skipped: do them now.
+      for (const name of this.#clusters.keys()) this.#queue.add(name);
       this.#onSynced?.();
       this.#onSynced = undefined;
     }
