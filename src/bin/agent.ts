@@ -4,6 +4,7 @@ import { CredentialError, DEFAULT_SERVICE_ACCOUNT_DIR } from '../actors/agent/me
 import { startAgent } from '../actors/agent/start-agent.js';
 import { connectInspector } from '../actors/inspect.js';
 import { createLogger } from '../log.js';
+import { agentRegistry, serveMetrics } from '../metrics/agent-metrics.js';
 import { DEFAULT_BACKOFF } from '../machines/backoff.js';
 import { DEFAULT_KUBESPHERE_PORT } from '../protocol/constants.js';
 import { normalizeHostPort } from '../protocol/host-port.js';
@@ -37,6 +38,8 @@ const cli = meow(
                                  Longest wait between attempts (default 2m; under 1s means 5m)
     --service-account-dir DIR    In-cluster credential files (default
                                  ${DEFAULT_SERVICE_ACCOUNT_DIR})
+    --metrics-port N             Serve Prometheus metrics on this port at /metrics (default: off)
+    --metrics-host ADDR          Address for --metrics-port (default 0.0.0.0)
     --inspect URL                Send xstate inspection events to this WebSocket inspector
     --log-format json|text       Log format (default json)
     --v N                        Log verbosity: 0-3 info, 4-5 debug, 6+ trace (default 0)
@@ -60,11 +63,15 @@ const cli = meow(
       maxRetryInterval: { type: 'string', default: '2m' },
       serviceAccountDir: { type: 'string', default: DEFAULT_SERVICE_ACCOUNT_DIR },
       inspect: { type: 'string' },
+      metricsPort: { type: 'string', default: '0' },
+      metricsHost: { type: 'string', default: '0.0.0.0' },
       logFormat: { type: 'string', default: 'json' },
       v: { type: 'string', default: '0' },
     },
   }),
 );
+// meow names the process after the package's first bin; name it for what it is.
+process.title = 'tower-agent';
 
 function duration(flag: string, value: string): number {
   const ms = parseDuration(value);
@@ -88,6 +95,8 @@ async function main(): Promise<void> {
   const kubesphereService = normalizeHostPort(f.kubesphereService, DEFAULT_KUBESPHERE_PORT);
   if (!kubesphereService) throw new UsageError(`--kubesphere-service ${f.kubesphereService}: must be host[:port]`);
   const proxyUrl = proxyWebSocketUrl(f.proxyServer);
+  const metricsPort = Number(f.metricsPort);
+  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new UsageError(`--metrics-port ${f.metricsPort}: must be a port number`);
 
   const logger = createLogger({ name: 'agent', verbosity, pretty: f.logFormat === 'text' });
   const inspection = f.inspect ? connectInspector(f.inspect) : undefined;
@@ -115,6 +124,17 @@ async function main(): Promise<void> {
     logger,
     ...(inspection ? { inspect: inspection.inspect } : {}),
   });
+  if (metricsPort > 0) {
+    const registry = agentRegistry({
+      connected: () => agent.actor.getSnapshot().matches({ session: 'connected' }),
+      failures: () => agent.actor.getSnapshot().context.failures,
+      channelsOpen: () => agent.openChannels(),
+    });
+    const server = await serveMetrics(registry, f.metricsHost, metricsPort).catch((error: Error) => {
+      throw new UsageError(`--metrics-port ${metricsPort}: ${error.message}`);
+    });
+    server.unref();
+  }
   process.on('SIGHUP', () => agent.wake());
   const stop = () => void agent.stop();
   process.on('SIGINT', stop);

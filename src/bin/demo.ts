@@ -74,6 +74,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT', 0));
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.on('SIGHUP', () => void shutdown('SIGHUP', 0));
+  // `npm start` runs us under `sh -c`; a SIGTERM to npm ends the shell but not us. When our
+  // parent goes away (we are re-parented), stop as if told to.
+  const parent = process.ppid;
+  setInterval(() => process.ppid !== parent && void shutdown('parent exit', 0), 1000).unref();
   const kubectl = new Kubectl({ kubeconfig: files.hostKubeconfig, cacheDir: files.kubectlCache, cwd: root });
   toggleAgentOnSignal(kubectl);
 
@@ -273,7 +277,7 @@ function printTryThis(): void {
 async function shutdown(reason: string, code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  if (reason.startsWith('SIG')) say(`\n[demo] ${reason}: stopping the agent, the proxy and the devclusters…`);
+  if (code === 0) say(`\n[demo] ${reason}: stopping the agent, the proxy and the devclusters…`);
   for (const { what, run } of cleanups.reverse()) {
     try {
       await run();
@@ -281,7 +285,7 @@ async function shutdown(reason: string, code: number): Promise<void> {
       process.stderr.write(`[demo] stopping ${what}: ${error instanceof Error ? error.message : String(error)}\n`);
     }
   }
-  if (reason.startsWith('SIG')) say('[demo] stopped.');
+  if (code === 0) say('[demo] stopped.');
   process.exit(code);
 }
 

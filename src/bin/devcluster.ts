@@ -38,6 +38,8 @@ const cli = meow(
     },
   },
 );
+// meow names the process after the package's first bin; name it for what it is.
+process.title = 'tower-devcluster';
 
 const logger = pino({ level: cli.flags.logLevel }, pino.destination(2));
 

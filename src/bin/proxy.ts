@@ -61,6 +61,8 @@ const cli = meow(
     },
   }),
 );
+// meow names the process after the package's first bin; name it for what it is.
+process.title = 'tower-proxy';
 
 async function main(): Promise<void> {
   const f = cli.flags;

@@ -1,9 +1,9 @@
 /**
- * The one import point for @peculiar/x509 in this project: installs the
- * Reflect shim it needs and binds it to Node's webcrypto. Use
- * `import { x509 } from '../pki/x509.js'` rather than importing the package.
+ * The one import point for @peculiar/x509 in this project: loads the Reflect metadata
+ * polyfill its dependency tsyringe insists on (before the package itself), and binds it
+ * to Node's webcrypto. Import `{ x509 }` from here rather than the package.
  */
-import './reflect-shim.js';
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 

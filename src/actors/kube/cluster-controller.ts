@@ -29,6 +29,7 @@ import { ADMIN_CLIENT } from '../../pki/issue.js';
 import { diffClusters } from '../../registry/cluster-diff.js';
 import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../registry/cluster-source.js';
 import type { PkiPool } from '../../workers/pki-pool.js';
+import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import { ClusterWriter } from './cluster-writer.js';
 import { isPortFree } from './port-probe.js';
 import { startResourceWatch } from './resource-watch.js';
@@ -46,6 +47,7 @@ export interface ClusterControllerOptions {
   readonly host: string;
   readonly publishServiceAddress?: string;
   readonly inspect?: (event: InspectionEvent) => void;
+  readonly metrics?: ProxyMetrics;
 }
 
 export class ClusterController implements ClusterSource {
@@ -71,6 +73,7 @@ export class ClusterController implements ClusterSource {
       (name) => this.#reconcile(name),
       (name, error, retryInMs) => {
         this.reconcileErrors += 1;
+        options.metrics?.reconciles.inc({ result: 'error' });
         this.#log.warn({ cluster: name, error: error instanceof Error ? error.message : String(error), retryInMs }, 'Reconcile failed; retrying');
       },
     );
@@ -80,9 +83,11 @@ export class ClusterController implements ClusterSource {
   async start(): Promise<void> {
     const synced = new Promise<void>((resolve) => (this.#onSynced = resolve));
     const common = { client: this.options.client, logger: this.options.logger, ...(this.options.inspect ? { inspect: this.options.inspect } : {}) };
+    const watch = (path: string, resource: string, onDelivery: (d: Delivery) => void) =>
+      startResourceWatch({ ...common, path, resource, onDelivery, onRelist: () => this.options.metrics?.watchRestarts.inc({ resource }) });
     this.#watches.push(
-      startResourceWatch({ ...common, path: CLUSTERS_PATH, resource: 'clusters.cluster.kubesphere.io', onDelivery: (d) => this.#onClusters(d) }),
-      startResourceWatch({ ...common, path: SERVICES_PATH, resource: `services/${TOWER_NAMESPACE}`, onDelivery: (d) => this.#onServices(d) }),
+      watch(CLUSTERS_PATH, 'clusters.cluster.kubesphere.io', (d) => this.#onClusters(d)),
+      watch(SERVICES_PATH, `services/${TOWER_NAMESPACE}`, (d) => this.#onServices(d)),
     );
     await synced;
     await this.#queue.idle();
@@ -160,6 +165,7 @@ export class ClusterController implements ClusterSource {
   async #reconcile(name: string): Promise<void> {
     if (!this.#synced.clusters || !this.#synced.services) return;
     this.reconciles += 1;
+    this.options.metrics?.reconciles.inc({ result: 'ok' });
     const cluster = this.#clusters.get(name);
     if (!cluster || !isServable(cluster)) {
       this.#serve(name, undefined);

@@ -25,6 +25,8 @@ export interface ResourceWatchOptions {
   /** Server-side watch timeout; the stream is re-opened after it. */
   readonly watchTimeoutSeconds?: number;
   readonly inspect?: (event: InspectionEvent) => void;
+  /** Called each time the view is rebuilt by a new list (410 Expired, errors). */
+  readonly onRelist?: () => void;
 }
 
 /** Largest single watch line accepted (a Cluster with a kubeconfig is a few KiB). */
@@ -119,6 +121,7 @@ export function startResourceWatch(options: ResourceWatchOptions) {
     if (state === previous) return;
     if (state === 'backoff') logger.warn({ resource: options.resource, error: snapshot.context.lastError }, 'Watch failed; retrying');
     if (state === 'listing' && previous === 'watching') logger.info({ resource: options.resource }, 'Watch expired (410); listing again');
+    if (state === 'listing' && previous !== '') options.onRelist?.();
     previous = state;
   });
   actor.start();

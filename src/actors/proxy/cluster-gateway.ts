@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { createActor, fromPromise, type InspectionEvent } from 'xstate';
 import type { Logger } from '../../log.js';
+import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import { clusterGatewayMachine } from '../../machines/cluster-gateway.js';
 import type { ServedCluster } from '../../registry/cluster-source.js';
 import type { IssuedCert } from '../../pki/issue.js';
@@ -22,6 +23,7 @@ export interface ClusterGatewayOptions {
   readonly caPem: string;
   readonly servingCert: (cluster: ServedCluster) => Promise<IssuedCert>;
   readonly logger: Logger;
+  readonly metrics?: ProxyMetrics;
   readonly inspect?: (event: InspectionEvent) => void;
 }
 
@@ -137,8 +139,16 @@ export class ClusterGateway {
   async #listen(): Promise<void> {
     const cluster = this.#cluster;
     const cert = await this.options.servingCert(cluster);
-    const kube = createReverseProxy({ clusterName: cluster.name, listener: 'kubernetes', pickUpstream: () => this.#pick('kubernetes'), logger: this.options.logger });
-    const ks = createReverseProxy({ clusterName: cluster.name, listener: 'kubesphere', pickUpstream: () => this.#pick('kubesphere'), logger: this.options.logger });
+    const proxyFor = (listener: 'kubernetes' | 'kubesphere') =>
+      createReverseProxy({
+        clusterName: cluster.name,
+        listener,
+        pickUpstream: () => this.#pick(listener),
+        logger: this.options.logger,
+        ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
+      });
+    const kube = proxyFor('kubernetes');
+    const ks = proxyFor('kubesphere');
     const https = createHttpsServer(
       { cert: cert.certPem, key: cert.keyPem, ca: this.options.caPem, requestCert: true, rejectUnauthorized: true },
       kube.handleRequest,

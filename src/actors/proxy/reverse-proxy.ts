@@ -8,6 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Agent, RequestOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../log.js';
+import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import { pipeStreams } from '../pipe-streams.js';
 
 /** Where one request goes: a session's pooled agent and what to send upstream. */
@@ -28,6 +29,7 @@ export interface ReverseProxyOptions {
   /** The session to use for the next request, or undefined when none serves. */
   readonly pickUpstream: () => Upstream | undefined;
   readonly logger: Logger;
+  readonly metrics?: ProxyMetrics;
 }
 
 // RFC 9110 §7.6.1 hop-by-hop headers, never forwarded as such.
@@ -68,8 +70,24 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       headers: forwardHeaders(req.headers, upstream, upgrade),
     });
 
+  const metrics = options.metrics;
+  const count = (direction: 'to_member' | 'from_member', stream: Duplex | IncomingMessage) => {
+    if (!metrics) return;
+    const counter = metrics.bytes.labels({ direction, listener: options.listener });
+    stream.on('data', (chunk: Buffer) => counter.inc(chunk.length));
+  };
+
   /** Plain requests. */
   const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
+    // Latency to the response headers: a watch's length is not a request's latency.
+    const endTimer = metrics?.requests.startTimer({ listener: options.listener });
+    let timed = false;
+    const headersSent = (code: number) => {
+      if (timed) return;
+      timed = true;
+      endTimer?.({ code: `${String(code).charAt(0)}xx` });
+    };
+    res.once('close', () => headersSent(res.statusCode));
     const upstream = options.pickUpstream();
     if (!upstream) {
       res.writeHead(503, { 'content-type': 'application/json' }).end(statusBody(503, 'ServiceUnavailable', unavailable));
@@ -77,8 +95,10 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     }
     const upstreamReq = send(upstream, req, false);
     upstreamReq.on('response', (upstreamRes) => {
+      headersSent(upstreamRes.statusCode ?? 502);
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.headers));
       res.flushHeaders(); // watches: the client sees the headers before the first event
+      count('from_member', upstreamRes);
       upstreamRes.pipe(res);
       upstreamRes.on('error', () => res.destroy());
     });
@@ -96,6 +116,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     res.on('close', () => {
       if (!res.writableFinished) upstreamReq.destroy();
     });
+    count('to_member', req);
     req.pipe(upstreamReq);
   };
 
@@ -115,7 +136,10 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       socket.write(rawHead(101, upstreamRes.statusMessage ?? 'Switching Protocols', upstreamRes.rawHeaders));
       if (upstreamHead.length) socket.write(upstreamHead);
       if (head.length) upstreamSocket.write(head);
-      pipeStreams(socket, upstreamSocket, () => {});
+      pipeStreams(socket, upstreamSocket, (result) => {
+        metrics?.bytes.inc({ direction: 'to_member', listener: options.listener }, result.bytesAtoB + head.length);
+        metrics?.bytes.inc({ direction: 'from_member', listener: options.listener }, result.bytesBtoA + upstreamHead.length);
+      });
     });
     upstreamReq.on('response', (upstreamRes) => {
       // The member refused the upgrade (e.g. 403): pass its answer on and close.

@@ -8,6 +8,7 @@ import type { Logger } from '../../log.js';
 import { PkiPool } from '../../workers/pki-pool.js';
 import { ClusterController } from '../kube/cluster-controller.js';
 import { startProxy, type ProxyHandle } from './start-proxy.js';
+import { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 
 export interface KubeProxyOptions {
   readonly client: KubeClient;
@@ -33,7 +34,13 @@ export async function startKubeProxy(options: KubeProxyOptions): Promise<KubePro
     ...(options.publishServiceAddress ? { publishServiceAddress: options.publishServiceAddress } : {}),
     ...(options.inspect ? { inspect: options.inspect } : {}),
   };
-  const controller = new ClusterController({ client: options.client, pki, logger: options.logger, host: options.host, ...optional });
+  let proxy: ProxyHandle | undefined;
+  const metrics = new ProxyMetrics({
+    sessions: () => proxy?.sessions.size ?? 0,
+    clustersConnected: () => [...(proxy?.gateways.values() ?? [])].filter((g) => g.sessionCount > 0).length,
+    channelsOpen: () => [...(proxy?.sessions.values() ?? [])].reduce((n, s) => n + s.openChannels, 0),
+  });
+  const controller = new ClusterController({ client: options.client, pki, logger: options.logger, host: options.host, metrics, ...optional });
   try {
     await controller.start();
   } catch (error) {
@@ -41,7 +48,6 @@ export async function startKubeProxy(options: KubeProxyOptions): Promise<KubePro
     await pki.destroy();
     throw error;
   }
-  let proxy: ProxyHandle;
   try {
     proxy = await startProxy({
       host: options.host,
@@ -49,6 +55,7 @@ export async function startKubeProxy(options: KubeProxyOptions): Promise<KubePro
       ca: options.ca,
       clusters: controller,
       pki,
+      metrics,
       logger: options.logger,
       onAgentsChanged: (name, count) => controller.agentsChanged(name, count),
       ...(options.hostKeyFile ? { hostKeyFile: options.hostKeyFile } : {}),

@@ -17,6 +17,9 @@ import { ClusterGateway } from './cluster-gateway.js';
 import { checkAgentConfig } from './config-check.js';
 import { loadOrCreateHostKey } from './host-key.js';
 import { ProxySession } from './proxy-session.js';
+import { handshakeResult } from './handshake-result.js';
+import { ProxyMetrics } from '../../metrics/proxy-metrics.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface ProxyOptions {
   readonly host: string;
@@ -37,6 +40,8 @@ export interface ProxyOptions {
   readonly pkiMode?: 'worker' | 'inline';
   /** A pool to share (e.g. with the cluster controller); otherwise the proxy makes its own. */
   readonly pki?: PkiPool;
+  /** Metrics to record into (shared with the cluster controller); the proxy makes its own otherwise. */
+  readonly metrics?: ProxyMetrics;
   /** Told whenever the number of serving agents of a cluster changes. */
   readonly onAgentsChanged?: (clusterName: string, count: number) => void;
 }
@@ -47,6 +52,7 @@ export interface ProxyHandle {
   /** Live sessions, by id (for tests and metrics). */
   readonly sessions: ReadonlyMap<string, ProxySession>;
   readonly gateways: ReadonlyMap<string, ClusterGateway>;
+  readonly metrics: ProxyMetrics;
   /** Called after any session or gateway changed state; returns an unsubscribe. */
   onChange(listener: () => void): () => void;
   stop(): Promise<void>;
@@ -65,6 +71,13 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
 
   const sessions = new Map<string, ProxySession>();
   const gateways = new Map<string, ClusterGateway>();
+  const metrics =
+    options.metrics ??
+    new ProxyMetrics({
+      sessions: () => sessions.size,
+      clustersConnected: () => [...gateways.values()].filter((g) => g.sessionCount > 0).length,
+      channelsOpen: () => [...sessions.values()].reduce((n, s) => n + s.openChannels, 0),
+    });
   let nextSession = 0;
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
@@ -74,7 +87,15 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
   const gatewayFor = (cluster: ServedCluster): ClusterGateway => {
     let gateway = gateways.get(cluster.name);
     if (!gateway) {
-      gateway = new ClusterGateway({ cluster, host: options.host, caPem: pki.caPem, servingCert, logger: log, ...(options.inspect ? { inspect: options.inspect } : {}) });
+      gateway = new ClusterGateway({
+        cluster,
+        host: options.host,
+        caPem: pki.caPem,
+        servingCert,
+        logger: log,
+        metrics,
+        ...(options.inspect ? { inspect: options.inspect } : {}),
+      });
       gateways.set(cluster.name, gateway);
       gateway.actor.subscribe(changed);
     }
@@ -101,6 +122,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
         const cluster = s.clusterName ? options.clusters.snapshot().get(s.clusterName) : undefined;
         if (!cluster) return void s.stop('cluster no longer served');
         log.info({ cluster: cluster.name, session: s.id, remote: remoteAddress, agentVersion: s.config?.version }, 'Agent connected');
+        metrics.handshakes.inc({ result: 'accepted' });
         const gateway = gatewayFor(cluster);
         gateway.addSession(s);
         options.onAgentsChanged?.(cluster.name, gateway.sessionCount);
@@ -118,6 +140,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     sessions.set(id, session);
     void session.done.then(() => {
       sessions.delete(id);
+      if (!session.clusterName) metrics.handshakes.inc({ result: handshakeResult(session.actor.getSnapshot().context.reason) });
       changed();
     });
     session.start();
@@ -148,7 +171,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
 
   let endpoint: AgentEndpoint;
   try {
-    endpoint = await startAgentEndpoint({ host: options.host, port: options.port, logger: log, onAgent });
+    endpoint = await startAgentEndpoint({ host: options.host, port: options.port, logger: log, onAgent, extraRoutes: metricsRoute(metrics) });
   } catch (error) {
     unsubscribe();
     if (!options.pki) await pki.destroy();
@@ -160,6 +183,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     pki,
     sessions,
     gateways,
+    metrics,
     onChange: (listener) => {
       changes.on('change', listener);
       return () => changes.off('change', listener);
@@ -173,5 +197,17 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
       gateways.clear();
       if (!options.pki) await pki.destroy();
     },
+  };
+}
+
+/** `GET /metrics` on the agent port. */
+function metricsRoute(metrics: ProxyMetrics) {
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.method !== 'GET' || req.url !== '/metrics') return false;
+    metrics.text().then(
+      ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(body),
+      () => res.writeHead(500).end(),
+    );
+    return true;
   };
 }

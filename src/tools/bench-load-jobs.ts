@@ -1,0 +1,132 @@
+/**
+ * The load a benchmark puts on one HTTP(S) endpoint: one bulk GET, sequential small GETs
+ * with a new connection each, or keep-alive clients in parallel for a while. Runs in a
+ * child process of the bench (bench-load.ts) so it does not share a CPU with the servers
+ * it measures more than it must.
+ */
+import { Agent as HttpAgent, request as httpRequest, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { percentile } from './bench-stats.js';
+
+export interface LoadTarget {
+  /** `http://127.0.0.1:port/path` or `https://…`. */
+  readonly url: string;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type LoadJob =
+  | { readonly kind: 'bulk'; readonly target: LoadTarget; readonly timeoutMs: number }
+  | { readonly kind: 'latency'; readonly target: LoadTarget; readonly count: number; readonly warmup: number; readonly timeoutMs: number }
+  | { readonly kind: 'rps'; readonly target: LoadTarget; readonly concurrency: number; readonly durationMs: number; readonly warmupMs: number; readonly timeoutMs: number };
+
+export interface BulkResult { readonly kind: 'bulk'; readonly bytes: number; readonly seconds: number; readonly mbPerSecond: number }
+export interface LatencyResult { readonly kind: 'latency'; readonly count: number; readonly errors: number; readonly p50Ms: number; readonly p99Ms: number; readonly meanMs: number }
+export interface RpsResult { readonly kind: 'rps'; readonly requests: number; readonly errors: number; readonly seconds: number; readonly rps: number }
+export type LoadResult = BulkResult | LatencyResult | RpsResult;
+
+export async function runLoadJob(job: LoadJob): Promise<LoadResult> {
+  switch (job.kind) {
+    case 'bulk':
+      return bulk(job.target, job.timeoutMs);
+    case 'latency':
+      return latency(job.target, job.count, job.warmup, job.timeoutMs);
+    case 'rps':
+      return rps(job.target, job.concurrency, job.durationMs, job.warmupMs, job.timeoutMs);
+  }
+}
+
+interface Fetched {
+  readonly status: number;
+  readonly bytes: number;
+}
+
+function get(target: LoadTarget, agent: HttpAgent | false, timeoutMs: number): Promise<Fetched> {
+  const url = new URL(target.url);
+  const secure = url.protocol === 'https:';
+  const options: RequestOptions & { ca?: string; cert?: string; key?: string } = {
+    host: url.hostname,
+    port: Number(url.port),
+    path: `${url.pathname}${url.search}`,
+    agent,
+    headers: { ...target.headers },
+    ...(secure && target.ca ? { ca: target.ca } : {}),
+    ...(secure && target.cert ? { cert: target.cert } : {}),
+    ...(secure && target.key ? { key: target.key } : {}),
+  };
+  return new Promise((resolve, reject) => {
+    const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${url.host} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function agentFor(target: LoadTarget, maxSockets: number): HttpAgent {
+  const options = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets };
+  return new URL(target.url).protocol === 'https:' ? new HttpsAgent(options) : new HttpAgent(options);
+}
+
+async function bulk(target: LoadTarget, timeoutMs: number): Promise<BulkResult> {
+  const started = performance.now();
+  const result = await get(target, false, timeoutMs);
+  const seconds = (performance.now() - started) / 1000;
+  if (result.status !== 200) throw new Error(`bulk GET ${target.url}: HTTP ${result.status}`);
+  return { kind: 'bulk', bytes: result.bytes, seconds, mbPerSecond: result.bytes / 1e6 / seconds };
+}
+
+async function latency(target: LoadTarget, count: number, warmup: number, timeoutMs: number): Promise<LatencyResult> {
+  const times: number[] = [];
+  let errors = 0;
+  for (let i = 0; i < warmup + count; i++) {
+    const started = performance.now();
+    try {
+      const result = await get(target, false, timeoutMs);
+      if (result.status !== 200) throw new Error(`HTTP ${result.status}`);
+      if (i >= warmup) times.push(performance.now() - started);
+    } catch {
+      if (i >= warmup) errors += 1;
+    }
+  }
+  times.sort((a, b) => a - b);
+  const mean = times.reduce((sum, t) => sum + t, 0) / Math.max(1, times.length);
+  return { kind: 'latency', count: times.length, errors, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), meanMs: mean };
+}
+
+async function rps(target: LoadTarget, concurrency: number, durationMs: number, warmupMs: number, timeoutMs: number): Promise<RpsResult> {
+  const agent = agentFor(target, concurrency);
+  let counting = false;
+  let requests = 0;
+  let errors = 0;
+  let stopAt = Number.POSITIVE_INFINITY;
+  const lane = async () => {
+    while (performance.now() < stopAt) {
+      try {
+        const result = await get(target, agent, timeoutMs);
+        if (counting) result.status === 200 ? (requests += 1) : (errors += 1);
+      } catch {
+        if (counting) errors += 1;
+      }
+    }
+  };
+  const started = performance.now();
+  stopAt = started + warmupMs + durationMs;
+  const lanes = Array.from({ length: concurrency }, lane);
+  await new Promise((resolve) => setTimeout(resolve, warmupMs));
+  counting = true;
+  const countFrom = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, durationMs));
+  const seconds = (performance.now() - countFrom) / 1000;
+  counting = false;
+  const counted = requests;
+  await Promise.all(lanes);
+  agent.destroy();
+  return { kind: 'rps', requests: counted, errors, seconds, rps: counted / seconds };
+}

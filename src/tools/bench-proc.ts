@@ -1,0 +1,39 @@
+/** What /proc says about a child process: CPU time used and resident memory (Linux). */
+import { readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/** User + system CPU seconds the process has used so far (all its threads). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / TICKS_PER_SECOND;
+}
+
+/** Resident set size in bytes (VmRSS). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!match) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
+/**
+ * Resolve once the process has used less than `idleCpu` seconds of CPU per `windowMs`
+ * (it finished what it was doing), or after `timeoutMs` regardless. Returns whether idle.
+ */
+export async function waitIdle(pid: number, { windowMs = 300, idleCpu = 0.02, timeoutMs = 20_000 } = {}): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let before = cpuSeconds(pid);
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const now = cpuSeconds(pid);
+    if (now - before <= idleCpu) return true;
+    before = now;
+  }
+  return false;
+}
