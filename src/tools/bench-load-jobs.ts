@@ -23,8 +23,8 @@ export type LoadJob =
   | { readonly kind: 'rps'; readonly target: LoadTarget; readonly concurrency: number; readonly durationMs: number; readonly warmupMs: number; readonly timeoutMs: number };
 
 export interface BulkResult { readonly kind: 'bulk'; readonly bytes: number; readonly seconds: number; readonly mbPerSecond: number }
-export interface LatencyResult { readonly kind: 'latency'; readonly count: number; readonly errors: number; readonly p50Ms: number; readonly p99Ms: number; readonly meanMs: number }
-export interface RpsResult { readonly kind: 'rps'; readonly requests: number; readonly errors: number; readonly seconds: number; readonly rps: number }
+export interface LatencyResult { readonly kind: 'latency'; readonly count: number; readonly errors: number; readonly firstError?: string; readonly p50Ms: number; readonly p99Ms: number; readonly meanMs: number }
+export interface RpsResult { readonly kind: 'rps'; readonly requests: number; readonly errors: number; readonly firstError?: string; readonly seconds: number; readonly rps: number }
 export type LoadResult = BulkResult | LatencyResult | RpsResult;
 
 export async function runLoadJob(job: LoadJob): Promise<LoadResult> {
@@ -85,19 +85,22 @@ async function bulk(target: LoadTarget, timeoutMs: number): Promise<BulkResult> 
 async function latency(target: LoadTarget, count: number, warmup: number, timeoutMs: number): Promise<LatencyResult> {
   const times: number[] = [];
   let errors = 0;
+  let firstError: string | undefined;
   for (let i = 0; i < warmup + count; i++) {
     const started = performance.now();
     try {
       const result = await get(target, false, timeoutMs);
       if (result.status !== 200) throw new Error(`HTTP ${result.status}`);
       if (i >= warmup) times.push(performance.now() - started);
-    } catch {
+    } catch (error) {
+      firstError ??= error instanceof Error ? error.message : String(error);
       if (i >= warmup) errors += 1;
     }
   }
+  if (times.length === 0) throw new Error(`every request to ${target.url} failed: ${firstError}`);
   times.sort((a, b) => a - b);
-  const mean = times.reduce((sum, t) => sum + t, 0) / Math.max(1, times.length);
-  return { kind: 'latency', count: times.length, errors, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), meanMs: mean };
+  const mean = times.reduce((sum, t) => sum + t, 0) / times.length;
+  return { kind: 'latency', count: times.length, errors, ...(firstError ? { firstError } : {}), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), meanMs: mean };
 }
 
 async function rps(target: LoadTarget, concurrency: number, durationMs: number, warmupMs: number, timeoutMs: number): Promise<RpsResult> {
@@ -105,13 +108,16 @@ async function rps(target: LoadTarget, concurrency: number, durationMs: number, 
   let counting = false;
   let requests = 0;
   let errors = 0;
+  let firstError: string | undefined;
   let stopAt = Number.POSITIVE_INFINITY;
   const lane = async () => {
     while (performance.now() < stopAt) {
       try {
         const result = await get(target, agent, timeoutMs);
-        if (counting) result.status === 200 ? (requests += 1) : (errors += 1);
-      } catch {
+        if (result.status !== 200) throw new Error(`HTTP ${result.status}`);
+        if (counting) requests += 1;
+      } catch (error) {
+        firstError ??= error instanceof Error ? error.message : String(error);
         if (counting) errors += 1;
       }
     }
@@ -128,5 +134,6 @@ async function rps(target: LoadTarget, concurrency: number, durationMs: number, 
   const counted = requests;
   await Promise.all(lanes);
   agent.destroy();
-  return { kind: 'rps', requests: counted, errors, seconds, rps: counted / seconds };
+  if (counted === 0) throw new Error(`every request to ${target.url} failed: ${firstError}`);
+  return { kind: 'rps', requests: counted, errors, ...(firstError ? { firstError } : {}), seconds, rps: counted / seconds };
 }

@@ -26,6 +26,8 @@ export interface MemberApiserver {
   sendWatchEvent(object: unknown): void;
   /** Open upstream sockets right now (to check nothing leaks). */
   readonly openSockets: () => number;
+  /** Bearer tokens accepted in token mode (starts with MEMBER_TOKEN); edit to rotate. */
+  readonly tokens: Set<string>;
   close(): Promise<void>;
 }
 
@@ -38,9 +40,10 @@ export async function startMemberApiserver(auth: 'token' | 'cert' = 'token'): Pr
   const events = new EventEmitter();
   const watchers = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
+  const tokens = new Set([MEMBER_TOKEN]);
 
   const authorized = (req: IncomingMessage): boolean => {
-    if (auth === 'token') return req.headers.authorization === `Bearer ${MEMBER_TOKEN}`;
+    if (auth === 'token') return [...tokens].some((t) => req.headers.authorization === `Bearer ${t}`);
     return (req.socket as TLSSocket).authorized === true;
   };
 
@@ -112,6 +115,7 @@ export async function startMemberApiserver(auth: 'token' | 'cert' = 'token'): Pr
       for (const w of watchers) w.write(JSON.stringify({ type: 'ADDED', object }) + '\n');
     },
     openSockets: () => sockets.size,
+    tokens,
     close: async () => {
       for (const w of watchers) w.destroy();
       for (const s of sockets) s.destroy();

@@ -27,6 +27,8 @@ export interface AgentOptions {
   readonly dialTimeoutMs: number;
   /** In-cluster: how often to look for a rotated service-account token (default 60 s). */
   readonly tokenCheckIntervalMs?: number;
+  /** How long the old connection keeps serving after its replacement connected (default 10 s). */
+  readonly rotationGraceMs?: number;
   readonly logger: Logger;
   readonly inspect?: (event: InspectionEvent) => void;
 }

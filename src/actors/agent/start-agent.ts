@@ -35,7 +35,7 @@ export interface AgentHandle {
 }
 
 /** How long the old connection keeps serving after its replacement connected. */
-const ROTATION_GRACE_MS = 10_000;
+const DEFAULT_ROTATION_GRACE_MS = 10_000;
 
 export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const credentials = await loadMemberCredentials(options.credentials);
@@ -127,7 +127,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
               const timer = setTimeout(() => {
                 retiring = retiring.filter((c) => c !== old);
                 void old.stop();
-              }, ROTATION_GRACE_MS);
+              }, options.rotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS);
               timer.unref();
             },
             () => {

@@ -1,0 +1,97 @@
+/**
+ * Sessions phase: N simulated agents, each its own cluster (so each has its two
+ * listeners and serving certificate), connect to a fresh real proxy all at once.
+ * - handshakes/s: N ÷ time until all N have had their `config` accepted;
+ * - RSS per idle agent: (proxy RSS with N idle agents − RSS before them) ÷ N, each read
+ *   after the proxy went idle and a forced GC. One warm-up agent connects first, so
+ *   worker threads and first-use allocations are in the baseline.
+ */
+import { startSimAgents, type SimAgents } from '../sim/index.js';
+import type { BenchCluster, BenchEnv, ProxyChild } from './bench-env.js';
+import { HOST } from './bench-env.js';
+import { collectGarbage } from './bench-inspector.js';
+import { rssBytes, waitIdle } from './bench-proc.js';
+
+export interface SessionsRun {
+  readonly agents: number;
+  readonly connectSeconds: number;
+  readonly handshakesPerSecond: number;
+  readonly rssBeforeBytes: number;
+  readonly rssAfterBytes: number;
+  readonly rssPerAgentBytes: number;
+}
+
+export interface SessionsOptions {
+  readonly sizes: readonly number[];
+  readonly runs: number;
+  readonly maxConnecting: number;
+  readonly log: (line: string) => void;
+}
+
+export async function runSessionsPhase(env: BenchEnv, options: SessionsOptions): Promise<Record<number, SessionsRun[]>> {
+  const out: Record<number, SessionsRun[]> = {};
+  for (const n of options.sizes) {
+    const clusters = await env.clusters(`s${n}`, n + 1);
+    const [proxyPort] = await env.ports(1);
+    const clustersFile = await env.writeClusters(`clusters-sessions-${n}.json`, clusters);
+    out[n] = [];
+    for (let run = 1; run <= options.runs; run++) {
+      const proxy = await env.startProxy({ port: proxyPort!, clustersFile, inspect: true, logName: `proxy-sessions-${n}-${run}` });
+      try {
+        const result = await measure(env, proxy, clusters, options.maxConnecting);
+        out[n].push(result);
+        options.log(
+          `sessions ${n} run ${run}: ${result.handshakesPerSecond.toFixed(0)} handshakes/s,` +
+            ` ${(result.rssPerAgentBytes / 1024).toFixed(1)} KB RSS per idle agent`,
+        );
+      } finally {
+        await proxy.child.stop();
+      }
+    }
+  }
+  return out;
+}
+
+async function measure(env: BenchEnv, proxy: ProxyChild, clusters: readonly BenchCluster[], maxConnecting: number): Promise<SessionsRun> {
+  const pid = proxy.child.pid;
+  const fleet = (list: readonly BenchCluster[]) => simFleet(env, proxy.port, list, maxConnecting);
+  const warm = fleet(clusters.slice(0, 1));
+  let sims: SimAgents | undefined;
+  try {
+    await warm.waitConnected(1, 30_000);
+    const rssBeforeBytes = await settledRss(pid, proxy.inspector!);
+    const agents = clusters.length - 1;
+    sims = fleet(clusters.slice(1));
+    const connectMs = await sims.waitConnected(agents, 180_000);
+    const rssAfterBytes = await settledRss(pid, proxy.inspector!);
+    return {
+      agents,
+      connectSeconds: connectMs / 1000,
+      handshakesPerSecond: agents / (connectMs / 1000),
+      rssBeforeBytes,
+      rssAfterBytes,
+      rssPerAgentBytes: (rssAfterBytes - rssBeforeBytes) / agents,
+    };
+  } finally {
+    await sims?.close();
+    await warm.close();
+  }
+}
+
+export function simFleet(env: BenchEnv, proxyPort: number, clusters: readonly BenchCluster[], maxConnecting: number): SimAgents {
+  return startSimAgents({
+    proxyUrl: `ws://${HOST}:${proxyPort}`,
+    clusters,
+    upstream: { kubernetes: `${HOST}:${env.upstream.kubePort}`, kubesphere: `${HOST}:${env.upstream.ksPort}` },
+    credentials: { caData: env.upstream.memberCa.certPem, bearerToken: env.upstream.bearerToken },
+    maxConnecting,
+  });
+}
+
+/** RSS once the proxy is idle (listeners opened, certificates issued), after a GC. */
+async function settledRss(pid: number, inspector: string): Promise<number> {
+  await waitIdle(pid, { timeoutMs: 30_000 });
+  await collectGarbage(inspector);
+  await waitIdle(pid, { timeoutMs: 10_000 });
+  return rssBytes(pid);
+}

@@ -1,0 +1,157 @@
+/**
+ * Bulk and small-request phases: one cluster served by the real proxy and the real agent
+ * (child processes), each figure measured through the tunnel and directly against the
+ * same upstream, runs interleaved. Proxy CPU from /proc; event-loop delay of the proxy
+ * during the kube-path bulk transfer.
+ */
+import { request as httpsRequest } from 'node:https';
+import type { BenchEnv, BenchCluster, ProxyChild } from './bench-env.js';
+import { HOST } from './bench-env.js';
+import { EldProbe, type EldReading } from './bench-eld.js';
+import type { BulkResult, LatencyResult, LoadTarget, RpsResult } from './bench-load-jobs.js';
+import { runLoad } from './bench-load-run.js';
+import { cpuSeconds } from './bench-proc.js';
+
+export interface TransferOptions {
+  readonly runs: number;
+  readonly bulkBytes: number;
+  readonly latencyCount: number;
+  readonly rpsConcurrency: number;
+  readonly rpsDurationMs: number;
+  readonly bulk: boolean;
+  readonly small: boolean;
+  readonly log: (line: string) => void;
+}
+
+export interface BulkRun {
+  readonly direct: BulkResult;
+  readonly tunnel: BulkResult;
+  /** Proxy CPU seconds per GB moved through the tunnel. */
+  readonly proxyCpuPerGb: number;
+}
+
+export interface TransferRun {
+  readonly bulkKube?: BulkRun;
+  readonly bulkKs?: BulkRun;
+  readonly eldBulk?: EldReading;
+  readonly latency?: { readonly direct: LatencyResult; readonly tunnel: LatencyResult };
+  readonly rps?: { readonly direct: RpsResult; readonly tunnel: RpsResult };
+}
+
+interface Paths {
+  readonly kube: { readonly direct: LoadTarget; readonly tunnel: LoadTarget };
+  readonly ks: { readonly direct: LoadTarget; readonly tunnel: LoadTarget };
+}
+
+export async function runTransferPhase(env: BenchEnv, options: TransferOptions): Promise<TransferRun[]> {
+  const [cluster] = await env.clusters('bench', 1);
+  const [proxyPort] = await env.ports(1);
+  const clustersFile = await env.writeClusters('clusters-transfer.json', [cluster!]);
+  const proxy = await env.startProxy({ port: proxyPort!, clustersFile, inspect: true, logName: 'proxy-transfer' });
+  const agent = env.startAgent({ proxyPort: proxyPort!, cluster: cluster!, logName: 'agent-transfer' });
+  try {
+    await waitTunnel(env, cluster!, 30_000);
+    options.log(`tunnel up: proxy pid ${proxy.child.pid}, agent pid ${agent.pid}`);
+    const paths = targets(env, cluster!);
+    const eld = new EldProbe(proxy.port, proxy.inspector);
+    const runs: TransferRun[] = [];
+    for (let run = 1; run <= options.runs; run++) {
+      const result: { -readonly [K in keyof TransferRun]: TransferRun[K] } = {};
+      if (options.bulk) {
+        result.bulkKube = await bulk(env, proxy, paths.kube, options.bulkBytes, async (during) => {
+          await eld.start();
+          await during();
+          result.eldBulk = await eld.read();
+        });
+        result.bulkKs = await bulk(env, proxy, paths.ks, options.bulkBytes);
+        options.log(
+          `run ${run} bulk: kube ${result.bulkKube.tunnel.mbPerSecond.toFixed(0)} MB/s (direct ${result.bulkKube.direct.mbPerSecond.toFixed(0)}),` +
+            ` ks ${result.bulkKs.tunnel.mbPerSecond.toFixed(0)} MB/s (direct ${result.bulkKs.direct.mbPerSecond.toFixed(0)})`,
+        );
+      }
+      if (options.small) {
+        const latency = (target: LoadTarget) =>
+          runLoad<LatencyResult>(env.children, { kind: 'latency', target: version(target), count: options.latencyCount, warmup: 20, timeoutMs: 120_000 });
+        const rps = (target: LoadTarget) =>
+          runLoad<RpsResult>(env.children, {
+            kind: 'rps',
+            target: version(target),
+            concurrency: options.rpsConcurrency,
+            durationMs: options.rpsDurationMs,
+            warmupMs: Math.min(1_000, options.rpsDurationMs / 2),
+            timeoutMs: options.rpsDurationMs + 30_000,
+          });
+        result.latency = { direct: await latency(paths.kube.direct), tunnel: await latency(paths.kube.tunnel) };
+        result.rps = { direct: await rps(paths.kube.direct), tunnel: await rps(paths.kube.tunnel) };
+        options.log(
+          `run ${run} small: p50 ${result.latency.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latency.direct.p50Ms.toFixed(2)}),` +
+            ` p99 ${result.latency.tunnel.p99Ms.toFixed(2)} ms (direct ${result.latency.direct.p99Ms.toFixed(2)}),` +
+            ` ${result.rps.tunnel.rps.toFixed(0)} req/s (direct ${result.rps.direct.rps.toFixed(0)})`,
+        );
+      }
+      runs.push(result);
+    }
+    return runs;
+  } finally {
+    await agent.stop();
+    await proxy.child.stop();
+  }
+}
+
+async function bulk(
+  env: BenchEnv,
+  proxy: ProxyChild,
+  path: Paths['kube'],
+  bytes: number,
+  around: (during: () => Promise<void>) => Promise<void> = (during) => during(),
+): Promise<BulkRun> {
+  const job = (target: LoadTarget) => ({ kind: 'bulk' as const, target: { ...target, url: `${target.url}/bytes?n=${bytes}` }, timeoutMs: 120_000 });
+  const direct = await runLoad<BulkResult>(env.children, job(path.direct));
+  let tunnel: BulkResult | undefined;
+  const cpuBefore = cpuSeconds(proxy.child.pid);
+  await around(async () => {
+    tunnel = await runLoad<BulkResult>(env.children, job(path.tunnel));
+  });
+  const cpu = cpuSeconds(proxy.child.pid) - cpuBefore;
+  return { direct, tunnel: tunnel!, proxyCpuPerGb: cpu / (tunnel!.bytes / 1e9) };
+}
+
+const version = (target: LoadTarget): LoadTarget => ({ ...target, url: `${target.url}/version` });
+
+function targets(env: BenchEnv, cluster: BenchCluster): Paths {
+  const { upstream, proxyCa, client } = env;
+  return {
+    kube: {
+      direct: { url: `https://${HOST}:${upstream.kubePort}`, ca: upstream.memberCa.certPem, headers: { authorization: `Bearer ${upstream.bearerToken}` } },
+      tunnel: { url: `https://${HOST}:${cluster.kubePort}`, ca: proxyCa.certPem, cert: client.certPem, key: client.keyPem },
+    },
+    ks: {
+      direct: { url: `http://${HOST}:${upstream.ksPort}` },
+      tunnel: { url: `http://${HOST}:${cluster.ksPort}` },
+    },
+  };
+}
+
+/** Poll `GET /version` on the cluster's kube listener until the tunnel answers 200. */
+async function waitTunnel(env: BenchEnv, cluster: BenchCluster, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    const status = await new Promise<number | string>((resolve) => {
+      const req = httpsRequest(
+        { host: HOST, port: cluster.kubePort, path: '/version', agent: false, ca: env.proxyCa.certPem, cert: env.client.certPem, key: env.client.keyPem },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.setTimeout(2_000, () => req.destroy(new Error('timeout')));
+      req.on('error', (error) => resolve(error.message));
+      req.end();
+    });
+    if (status === 200) return;
+    last = String(status);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the tunnel for ${cluster.name} did not answer /version within ${timeoutMs} ms (last: ${last})`);
+}
