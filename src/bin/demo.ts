@@ -16,24 +16,13 @@ import { PACKAGE_ROOT } from '../demo/paths.js';
 import { pickFreePort } from '../demo/ports.js';
 import { startDevCluster, type DevCluster } from '../devcluster/index.js';
 import { createSelfSignedCa } from '../pki/index.js';
+import { seedClusterYaml } from '../demo/seed-cluster.js';
 
 const CLUSTER = 'alpha';
 const HOST_ADDRESS = '127.0.0.1';
 const MEMBER_NAMESPACE = 'member-only';
 const WAIT_SECONDS = 30;
 
-/** The seed's agent.yaml. */
-const AGENT_YAML = `apiVersion: cluster.kubesphere.io/v1alpha1
-kind: Cluster
-metadata:
-  name: ${CLUSTER}
-  namespace: kubesphere-system
-spec:
-  connection:
-    type: proxy
-    token: ""
-  joinFederation: true
-`;
 
 const root = PACKAGE_ROOT;
 const runDir = join(root, '.tower-run');
@@ -111,7 +100,7 @@ async function main(): Promise<void> {
   });
 
   // $ kubectl -n kubesphere-system create -f agent.yaml
-  await writeFile(files.agentYaml, AGENT_YAML);
+  await writeFile(files.agentYaml, seedClusterYaml(CLUSTER));
   const created = await kubectl.ok(['-n', 'kubesphere-system', 'create', '-f', files.agentYaml]);
   say(`- kubectl -n kubesphere-system create -f ${show(files.agentYaml)}   → ${created.trim()}`);
 

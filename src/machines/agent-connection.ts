@@ -7,8 +7,8 @@
  * with events; while connected, the machine paces keepalive pings and gives up on the
  * session when a reply does not come within `pingTimeoutMs`.
  */
-import { assertEvent, assign, enqueueActions, sendTo, setup, spawnChild, stopChild, type ActorRefFrom, type AnyActorLogic } from 'xstate';
-import { channelMachine } from './channel.js';
+import { assign, enqueueActions, sendTo, setup, spawnChild, stopChild, type ActorRefFrom, type AnyActorLogic } from 'xstate';
+import { channelInputFor, channelMachine, finishedChildId, type ChannelRequest } from './channel.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 
 export interface AgentConnectionInput {
@@ -34,13 +34,11 @@ export type AgentConnectionEvent =
   | { type: 'config.accepted' }
   | { type: 'config.rejected'; reason: string }
   | { type: 'session.closed'; reason: string }
-  | { type: 'channel.requested'; id: string; target: string }
+  | ChannelRequest
   | { type: 'pong' }
   | { type: 'wake' }
   | { type: 'stop' };
 
-/** Prefix of the event xstate sends a parent when a child actor is done. */
-const DONE_ACTOR = 'xstate.done.actor.';
 
 /** Commands the machine sends to the session actor. */
 export type AgentSessionCommand = { type: 'ping' };
@@ -92,7 +90,7 @@ export const agentConnectionMachine = setup({
   on: {
     stop: '.stopped',
     // A spawned channel that reached its final state stays in `children` until stopped.
-    'xstate.done.actor.*': { actions: stopChild(({ event }) => event.type.slice(DONE_ACTOR.length)) },
+    'xstate.done.actor.*': { actions: stopChild(({ event }) => finishedChildId(event)) },
   },
   states: {
     session: {
@@ -122,10 +120,7 @@ export const agentConnectionMachine = setup({
             'channel.requested': {
               actions: spawnChild('channel', {
                 id: ({ event }) => event.id,
-                input: ({ event, context }) => {
-                  assertEvent(event, 'channel.requested');
-                  return { id: event.id, target: event.target, allowedTargets: context.allowedTargets };
-                },
+                input: ({ event, context }) => channelInputFor(event, context.allowedTargets),
               }),
             },
           },

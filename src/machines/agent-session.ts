@@ -8,8 +8,8 @@
  * checks the config against the served clusters and reports `config.accepted` or
  * `config.rejected`; the machine decides timeouts and the order of the ending.
  */
-import { assertEvent, assign, sendTo, setup, spawnChild, stopChild, type AnyActorLogic } from 'xstate';
-import { channelMachine } from './channel.js';
+import { assign, sendTo, setup, spawnChild, stopChild, type AnyActorLogic } from 'xstate';
+import { channelInputFor, channelMachine, finishedChildId, type ChannelRequest } from './channel.js';
 
 export interface AgentSessionInput {
   readonly sessionId: string;
@@ -32,12 +32,10 @@ export type AgentSessionEvent =
   | { type: 'config.accepted'; clusterName: string; allowedTargets: readonly string[] }
   | { type: 'config.rejected'; reason: string }
   /** The gateway wants a stream to `target`; the spawned channel actor opens it. */
-  | { type: 'channel.requested'; id: string; target: string }
+  | ChannelRequest
   | { type: 'ssh.closed'; reason: string }
   | { type: 'stop'; reason: string };
 
-/** Prefix of the event xstate sends a parent when a child actor is done. */
-const DONE_ACTOR = 'xstate.done.actor.';
 
 /** Commands the machine sends to the ssh actor. */
 export type SshCommand = { type: 'close'; reason: string };
@@ -68,7 +66,7 @@ export const agentSessionMachine = setup({
   initial: 'handshaking',
   on: {
     // A spawned channel that reached its final state stays in `children` until stopped.
-    'xstate.done.actor.*': { actions: stopChild(({ event }) => event.type.slice(DONE_ACTOR.length)) },
+    'xstate.done.actor.*': { actions: stopChild(({ event }) => finishedChildId(event)) },
     'ssh.closed': {
       target: '.closed',
       actions: { type: 'setReason', params: ({ event }) => ({ reason: event.reason }) },
@@ -120,10 +118,7 @@ export const agentSessionMachine = setup({
         'channel.requested': {
           actions: spawnChild('channel', {
             id: ({ event }) => event.id,
-            input: ({ event, context }) => {
-              assertEvent(event, 'channel.requested');
-              return { id: event.id, target: event.target, allowedTargets: context.allowedTargets };
-            },
+            input: ({ event, context }) => channelInputFor(event, context.allowedTargets),
           }),
         },
       },

@@ -7,7 +7,7 @@
  * Proxy side: `open` asks the agent for the channel and `pipe` watches it while the HTTP
  * client uses it. The target check is pure: only targets in `allowedTargets` pass.
  */
-import { assign, setup, type AnyActorLogic } from 'xstate';
+import { assertEvent, assign, setup, type AnyActorLogic, type EventObject } from 'xstate';
 
 export interface ChannelInput {
   readonly id: string;
@@ -20,6 +20,24 @@ export interface ChannelContext extends ChannelInput {
   readonly reason: string | undefined;
   readonly bytesIn: number;
   readonly bytesOut: number;
+}
+
+/** What a session machine receives when a channel is wanted. */
+export type ChannelRequest = { type: 'channel.requested'; id: string; target: string };
+
+/** The channel child's input for a `channel.requested` event, checked against `allowedTargets`. */
+export function channelInputFor(event: EventObject, allowedTargets: readonly string[]): ChannelInput {
+  assertEvent(event as ChannelRequest, 'channel.requested');
+  const request = event as ChannelRequest;
+  return { id: request.id, target: request.target, allowedTargets };
+}
+
+/** Prefix of the event xstate sends a parent when a child actor is done. */
+const DONE_ACTOR = 'xstate.done.actor.';
+
+/** The id of the child a `xstate.done.actor.<id>` event is about. */
+export function finishedChildId(event: EventObject): string {
+  return event.type.slice(DONE_ACTOR.length);
 }
 
 export type ChannelEvent =

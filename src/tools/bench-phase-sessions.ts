@@ -3,13 +3,16 @@
  * listeners and serving certificate), connect to a fresh real proxy all at once.
  * - handshakes/s: N ÷ time until all N have had their `config` accepted;
  * - RSS per idle agent: (proxy RSS with N idle agents − RSS before them) ÷ N, each read
- *   after the proxy went idle and a forced GC. One warm-up agent connects first, so
- *   worker threads and first-use allocations are in the baseline.
+ *   after the proxy went idle and a forced GC. A few warm-up agents (their own clusters)
+ *   connect at once first, so the PKI worker threads, JIT and first-use allocations are
+ *   in the baseline, not spread over the agents measured.
+ * The V8 heap in use (after GC) per agent is reported beside RSS: RSS also holds memory
+ * V8 and the allocator keep after a peak, the heap only what the sessions hold.
  */
 import { startSimAgents, type SimAgents } from '../sim/index.js';
 import type { BenchCluster, BenchEnv, ProxyChild } from './bench-env.js';
 import { HOST } from './bench-env.js';
-import { collectGarbage } from './bench-inspector.js';
+import { collectGarbage, evaluate } from './bench-inspector.js';
 import { rssBytes, waitIdle } from './bench-proc.js';
 
 export interface SessionsRun {
@@ -19,7 +22,11 @@ export interface SessionsRun {
   readonly rssBeforeBytes: number;
   readonly rssAfterBytes: number;
   readonly rssPerAgentBytes: number;
+  readonly heapPerAgentBytes: number;
 }
+
+/** Warm-up agents connected before the baseline reading. */
+const WARM_UP = 20;
 
 export interface SessionsOptions {
   readonly sizes: readonly number[];
@@ -31,7 +38,7 @@ export interface SessionsOptions {
 export async function runSessionsPhase(env: BenchEnv, options: SessionsOptions): Promise<Record<number, SessionsRun[]>> {
   const out: Record<number, SessionsRun[]> = {};
   for (const n of options.sizes) {
-    const clusters = await env.clusters(`s${n}`, n + 1);
+    const clusters = await env.clusters(`s${n}`, n + WARM_UP);
     const [proxyPort] = await env.ports(1);
     const clustersFile = await env.writeClusters(`clusters-sessions-${n}.json`, clusters);
     out[n] = [];
@@ -55,22 +62,23 @@ export async function runSessionsPhase(env: BenchEnv, options: SessionsOptions):
 async function measure(env: BenchEnv, proxy: ProxyChild, clusters: readonly BenchCluster[], maxConnecting: number): Promise<SessionsRun> {
   const pid = proxy.child.pid;
   const fleet = (list: readonly BenchCluster[]) => simFleet(env, proxy.port, list, maxConnecting);
-  const warm = fleet(clusters.slice(0, 1));
+  const warm = fleet(clusters.slice(0, WARM_UP));
   let sims: SimAgents | undefined;
   try {
-    await warm.waitConnected(1, 30_000);
-    const rssBeforeBytes = await settledRss(pid, proxy.inspector!);
-    const agents = clusters.length - 1;
-    sims = fleet(clusters.slice(1));
+    await warm.waitConnected(WARM_UP, 60_000);
+    const before = await settledMemory(pid, proxy.inspector!);
+    const agents = clusters.length - WARM_UP;
+    sims = fleet(clusters.slice(WARM_UP));
     const connectMs = await sims.waitConnected(agents, 180_000);
-    const rssAfterBytes = await settledRss(pid, proxy.inspector!);
+    const after = await settledMemory(pid, proxy.inspector!);
     return {
       agents,
       connectSeconds: connectMs / 1000,
       handshakesPerSecond: agents / (connectMs / 1000),
-      rssBeforeBytes,
-      rssAfterBytes,
-      rssPerAgentBytes: (rssAfterBytes - rssBeforeBytes) / agents,
+      rssBeforeBytes: before.rss,
+      rssAfterBytes: after.rss,
+      rssPerAgentBytes: (after.rss - before.rss) / agents,
+      heapPerAgentBytes: (after.heapUsed - before.heapUsed) / agents,
     };
   } finally {
     await sims?.close();
@@ -88,10 +96,11 @@ export function simFleet(env: BenchEnv, proxyPort: number, clusters: readonly Be
   });
 }
 
-/** RSS once the proxy is idle (listeners opened, certificates issued), after a GC. */
-async function settledRss(pid: number, inspector: string): Promise<number> {
+/** RSS and V8 heap in use once the proxy is idle (listeners opened, certificates issued), after a GC. */
+async function settledMemory(pid: number, inspector: string): Promise<{ rss: number; heapUsed: number }> {
   await waitIdle(pid, { timeoutMs: 30_000 });
   await collectGarbage(inspector);
   await waitIdle(pid, { timeoutMs: 10_000 });
-  return rssBytes(pid);
+  const heapUsed = Number(await evaluate(inspector, 'process.memoryUsage().heapUsed'));
+  return { rss: rssBytes(pid), heapUsed };
 }

@@ -35,6 +35,8 @@ export interface TransferRun {
   readonly bulkKs?: BulkRun;
   readonly eldBulk?: EldReading;
   readonly latency?: { readonly direct: LatencyResult; readonly tunnel: LatencyResult };
+  /** The same on the plain-HTTP ks path (no TLS handshake per request). */
+  readonly latencyKs?: { readonly direct: LatencyResult; readonly tunnel: LatencyResult };
   readonly rps?: { readonly direct: RpsResult; readonly tunnel: RpsResult };
 }
 
@@ -82,11 +84,13 @@ export async function runTransferPhase(env: BenchEnv, options: TransferOptions):
             timeoutMs: options.rpsDurationMs + 30_000,
           });
         result.latency = { direct: await latency(paths.kube.direct), tunnel: await latency(paths.kube.tunnel) };
+        result.latencyKs = { direct: await latency(paths.ks.direct), tunnel: await latency(paths.ks.tunnel) };
         result.rps = { direct: await rps(paths.kube.direct), tunnel: await rps(paths.kube.tunnel) };
         options.log(
           `run ${run} small: p50 ${result.latency.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latency.direct.p50Ms.toFixed(2)}),` +
             ` p99 ${result.latency.tunnel.p99Ms.toFixed(2)} ms (direct ${result.latency.direct.p99Ms.toFixed(2)}),` +
-            ` ${result.rps.tunnel.rps.toFixed(0)} req/s (direct ${result.rps.direct.rps.toFixed(0)})`,
+            ` ${result.rps.tunnel.rps.toFixed(0)} req/s (direct ${result.rps.direct.rps.toFixed(0)});` +
+            ` ks p50 ${result.latencyKs.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latencyKs.direct.p50Ms.toFixed(2)})`,
         );
       }
       runs.push(result);

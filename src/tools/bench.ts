@@ -148,12 +148,15 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
     figures.push(
       figure({ key: 'small.p50Ms', label: '1 KB GET p50, new TLS conn each, kube', unit: 'ms', runs: t.map((r) => r.latency?.tunnel.p50Ms), direct: t.map((r) => r.latency?.direct.p50Ms) }),
       figure({ key: 'small.p99Ms', label: '1 KB GET p99, new TLS conn each, kube', unit: 'ms', runs: t.map((r) => r.latency?.tunnel.p99Ms), direct: t.map((r) => r.latency?.direct.p99Ms) }),
+      figure({ key: 'small.ks.p50Ms', label: '1 KB GET p50, new conn each, ks HTTP', unit: 'ms', runs: t.map((r) => r.latencyKs?.tunnel.p50Ms), direct: t.map((r) => r.latencyKs?.direct.p50Ms) }),
+      figure({ key: 'small.ks.p99Ms', label: '1 KB GET p99, new conn each, ks HTTP', unit: 'ms', runs: t.map((r) => r.latencyKs?.tunnel.p99Ms), direct: t.map((r) => r.latencyKs?.direct.p99Ms) }),
       figure({ key: 'small.rps', label: `1 KB GET, ${opts.concurrency} keep-alive clients, kube`, unit: 'req/s', runs: t.map((r) => r.rps?.tunnel.rps), direct: t.map((r) => r.rps?.direct.rps) }),
     );
   }
   for (const [size, runs] of Object.entries(raw.sessions ?? {})) {
     figures.push(
       figure({ key: `sessions.${size}.rssPerAgentKb`, reference: 'sessions.rssPerAgentKb', label: `proxy RSS per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.rssPerAgentBytes / 1024) }),
+      figure({ key: `sessions.${size}.heapPerAgentKb`, label: `proxy V8 heap per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.heapPerAgentBytes / 1024) }),
       figure({ key: `sessions.${size}.handshakesPerSecond`, reference: 'sessions.handshakesPerSecond', label: `handshakes incl. config, ${size} at once`, unit: '/s', runs: runs.map((r) => r.handshakesPerSecond) }),
     );
   }

@@ -7,11 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { createInspectorServer } from '@statelyai/inspect/server';
 import { WebSocket } from 'ws';
 import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
 import { connectInspector } from '../../src/actors/inspect.js';
+import { freePort } from '../helpers/free-port.js';
 import { channelMachine, type ChannelEvent } from '../../src/machines/channel.js';
 
 const WAIT_MS = 5_000;
@@ -23,19 +23,6 @@ interface Received {
   readonly definition?: string;
   readonly event?: { readonly type?: string };
   readonly snapshot?: { readonly value?: unknown; readonly status?: string };
-}
-
-/** A port that was free on 127.0.0.1 a moment ago (the inspector server cannot report the one it got). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Bounded wait for an emitter event; rejects with `what` on timeout or on an 'error' event. */

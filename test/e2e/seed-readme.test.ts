@@ -21,21 +21,10 @@ import { KubeClient } from '../../src/kube/kube-client.js';
 import type { ClusterObject } from '../../src/kube/cluster-types.js';
 import { createSelfSignedCa } from '../../src/pki/index.js';
 import { startKubeRelay, type KubeRelay } from '../helpers/kube-relay.js';
+import { seedClusterYaml } from '../../src/demo/seed-cluster.js';
+import { CLUSTERS_PATH } from '../../src/kube/cluster-types.js';
 
-/** The seed's agent.yaml, namespace included (the Cluster is cluster-scoped). */
-const clusterYaml = (name: string) => `apiVersion: cluster.kubesphere.io/v1alpha1
-kind: Cluster
-metadata:
-  name: ${name}
-  namespace: kubesphere-system
-spec:
-  connection:
-    type: proxy
-    token: ""
-  joinFederation: true
-`;
 
-const CLUSTERS_PATH = '/apis/cluster.kubesphere.io/v1alpha1/clusters';
 const WAIT = '--timeout=20s';
 
 describe('the seed README with the real kubectl, bin/proxy and bin/agent', { timeout: 90_000 }, () => {
@@ -147,7 +136,7 @@ describe('the seed README with the real kubectl, bin/proxy and bin/agent', { tim
   });
 
   it('`kubectl -n kubesphere-system create -f agent.yaml`: the proxy generates token, ports, Service and endpoints', async () => {
-    await writeFile(join(dir, 'agent.yaml'), clusterYaml('alpha'));
+    await writeFile(join(dir, 'agent.yaml'), seedClusterYaml('alpha'));
     const out = await kubectl.ok(['-n', 'kubesphere-system', 'create', '-f', join(dir, 'agent.yaml')]);
     assert.match(out, /cluster\.cluster\.kubesphere\.io\/alpha created/);
     await wait('alpha', 'condition=Initialized');
@@ -201,7 +190,7 @@ describe('the seed README with the real kubectl, bin/proxy and bin/agent', { tim
   });
 
   it('a second Cluster gets different ports and its own Service', async () => {
-    await writeFile(join(dir, 'beta.yaml'), clusterYaml('beta'));
+    await writeFile(join(dir, 'beta.yaml'), seedClusterYaml('beta'));
     await kubectl.ok(['-n', 'kubesphere-system', 'create', '-f', join(dir, 'beta.yaml')]);
     await wait('beta', 'condition=Initialized');
     const beta = (await get('beta')).spec?.connection ?? {};
@@ -221,7 +210,7 @@ describe('the seed README with the real kubectl, bin/proxy and bin/agent', { tim
     await kubectl.ok(['patch', 'cluster', 'beta', '--type', 'merge', '-p', '{"spec":{"joinFederation":false}}']);
     await kubectl.ok(['-n', 'kubesphere-system', 'wait', '--for=delete', 'service/mc-beta', WAIT], { timeoutMs: 25_000 });
     // A creation after the relist is initialized as before.
-    await writeFile(join(dir, 'gamma.yaml'), clusterYaml('gamma'));
+    await writeFile(join(dir, 'gamma.yaml'), seedClusterYaml('gamma'));
     await kubectl.ok(['create', '-f', join(dir, 'gamma.yaml')]);
     await wait('gamma', 'condition=Initialized');
     assert.ok(await serviceExists('mc-gamma'));

@@ -109,10 +109,18 @@ export class ClusterGateway {
     this.actor.send({ type: 'session.remove', sessionId: session.id });
   }
 
-  /** New ports or hosts: reopen the listeners with them. */
+  /** The cluster's settings changed; new ports or hosts reopen the listeners with them. */
   update(cluster: ServedCluster): void {
+    const before = this.#cluster;
     this.#cluster = cluster;
-    this.actor.send({ type: 'cluster.update' });
+    const hosts = (c: ServedCluster) => [...(c.extraHosts ?? [])].sort().join(',');
+    if (
+      before.kubernetesAPIServerPort !== cluster.kubernetesAPIServerPort ||
+      before.kubesphereAPIServerPort !== cluster.kubesphereAPIServerPort ||
+      hosts(before) !== hosts(cluster)
+    ) {
+      this.actor.send({ type: 'cluster.update' });
+    }
   }
 
   /** The cluster is gone: close listeners and end its sessions. */

@@ -2,16 +2,24 @@
  * One agent connected to the proxy: the agent-session machine actor, its SSH side, and
  * the channel actors it spawns when the cluster gateway asks for a stream.
  */
-import { Duplex } from 'node:stream';
-import type { Connection, ServerChannel } from 'ssh2';
+import type { Duplex } from 'node:stream';
 import { createActor, fromCallback, fromPromise, type InspectionEvent } from 'xstate';
 import type { Logger } from '../../log.js';
 import { agentSessionMachine } from '../../machines/agent-session.js';
 import { channelMachine, type ChannelEvent } from '../../machines/channel.js';
 import type { AgentConfig } from '../../protocol/agent-config.js';
-import { CHANNEL_TYPE } from '../../protocol/constants.js';
+import type { SshWorkerPool } from '../../workers/ssh-worker-pool.js';
+import type { ChannelOpener } from './channel-opener.js';
 import type { ConfigVerdict } from './config-check.js';
-import { sessionSshLogic } from './session-ssh.js';
+import { sessionSshLogic, type SessionSshDeps } from './session-ssh.js';
+import { workerSessionSshLogic } from './worker-session-ssh.js';
+
+/**
+ * Where a session's SSH engine runs: on the main thread (`inline`), or in one of the
+ * data-plane worker threads of `pool` (`--data-plane-threads N`). Only the `ssh` actor and
+ * the transport of channel streams differ; the machines are the same.
+ */
+export type SessionEngine = { readonly kind: 'inline' } | { readonly kind: 'worker'; readonly pool: SshWorkerPool };
 
 export interface ProxySessionOptions {
   readonly id: string;
@@ -27,6 +35,8 @@ export interface ProxySessionOptions {
   /** Limit for the agent to confirm a channel open. */
   readonly channelOpenTimeoutMs: number;
   readonly inspect?: (event: InspectionEvent) => void;
+  /** Where the SSH engine runs; inline when not given. */
+  readonly engine?: SessionEngine;
   /** The session reached `serving` (config accepted). */
   readonly onServing: (session: ProxySession) => void;
   /** The session left `serving` or ended before it. */
@@ -34,39 +44,41 @@ export interface ProxySessionOptions {
 }
 
 interface StreamRequest {
-  resolve(channel: ServerChannel): void;
+  resolve(channel: Duplex): void;
   reject(error: Error): void;
 }
 
 export class ProxySession {
   readonly id: string;
   readonly actor;
-  #connection: Connection | undefined;
+  #open: ChannelOpener | undefined;
   #config: AgentConfig | undefined;
   #verdict: Extract<ConfigVerdict, { ok: true }> | undefined;
   readonly #requests = new Map<string, StreamRequest>();
-  readonly #live = new Map<string, ServerChannel>();
+  readonly #live = new Map<string, Duplex>();
   #nextChannel = 0;
   readonly done: Promise<void>;
 
   constructor(private readonly options: ProxySessionOptions) {
     this.id = options.id;
     const log = options.logger;
+    const sshDeps: SessionSshDeps = {
+      stream: options.stream,
+      hostKey: options.hostKey,
+      keepaliveIntervalMs: options.keepaliveIntervalMs,
+      keepaliveCountMax: options.keepaliveCountMax,
+      logger: log,
+      verify: options.verify,
+      onAccepted: (open, config, verdict) => {
+        this.#open = open;
+        this.#config = config;
+        this.#verdict = verdict;
+      },
+    };
+    const engine = options.engine;
     const machine = agentSessionMachine.provide({
       actors: {
-        ssh: sessionSshLogic({
-          stream: options.stream,
-          hostKey: options.hostKey,
-          keepaliveIntervalMs: options.keepaliveIntervalMs,
-          keepaliveCountMax: options.keepaliveCountMax,
-          logger: log,
-          verify: options.verify,
-          onAccepted: (connection, config, verdict) => {
-            this.#connection = connection;
-            this.#config = config;
-            this.#verdict = verdict;
-          },
-        }),
+        ssh: engine?.kind === 'worker' ? workerSessionSshLogic({ ...sshDeps, pool: engine.pool }) : sessionSshLogic(sshDeps),
         channel: this.#channelMachine(),
       },
       actions: {
@@ -130,7 +142,7 @@ export class ProxySession {
       return Promise.reject(new Error('agent session is not serving'));
     }
     const id = `${this.id}/ch-${++this.#nextChannel}`;
-    const opened = new Promise<ServerChannel>((resolve, reject) => this.#requests.set(id, { resolve, reject }));
+    const opened = new Promise<Duplex>((resolve, reject) => this.#requests.set(id, { resolve, reject }));
     this.actor.send({ type: 'channel.requested', id, target });
     return opened;
   }
@@ -153,15 +165,15 @@ export class ProxySession {
       actors: {
         open: fromPromise<void, { id: string; target: string }>(({ input }) =>
           new Promise<void>((resolve, reject) => {
-            const connection = this.#connection;
-            if (!connection) return reject(new Error('agent session is not serving'));
+            const open = this.#open;
+            if (!open) return reject(new Error('agent session is not serving'));
             const timer = setTimeout(
               () => reject(new Error(`agent did not answer the channel open within ${this.options.channelOpenTimeoutMs} ms`)),
               this.options.channelOpenTimeoutMs,
             );
-            connection.openCustomChannel(CHANNEL_TYPE, Buffer.from(input.target, 'latin1'), (error, channel) => {
+            open(input.target, (error, channel) => {
               clearTimeout(timer);
-              if (error) return reject(new Error(`agent refused the channel to ${input.target}: ${openFailure(error)}`));
+              if (error || !channel) return reject(new Error(`agent refused the channel to ${input.target}: ${error?.message ?? 'no reason given'}`));
               const request = this.#requests.get(input.id);
               this.#requests.delete(input.id);
               if (!request) {
@@ -169,7 +181,7 @@ export class ProxySession {
                 return reject(new Error('nobody waits for this channel any more'));
               }
               this.#live.set(input.id, channel);
-              request.resolve(trulyDestroyable(channel));
+              request.resolve(channel);
               resolve();
             });
           }),
@@ -198,43 +210,4 @@ export class ProxySession {
       },
     });
   }
-}
-
-/**
- * ssh2's Channel#destroy() only ends and closes the SSH channel: it never marks the
- * stream destroyed, and a server channel then emits 'close' only after someone read the
- * rest of its data. A consumer that destroys it mid-response (a TLS socket or HTTP client
- * whose client went away) reads nothing more, so 'close' never came and the channel
- * stayed in the session's books. Make destroy() also destroy the Node stream (dropping
- * unread data), so the peer's CHANNEL_CLOSE ends it.
- */
-function trulyDestroyable(channel: ServerChannel): ServerChannel {
-  const sshDestroy = channel.destroy.bind(channel);
-  let closeEmitted = false;
-  channel.once('close', () => (closeEmitted = true));
-  channel.destroy = function destroy(this: ServerChannel) {
-    if (this.destroyed) return this;
-    // ssh2 already saw the channel close (the agent's CHANNEL_CLOSE, or the connection
-    // died) and may be holding its 'close' until an 'end' that a destroyed stream never emits.
-    const sshClosed = (this as unknown as { incoming: { state: string } }).incoming.state === 'closed';
-    sshDestroy();
-    // As ssh2's own destroy, ignore an error argument: no new 'error' event for consumers.
-    Duplex.prototype.destroy.call(this);
-    if (sshClosed) process.nextTick(() => closeEmitted || this.emit('close'));
-    return this;
-  };
-  return channel;
-}
-
-const OPEN_FAILURE_REASONS: Record<number, string> = {
-  1: 'administratively prohibited',
-  2: 'connect failed',
-  3: 'unknown channel type',
-  4: 'resource shortage',
-};
-
-/** ssh2 says "(SSH) Channel open failure: <description>"; ours sends no description, Go's does. */
-function openFailure(error: Error & { reason?: unknown }): string {
-  const description = error.message.replace(/^\(SSH\) Channel open failure:\s*/, '').trim();
-  return description || OPEN_FAILURE_REASONS[Number(error.reason)] || 'no reason given';
 }

@@ -11,10 +11,13 @@ const { Server } = ssh2;
 import { fromCallback } from 'xstate';
 import type { Logger } from '../../log.js';
 import type { AgentSessionEvent, SshCommand } from '../../machines/agent-session.js';
-import { AgentConfigError, decodeAgentConfig, describeAgentConfig, type AgentConfig } from '../../protocol/agent-config.js';
-import { CONFIG_REQUEST, IDENT_SERVER, PING_REQUEST } from '../../protocol/constants.js';
+import type { AgentConfig } from '../../protocol/agent-config.js';
+import { CHANNEL_TYPE, CONFIG_REQUEST, IDENT_SERVER, PING_REQUEST } from '../../protocol/constants.js';
 import '../../protocol/ssh2-extensions.js';
+import type { ChannelOpener } from './channel-opener.js';
 import type { ConfigVerdict } from './config-check.js';
+import { decideConfig } from './config-decision.js';
+import { openFailure, trulyDestroyable } from './ssh-channel.js';
 
 export interface SessionSshDeps {
   readonly stream: Duplex;
@@ -24,7 +27,15 @@ export interface SessionSshDeps {
   readonly logger: Logger;
   readonly verify: (config: AgentConfig) => ConfigVerdict;
   /** Called once the config is accepted, before the machine hears of it. */
-  readonly onAccepted: (connection: Connection, config: AgentConfig, verdict: Extract<ConfigVerdict, { ok: true }>) => void;
+  readonly onAccepted: (open: ChannelOpener, config: AgentConfig, verdict: Extract<ConfigVerdict, { ok: true }>) => void;
+}
+
+/** Channels on an ssh2 connection of this thread. */
+export function inlineChannelOpener(connection: Connection): ChannelOpener {
+  return (target, done) =>
+    connection.openCustomChannel(CHANNEL_TYPE, Buffer.from(target, 'latin1'), (error, channel) =>
+      error ? done(new Error(openFailure(error))) : done(undefined, trulyDestroyable(channel)),
+    );
 }
 
 export function sessionSshLogic(deps: SessionSshDeps) {
@@ -59,23 +70,14 @@ export function sessionSshLogic(deps: SessionSshDeps) {
           if (name !== CONFIG_REQUEST) return reject?.();
           if (configSeen) return reject?.(Buffer.from('config already received'));
           configSeen = true;
-          let config: AgentConfig;
-          try {
-            config = decodeAgentConfig(data);
-          } catch (error) {
-            const reason = error instanceof AgentConfigError ? error.message : 'invalid config';
-            reject?.(Buffer.from(reason));
-            sendBack({ type: 'config.rejected', reason });
+          const decision = decideConfig(data, deps.verify, log);
+          if (!decision.ok) {
+            reject?.(Buffer.from(decision.reason));
+            sendBack({ type: 'config.rejected', reason: decision.reason });
             return;
           }
-          const verdict = deps.verify(config);
-          if (!verdict.ok) {
-            log.warn({ agent: describeAgentConfig(config), reason: verdict.reason }, 'Agent rejected');
-            reject?.(Buffer.from(verdict.reason));
-            sendBack({ type: 'config.rejected', reason: verdict.reason });
-            return;
-          }
-          deps.onAccepted(conn, config, verdict);
+          const { config, verdict } = decision;
+          deps.onAccepted(inlineChannelOpener(conn), config, verdict);
           accept?.();
           sendBack({
             type: 'config.accepted',

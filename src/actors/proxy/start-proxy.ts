@@ -12,11 +12,12 @@ import { ServingCertCache } from '../../pki/serving-cert-cache.js';
 import { CONFIG_TIMEOUT_MS } from '../../protocol/constants.js';
 import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../registry/cluster-source.js';
 import { PkiPool } from '../../workers/pki-pool.js';
+import { SshWorkerPool } from '../../workers/ssh-worker-pool.js';
 import { startAgentEndpoint, type AgentEndpoint } from './agent-endpoint.js';
 import { ClusterGateway } from './cluster-gateway.js';
 import { checkAgentConfig } from './config-check.js';
 import { loadOrCreateHostKey } from './host-key.js';
-import { ProxySession } from './proxy-session.js';
+import { ProxySession, type SessionEngine } from './proxy-session.js';
 import { handshakeResult } from './handshake-result.js';
 import { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -44,6 +45,11 @@ export interface ProxyOptions {
   readonly metrics?: ProxyMetrics;
   /** Told whenever the number of serving agents of a cluster changes. */
   readonly onAgentsChanged?: (clusterName: string, count: number) => void;
+  /**
+   * `--data-plane-threads N`: run agents' SSH sessions in N worker threads (round-robin);
+   * 0 (the default) runs them on the main thread. See docs/performance.md.
+   */
+  readonly dataPlaneThreads?: number;
 }
 
 export interface ProxyHandle {
@@ -53,6 +59,8 @@ export interface ProxyHandle {
   readonly sessions: ReadonlyMap<string, ProxySession>;
   readonly gateways: ReadonlyMap<string, ClusterGateway>;
   readonly metrics: ProxyMetrics;
+  /** The data-plane worker threads, when `dataPlaneThreads` > 0. */
+  readonly dataPlane: SshWorkerPool | undefined;
   /** Called after any session or gateway changed state; returns an unsubscribe. */
   onChange(listener: () => void): () => void;
   stop(): Promise<void>;
@@ -64,6 +72,15 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     loadOrCreateHostKey(options.hostKeyFile),
     options.pki ?? PkiPool.create(options.ca, { mode: options.pkiMode ?? 'worker' }),
   ]);
+  const threads = options.dataPlaneThreads ?? 0;
+  let dataPlane: SshWorkerPool | undefined;
+  try {
+    dataPlane = threads > 0 ? await SshWorkerPool.start({ threads, logger: log }) : undefined;
+  } catch (error) {
+    if (!options.pki) await pki.destroy();
+    throw error;
+  }
+  const engine: SessionEngine = dataPlane ? { kind: 'worker', pool: dataPlane } : { kind: 'inline' };
   const certs = new ServingCertCache(pki);
   const servingHosts = (cluster: ServedCluster) =>
     [...new Set(['localhost', '127.0.0.1', ...(options.publishServiceAddress ? [options.publishServiceAddress] : []), ...(cluster.extraHosts ?? [])])];
@@ -117,6 +134,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
       keepaliveIntervalMs: options.keepaliveIntervalMs ?? 15_000,
       keepaliveCountMax: options.keepaliveCountMax ?? 3,
       channelOpenTimeoutMs: 15_000,
+      engine,
       ...(options.inspect ? { inspect: options.inspect } : {}),
       onServing: (s) => {
         const cluster = s.clusterName ? options.clusters.snapshot().get(s.clusterName) : undefined;
@@ -174,6 +192,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     endpoint = await startAgentEndpoint({ host: options.host, port: options.port, logger: log, onAgent, extraRoutes: metricsRoute(metrics) });
   } catch (error) {
     unsubscribe();
+    await dataPlane?.stop();
     if (!options.pki) await pki.destroy();
     throw error;
   }
@@ -184,6 +203,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     sessions,
     gateways,
     metrics,
+    dataPlane,
     onChange: (listener) => {
       changes.on('change', listener);
       return () => changes.off('change', listener);
@@ -195,6 +215,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
       await Promise.all([...sessions.values()].map((s) => s.stop('proxy stopping')));
       await Promise.all([...gateways.values()].map((g) => g.remove()));
       gateways.clear();
+      await dataPlane?.stop();
       if (!options.pki) await pki.destroy();
     },
   };

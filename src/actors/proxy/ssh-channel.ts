@@ -1,0 +1,45 @@
+/**
+ * Two facts about ssh2's server channels that both session engines (inline and worker)
+ * need: how to really destroy one, and how to say why an open failed.
+ */
+import { Duplex } from 'node:stream';
+import type { ServerChannel } from 'ssh2';
+
+/**
+ * ssh2's Channel#destroy() only ends and closes the SSH channel: it never marks the
+ * stream destroyed, and a server channel then emits 'close' only after someone read the
+ * rest of its data. A consumer that destroys it mid-response (a TLS socket or HTTP client
+ * whose client went away) reads nothing more, so 'close' never came and the channel
+ * stayed in the session's books. Make destroy() also destroy the Node stream (dropping
+ * unread data), so the peer's CHANNEL_CLOSE ends it.
+ */
+export function trulyDestroyable(channel: ServerChannel): ServerChannel {
+  const sshDestroy = channel.destroy.bind(channel);
+  let closeEmitted = false;
+  channel.once('close', () => (closeEmitted = true));
+  channel.destroy = function destroy(this: ServerChannel) {
+    if (this.destroyed) return this;
+    // ssh2 already saw the channel close (the agent's CHANNEL_CLOSE, or the connection
+    // died) and may be holding its 'close' until an 'end' that a destroyed stream never emits.
+    const sshClosed = (this as unknown as { incoming: { state: string } }).incoming.state === 'closed';
+    sshDestroy();
+    // As ssh2's own destroy, ignore an error argument: no new 'error' event for consumers.
+    Duplex.prototype.destroy.call(this);
+    if (sshClosed) process.nextTick(() => closeEmitted || this.emit('close'));
+    return this;
+  };
+  return channel;
+}
+
+const OPEN_FAILURE_REASONS: Record<number, string> = {
+  1: 'administratively prohibited',
+  2: 'connect failed',
+  3: 'unknown channel type',
+  4: 'resource shortage',
+};
+
+/** ssh2 says "(SSH) Channel open failure: <description>"; ours sends no description, Go's does. */
+export function openFailure(error: Error & { reason?: unknown }): string {
+  const description = error.message.replace(/^\(SSH\) Channel open failure:\s*/, '').trim();
+  return description || OPEN_FAILURE_REASONS[Number(error.reason)] || 'no reason given';
+}
