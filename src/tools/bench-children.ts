@@ -3,7 +3,7 @@
  * stopped at the end, on an error, and on SIGINT/SIGTERM of the bench itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 
 export interface BenchChild {
   readonly name: string;
@@ -23,7 +23,7 @@ export interface BenchChild {
 
 export interface SpawnOptions {
   readonly args: readonly string[];
-  /** Where stdout goes (a file), or ignored. */
+  /** Where stdout and stderr (our proxy and agent log there) are written; else stdout is ignored. */
   readonly stdoutFile?: string;
   readonly stdin?: 'ignore' | 'pipe';
   readonly cwd?: string;
@@ -36,6 +36,9 @@ export class BenchChildren {
   readonly #live = new Set<BenchChild>();
   #signalsHooked = false;
 
+  /** `onSignal` runs after the children stopped on SIGINT/SIGTERM, before exit (e.g. remove temp files). */
+  constructor(private readonly onSignal: () => Promise<void> = async () => {}) {}
+
   spawn(name: string, options: SpawnOptions): BenchChild {
     this.#hookSignals();
     const stdoutFd = options.stdoutFile ? openSync(options.stdoutFile, 'a') : undefined;
@@ -47,10 +50,14 @@ export class BenchChildren {
     if (stdoutFd !== undefined) closeSync(stdoutFd);
     if (proc.pid === undefined) throw new Error(`cannot start ${name}`);
     let tail = '';
+    const log = options.stdoutFile ? createWriteStream(options.stdoutFile, { flags: 'a' }) : undefined;
+    log?.on('error', () => {});
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (text: string) => {
       tail = (tail + text).slice(-STDERR_TAIL_BYTES);
+      log?.write(text);
     });
+    proc.stderr?.on('end', () => log?.end());
     let ended = false;
     const exited = new Promise<number | string>((resolve) => {
       proc.once('exit', (code, signal) => {
@@ -95,7 +102,9 @@ export class BenchChildren {
     this.#signalsHooked = true;
     const onSignal = (signal: NodeJS.Signals) => {
       process.stderr.write(`bench: ${signal}, stopping child processes\n`);
-      void this.stopAll(2_000).finally(() => process.exit(130));
+      void this.stopAll(2_000)
+        .then(() => this.onSignal())
+        .finally(() => process.exit(130));
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);

@@ -57,9 +57,10 @@ export interface BenchEnv {
 const PORT_LOW = 20_000;
 const PORT_HIGH = 32_000;
 
-export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[] } = {}): Promise<BenchEnv> {
+export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[]; keep?: boolean } = {}): Promise<BenchEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'tower-bench-'));
-  const children = new BenchChildren();
+  const removeDir = () => (options.keep ? Promise.resolve() : rm(dir, { recursive: true, force: true }));
+  const children = new BenchChildren(removeDir);
   const upstream = await startBenchUpstream();
   const proxyCa = await createSelfSignedCa({ commonName: 'tower-bench-proxy-ca' });
   const client = await issueClientCert(await importCa(proxyCa), { commonName: 'kubernetes-admin', organizations: ['system:masters'] });
@@ -144,7 +145,7 @@ export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[
     close: async () => {
       await children.stopAll();
       await upstream.close();
-      await rm(dir, { recursive: true, force: true });
+      await removeDir();
     },
   };
   return env;

@@ -22,7 +22,14 @@ export type LoadJob =
   | { readonly kind: 'latency'; readonly target: LoadTarget; readonly count: number; readonly warmup: number; readonly timeoutMs: number }
   | { readonly kind: 'rps'; readonly target: LoadTarget; readonly concurrency: number; readonly durationMs: number; readonly warmupMs: number; readonly timeoutMs: number };
 
-export interface BulkResult { readonly kind: 'bulk'; readonly bytes: number; readonly seconds: number; readonly mbPerSecond: number }
+export interface BulkResult {
+  readonly kind: 'bulk';
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly mbPerSecond: number;
+  /** CPU seconds this client used for the transfer (TLS, HTTP parsing). */
+  readonly cpuSeconds: number;
+}
 export interface LatencyResult { readonly kind: 'latency'; readonly count: number; readonly errors: number; readonly firstError?: string; readonly p50Ms: number; readonly p99Ms: number; readonly meanMs: number }
 export interface RpsResult { readonly kind: 'rps'; readonly requests: number; readonly errors: number; readonly firstError?: string; readonly seconds: number; readonly rps: number }
 export type LoadResult = BulkResult | LatencyResult | RpsResult;
@@ -75,11 +82,13 @@ function agentFor(target: LoadTarget, maxSockets: number): HttpAgent {
 }
 
 async function bulk(target: LoadTarget, timeoutMs: number): Promise<BulkResult> {
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const result = await get(target, false, timeoutMs);
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   if (result.status !== 200) throw new Error(`bulk GET ${target.url}: HTTP ${result.status}`);
-  return { kind: 'bulk', bytes: result.bytes, seconds, mbPerSecond: result.bytes / 1e6 / seconds };
+  return { kind: 'bulk', bytes: result.bytes, seconds, mbPerSecond: result.bytes / 1e6 / seconds, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
 async function latency(target: LoadTarget, count: number, warmup: number, timeoutMs: number): Promise<LatencyResult> {

@@ -6,6 +6,8 @@
  *   after the proxy went idle and a forced GC. A few warm-up agents (their own clusters)
  *   connect at once first, so the PKI worker threads, JIT and first-use allocations are
  *   in the baseline, not spread over the agents measured.
+ * - HA: the same with N agents of one cluster (one set of listeners and one certificate),
+ *   so handshakes/s measures sessions alone, without a new cluster's setup per agent.
  * The V8 heap in use (after GC) per agent is reported beside RSS: RSS also holds memory
  * V8 and the allocator keep after a peak, the heap only what the sessions hold.
  */
@@ -35,8 +37,16 @@ export interface SessionsOptions {
   readonly log: (line: string) => void;
 }
 
-export async function runSessionsPhase(env: BenchEnv, options: SessionsOptions): Promise<Record<number, SessionsRun[]>> {
+export interface SessionsPhaseResult {
+  /** By agent count: each agent its own cluster. */
+  readonly perCluster: Record<number, SessionsRun[]>;
+  /** The largest agent count, all agents of one cluster. */
+  readonly ha: SessionsRun[];
+}
+
+export async function runSessionsPhase(env: BenchEnv, options: SessionsOptions): Promise<SessionsPhaseResult> {
   const out: Record<number, SessionsRun[]> = {};
+  const ha: SessionsRun[] = [];
   for (const n of options.sizes) {
     const clusters = await env.clusters(`s${n}`, n + WARM_UP);
     const [proxyPort] = await env.ports(1);
@@ -45,7 +55,7 @@ export async function runSessionsPhase(env: BenchEnv, options: SessionsOptions):
     for (let run = 1; run <= options.runs; run++) {
       const proxy = await env.startProxy({ port: proxyPort!, clustersFile, inspect: true, logName: `proxy-sessions-${n}-${run}` });
       try {
-        const result = await measure(env, proxy, clusters, options.maxConnecting);
+        const result = await measure(env, proxy, clusters.slice(0, WARM_UP), clusters.slice(WARM_UP), 1, options.maxConnecting);
         out[n].push(result);
         options.log(
           `sessions ${n} run ${run}: ${result.handshakesPerSecond.toFixed(0)} handshakes/s,` +
@@ -56,19 +66,43 @@ export async function runSessionsPhase(env: BenchEnv, options: SessionsOptions):
       }
     }
   }
-  return out;
+  const n = Math.max(...options.sizes);
+  const [cluster] = await env.clusters('ha', 1);
+  const [proxyPort] = await env.ports(1);
+  const clustersFile = await env.writeClusters('clusters-ha.json', [cluster!]);
+  for (let run = 1; run <= options.runs; run++) {
+    const proxy = await env.startProxy({ port: proxyPort!, clustersFile, inspect: true, logName: `proxy-ha-${run}` });
+    try {
+      const result = await measure(env, proxy, [cluster!], [cluster!], n, options.maxConnecting);
+      ha.push(result);
+      options.log(
+        `HA ${n} agents of one cluster run ${run}: ${result.handshakesPerSecond.toFixed(0)} handshakes/s,` +
+          ` ${(result.rssPerAgentBytes / 1024).toFixed(1)} KB RSS per idle agent`,
+      );
+    } finally {
+      await proxy.child.stop();
+    }
+  }
+  return { perCluster: out, ha };
 }
 
-async function measure(env: BenchEnv, proxy: ProxyChild, clusters: readonly BenchCluster[], maxConnecting: number): Promise<SessionsRun> {
+/** Connect `warmUp` (one agent each), read memory, connect `measured` × perCluster at once, read again. */
+async function measure(
+  env: BenchEnv,
+  proxy: ProxyChild,
+  warmUp: readonly BenchCluster[],
+  measured: readonly BenchCluster[],
+  perCluster: number,
+  maxConnecting: number,
+): Promise<SessionsRun> {
   const pid = proxy.child.pid;
-  const fleet = (list: readonly BenchCluster[]) => simFleet(env, proxy.port, list, maxConnecting);
-  const warm = fleet(clusters.slice(0, WARM_UP));
+  const warm = simFleet(env, proxy.port, warmUp, maxConnecting);
   let sims: SimAgents | undefined;
   try {
-    await warm.waitConnected(WARM_UP, 60_000);
+    await warm.waitConnected(warmUp.length, 60_000);
     const before = await settledMemory(pid, proxy.inspector!);
-    const agents = clusters.length - WARM_UP;
-    sims = fleet(clusters.slice(WARM_UP));
+    const agents = measured.length * perCluster;
+    sims = simFleet(env, proxy.port, measured, maxConnecting, perCluster);
     const connectMs = await sims.waitConnected(agents, 180_000);
     const after = await settledMemory(pid, proxy.inspector!);
     return {
@@ -86,10 +120,11 @@ async function measure(env: BenchEnv, proxy: ProxyChild, clusters: readonly Benc
   }
 }
 
-export function simFleet(env: BenchEnv, proxyPort: number, clusters: readonly BenchCluster[], maxConnecting: number): SimAgents {
+export function simFleet(env: BenchEnv, proxyPort: number, clusters: readonly BenchCluster[], maxConnecting: number, perCluster = 1): SimAgents {
   return startSimAgents({
     proxyUrl: `ws://${HOST}:${proxyPort}`,
     clusters,
+    perCluster,
     upstream: { kubernetes: `${HOST}:${env.upstream.kubePort}`, kubesphere: `${HOST}:${env.upstream.ksPort}` },
     credentials: { caData: env.upstream.memberCa.certPem, bearerToken: env.upstream.bearerToken },
     maxConnecting,

@@ -28,6 +28,15 @@ export interface BulkRun {
   readonly tunnel: BulkResult;
   /** Proxy CPU seconds per GB moved through the tunnel. */
   readonly proxyCpuPerGb: number;
+  /**
+   * CPU seconds per GB of every process involved: client and upstream directly; client,
+   * proxy, agent and upstream through the tunnel. On a machine with C cores a path cannot
+   * go faster than C ÷ total GB/s, whatever the latency.
+   */
+  readonly cpuPerGb: {
+    readonly direct: { readonly client: number; readonly upstream: number; readonly total: number };
+    readonly tunnel: { readonly client: number; readonly proxy: number; readonly agent: number; readonly upstream: number; readonly total: number };
+  };
 }
 
 export interface TransferRun {
@@ -60,12 +69,12 @@ export async function runTransferPhase(env: BenchEnv, options: TransferOptions):
     for (let run = 1; run <= options.runs; run++) {
       const result: { -readonly [K in keyof TransferRun]: TransferRun[K] } = {};
       if (options.bulk) {
-        result.bulkKube = await bulk(env, proxy, paths.kube, options.bulkBytes, async (during) => {
+        result.bulkKube = await bulk(env, proxy, agent.pid, paths.kube, options.bulkBytes, async (during) => {
           await eld.start();
           await during();
           result.eldBulk = await eld.read();
         });
-        result.bulkKs = await bulk(env, proxy, paths.ks, options.bulkBytes);
+        result.bulkKs = await bulk(env, proxy, agent.pid, paths.ks, options.bulkBytes);
         options.log(
           `run ${run} bulk: kube ${result.bulkKube.tunnel.mbPerSecond.toFixed(0)} MB/s (direct ${result.bulkKube.direct.mbPerSecond.toFixed(0)}),` +
             ` ks ${result.bulkKs.tunnel.mbPerSecond.toFixed(0)} MB/s (direct ${result.bulkKs.direct.mbPerSecond.toFixed(0)})`,
@@ -105,19 +114,47 @@ export async function runTransferPhase(env: BenchEnv, options: TransferOptions):
 async function bulk(
   env: BenchEnv,
   proxy: ProxyChild,
+  agentPid: number,
   path: Paths['kube'],
   bytes: number,
   around: (during: () => Promise<void>) => Promise<void> = (during) => during(),
 ): Promise<BulkRun> {
   const job = (target: LoadTarget) => ({ kind: 'bulk' as const, target: { ...target, url: `${target.url}/bytes?n=${bytes}` }, timeoutMs: 120_000 });
+  // The upstream servers run in this process: its CPU during a transfer is theirs.
+  const selfCpu = (since: NodeJS.CpuUsage) => {
+    const used = process.cpuUsage(since);
+    return (used.user + used.system) / 1e6;
+  };
+  let since = process.cpuUsage();
   const direct = await runLoad<BulkResult>(env.children, job(path.direct));
+  const directUpstream = selfCpu(since);
   let tunnel: BulkResult | undefined;
-  const cpuBefore = cpuSeconds(proxy.child.pid);
+  const proxyBefore = cpuSeconds(proxy.child.pid);
+  const agentBefore = cpuSeconds(agentPid);
+  since = process.cpuUsage();
   await around(async () => {
     tunnel = await runLoad<BulkResult>(env.children, job(path.tunnel));
   });
-  const cpu = cpuSeconds(proxy.child.pid) - cpuBefore;
-  return { direct, tunnel: tunnel!, proxyCpuPerGb: cpu / (tunnel!.bytes / 1e9) };
+  const tunnelUpstream = selfCpu(since);
+  const proxyCpu = cpuSeconds(proxy.child.pid) - proxyBefore;
+  const agentCpu = cpuSeconds(agentPid) - agentBefore;
+  const gbDirect = direct.bytes / 1e9;
+  const gb = tunnel!.bytes / 1e9;
+  return {
+    direct,
+    tunnel: tunnel!,
+    proxyCpuPerGb: proxyCpu / gb,
+    cpuPerGb: {
+      direct: { client: direct.cpuSeconds / gbDirect, upstream: directUpstream / gbDirect, total: (direct.cpuSeconds + directUpstream) / gbDirect },
+      tunnel: {
+        client: tunnel!.cpuSeconds / gb,
+        proxy: proxyCpu / gb,
+        agent: agentCpu / gb,
+        upstream: tunnelUpstream / gb,
+        total: (tunnel!.cpuSeconds + proxyCpu + agentCpu + tunnelUpstream) / gb,
+      },
+    },
+  };
 }
 
 const version = (target: LoadTarget): LoadTarget => ({ ...target, url: `${target.url}/version` });
@@ -145,8 +182,11 @@ async function waitTunnel(env: BenchEnv, cluster: BenchCluster, timeoutMs: numbe
       const req = httpsRequest(
         { host: HOST, port: cluster.kubePort, path: '/version', agent: false, ca: env.proxyCa.certPem, cert: env.client.certPem, key: env.client.keyPem },
         (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve(res.statusCode === 200 ? 200 : `HTTP ${res.statusCode}: ${body.trim().slice(0, 300)}`));
+          res.on('error', (error) => resolve(error.message));
         },
       );
       req.setTimeout(2_000, () => req.destroy(new Error('timeout')));

@@ -10,14 +10,14 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createBenchEnv, type BenchEnv } from './bench-env.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js';
 import { runPkiPhase, type PkiPhaseResult } from './bench-phase-pki.js';
-import { runSessionsPhase, type SessionsRun } from './bench-phase-sessions.js';
+import { runSessionsPhase, type SessionsPhaseResult } from './bench-phase-sessions.js';
 import { runStormPhase, type StormRun } from './bench-phase-storm.js';
 import { runTransferPhase, type TransferRun } from './bench-phase-transfer.js';
 import { figure, formatTable, type Figure } from './bench-report.js';
 
 interface Raw {
   transfer?: TransferRun[];
-  sessions?: Record<number, SessionsRun[]>;
+  sessions?: SessionsPhaseResult;
   storm?: StormRun[];
   pki?: PkiPhaseResult;
 }
@@ -40,11 +40,11 @@ async function main(): Promise<number> {
   const loadBefore = loadavg();
   const errors: string[] = [];
   const raw: Raw = {};
-  const env = await createBenchEnv({ proxyNodeArgs: opts.proxyNodeArgs });
+  const env = await createBenchEnv({ proxyNodeArgs: opts.proxyNodeArgs, keep: opts.keep });
   log(`temp dir ${env.dir}`);
   const deadline = setTimeout(() => {
     log(`giving up after ${opts.timeoutMs / 1000} s (--timeout)`);
-    void env.children.stopAll(2_000).finally(() => process.exit(1));
+    void closeEnv(env).finally(() => process.exit(1));
   }, opts.timeoutMs);
   deadline.unref();
 
@@ -90,8 +90,7 @@ async function main(): Promise<number> {
     }
   } finally {
     clearTimeout(deadline);
-    if (opts.keep) await env.children.stopAll();
-    else await closeEnv(env);
+    await closeEnv(env);
   }
 
   const figures = compile(raw, opts);
@@ -140,6 +139,9 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
       figure({ key: 'bulk.ks.mbPerSecond', label: `bulk ${mib} MiB GET, ks HTTP path`, unit: 'MB/s', runs: t.map((r) => r.bulkKs?.tunnel.mbPerSecond), direct: t.map((r) => r.bulkKs?.direct.mbPerSecond) }),
       figure({ key: 'bulk.kube.proxyCpuPerGb', label: 'proxy CPU per GB, kube path', unit: 's/GB', runs: t.map((r) => r.bulkKube?.proxyCpuPerGb) }),
       figure({ key: 'bulk.ks.proxyCpuPerGb', label: 'proxy CPU per GB, ks path', unit: 's/GB', runs: t.map((r) => r.bulkKs?.proxyCpuPerGb) }),
+      figure({ key: 'bulk.kube.agentCpuPerGb', label: 'agent CPU per GB, kube path', unit: 's/GB', runs: t.map((r) => r.bulkKube?.cpuPerGb.tunnel.agent) }),
+      figure({ key: 'bulk.kube.totalCpuPerGb', label: 'all processes CPU per GB, kube path', unit: 's/GB', runs: t.map((r) => r.bulkKube?.cpuPerGb.tunnel.total), direct: t.map((r) => r.bulkKube?.cpuPerGb.direct.total) }),
+      figure({ key: 'bulk.ks.totalCpuPerGb', label: 'all processes CPU per GB, ks path', unit: 's/GB', runs: t.map((r) => r.bulkKs?.cpuPerGb.tunnel.total), direct: t.map((r) => r.bulkKs?.cpuPerGb.direct.total) }),
       figure({ key: 'eld.bulk.p99Ms', label: 'proxy event-loop delay p99, kube bulk', unit: 'ms', runs: t.map((r) => r.eldBulk?.p99Ms) }),
       figure({ key: 'eld.bulk.maxMs', label: 'proxy event-loop delay max, kube bulk', unit: 'ms', runs: t.map((r) => r.eldBulk?.maxMs) }),
     );
@@ -153,11 +155,19 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
       figure({ key: 'small.rps', label: `1 KB GET, ${opts.concurrency} keep-alive clients, kube`, unit: 'req/s', runs: t.map((r) => r.rps?.tunnel.rps), direct: t.map((r) => r.rps?.direct.rps) }),
     );
   }
-  for (const [size, runs] of Object.entries(raw.sessions ?? {})) {
+  for (const [size, runs] of Object.entries(raw.sessions?.perCluster ?? {})) {
     figures.push(
       figure({ key: `sessions.${size}.rssPerAgentKb`, reference: 'sessions.rssPerAgentKb', label: `proxy RSS per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.rssPerAgentBytes / 1024) }),
       figure({ key: `sessions.${size}.heapPerAgentKb`, label: `proxy V8 heap per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.heapPerAgentBytes / 1024) }),
       figure({ key: `sessions.${size}.handshakesPerSecond`, reference: 'sessions.handshakesPerSecond', label: `handshakes incl. config, ${size} at once`, unit: '/s', runs: runs.map((r) => r.handshakesPerSecond) }),
+    );
+  }
+  const ha = raw.sessions?.ha ?? [];
+  if (ha.length) {
+    const n = ha[0]!.agents;
+    figures.push(
+      figure({ key: 'sessions.ha.rssPerAgentKb', reference: 'sessions.rssPerAgentKb', label: `proxy RSS per idle agent, ${n} agents of 1 cluster`, unit: 'KB', runs: ha.map((r) => r.rssPerAgentBytes / 1024) }),
+      figure({ key: 'sessions.ha.handshakesPerSecond', reference: 'sessions.handshakesPerSecond', label: `handshakes incl. config, ${n} of 1 cluster at once`, unit: '/s', runs: ha.map((r) => r.handshakesPerSecond) }),
     );
   }
   const storm = raw.storm ?? [];

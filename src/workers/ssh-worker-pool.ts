@@ -231,7 +231,9 @@ export class SshWorkerPool {
   async #spawn(slot: Slot): Promise<void> {
     const worker = new Worker(WORKER_ENTRY, { name: `tower-data-plane-${slot.index}` });
     slot.worker = worker;
-    slot.threadId = worker.threadId;
+    // A Worker's threadId reads -1 once it exited: keep it for the crash report.
+    const threadId = worker.threadId;
+    slot.threadId = threadId;
     slot.startedAt = Date.now();
     this.#running += 1;
     let failure: Error | undefined;
@@ -239,7 +241,7 @@ export class SshWorkerPool {
     worker.on('error', (error) => (failure = error));
     worker.once('exit', (code) => {
       this.#running -= 1;
-      this.#onExit(slot, worker, failure ? `crashed: ${failure.message}` : `exited with code ${code}`);
+      this.#onExit(slot, worker, threadId, failure ? `crashed: ${failure.message}` : `exited with code ${code}`);
     });
     const timer = setTimeout(() => void worker.terminate(), WORKER_START_TIMEOUT_MS);
     try {
@@ -276,12 +278,12 @@ export class SshWorkerPool {
     }
   }
 
-  #onExit(slot: Slot, worker: Worker, what: string): void {
+  #onExit(slot: Slot, worker: Worker, threadId: number, what: string): void {
     if (slot.worker !== worker) return; // stopped, or already replaced
     slot.worker = undefined;
     if (this.#stopping) return;
-    const reason = `data-plane worker thread ${worker.threadId} ${what}`;
-    this.#log.error({ thread: worker.threadId, sessions: slot.sessions.size }, `${reason}; ending its sessions and starting a new thread`);
+    const reason = `data-plane worker thread ${threadId} ${what}`;
+    this.#log.error({ thread: threadId, sessions: slot.sessions.size }, `${reason}; ending its sessions and starting a new thread`);
     for (const [sid, entry] of slot.sessions) this.#end(sid, entry, reason);
     const pause = Date.now() - slot.startedAt < RESPAWN_PAUSE_MS ? RESPAWN_PAUSE_MS : 0;
     slot.respawn = setTimeout(() => {

@@ -100,10 +100,15 @@ export class WorkerSshSession {
     }
   }
 
-  /** The main thread ends the session: as inline, end SSH and drop the stream. */
+  /**
+   * The main thread ends the session: as inline, end SSH (its DISCONNECT still goes out)
+   * and drop the stream.
+   */
   close(): void {
     this.#connection?.end();
-    this.#socket.destroy();
+    const socket = this.#socket;
+    socket.end();
+    setImmediate(() => socket.destroy());
     for (const relay of this.#channels) relay.destroy();
     this.#channels.clear();
     this.onGone();

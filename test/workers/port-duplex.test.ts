@@ -86,8 +86,10 @@ describe('PortDuplex', () => {
     b.pipe(sink);
     await nextEvent(sink, 'finish', 'the slow sink to get everything', 30_000);
     assert.equal(received, 64 * 1024 * 1024);
-    a.end();
-    await nextEvent(a, 'close', 'a to close');
+    const closed = nextEvent(a, 'close', 'a to close');
+    a.resume();
+    b.end(); // the source already ended a; ending b closes both
+    await closed;
   });
 
   it('half-closes: end() one way, the other way keeps flowing', async () => {
@@ -125,11 +127,15 @@ describe('PortDuplex', () => {
     await nextEvent(a, 'finish', 'a to finish');
     a.destroy();
     await new Promise((resolve) => setTimeout(resolve, 20)); // b reads only now
+    let errored: unknown;
+    b.on('error', (error) => (errored = error));
+    // b's writes after its peer is gone are dropped, not errors.
+    b.write('into the void');
     const got = readAll(b, 'b to read to the end');
     assert.equal((await got).toString(), 'last words');
     await (b.closed ? undefined : nextEvent(b, 'close', 'b to close'));
-    // b's writes after its peer is gone are dropped, not errors.
     assert.equal(b.destroyed, true);
+    assert.equal(errored, undefined);
   });
 
   it('a port closed under it (the other thread died) ends the stream', async () => {

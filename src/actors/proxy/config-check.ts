@@ -4,6 +4,7 @@
  * Reasons are safe to send back to the agent and to log: they never quote a secret.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
 import type { AgentConfig } from '../../protocol/agent-config.js';
 import { DEFAULT_KUBERNETES_PORT, DEFAULT_KUBESPHERE_PORT } from '../../protocol/constants.js';
 import { normalizeHostPort } from '../../protocol/host-port.js';
@@ -36,6 +37,15 @@ export function checkAgentConfig(
   if (!kubesphereTarget) return { ok: false, reason: 'KubeSphereSvcHost is not host[:port]' };
   if (!config.bearerToken && !(config.certData && config.keyData)) {
     return { ok: false, reason: 'config carries no credentials (BearerToken or CertData+KeyData)' };
+  }
+  try {
+    // The upstream TLS context is built from these once per session: check they parse.
+    createSecureContext({
+      ...(config.caData ? { ca: config.caData } : {}),
+      ...(config.certData && config.keyData ? { cert: config.certData, key: config.keyData } : {}),
+    });
+  } catch {
+    return { ok: false, reason: 'CAData, CertData or KeyData is not a valid PEM certificate/key pair' };
   }
   return { ok: true, cluster, kubernetesTarget, kubesphereTarget };
 }

@@ -5,6 +5,7 @@
  * bytes to it, verifies the `config` payload it forwards with the same `verify`, and hands
  * the session a channel opener whose streams come back over MessagePorts.
  */
+import type { Duplex } from 'node:stream';
 import { fromCallback } from 'xstate';
 import type { AgentSessionEvent, SshCommand } from '../../machines/agent-session.js';
 import type { SshWorkerPool } from '../../workers/ssh-worker-pool.js';
@@ -43,7 +44,9 @@ export function workerSessionSshLogic(deps: WorkerSessionSshDeps) {
             allowedTargets: [decision.verdict.kubernetesTarget, decision.verdict.kubesphereTarget],
           });
         },
-        closed: reportClosed,
+        // The worker's last bytes (e.g. SSH's DISCONNECT) travel on the session's port and
+        // may come after this: let them reach the agent before the session ends.
+        closed: (reason) => afterWorkerBytes(link.socket, deps.stream, () => reportClosed(reason)),
         log: (level, message, fields) => log[level](fields, message),
       },
     );
@@ -58,18 +61,57 @@ export function workerSessionSshLogic(deps: WorkerSessionSshDeps) {
     stream.pipe(socket);
     socket.pipe(stream);
     stream.once('close', () => socket.destroy());
-    socket.once('close', () => stream.destroy());
+    socket.once('close', () => closeWebSocket(stream));
 
+    // As inline (`connection.end()`, then drop the stream), but SSH's goodbye comes from
+    // the worker: let it through before the WebSocket goes.
     receive((command) => {
       if (command.type !== 'close') return;
       link.close();
-      stream.destroy();
+      afterWorkerBytes(socket, stream, () => stream.destroy());
     });
     return () => {
       closed = true;
       link.release();
-      stream.destroy();
-      socket.destroy();
+      afterWorkerBytes(socket, stream, () => {
+        closeWebSocket(stream);
+        socket.destroy();
+      });
     };
   });
+}
+
+/** Longest wait for a worker's last bytes after it reported its session closed (named limit). */
+export const LAST_BYTES_WAIT_MS = 250;
+
+/** Run `then` once nothing more can come from the worker's socket, or the agent is gone. */
+function afterWorkerBytes(socket: Duplex, stream: Duplex, then: () => void): void {
+  const done = () => socket.readableEnded || socket.destroyed || stream.readableEnded || stream.destroyed;
+  if (done()) return then();
+  let timer: NodeJS.Timeout | undefined;
+  const events = [
+    [socket, 'end'],
+    [socket, 'close'],
+    [stream, 'end'],
+    [stream, 'close'],
+  ] as const;
+  const finish = () => {
+    clearTimeout(timer);
+    for (const [emitter, event] of events) emitter.off(event, finish);
+    then();
+  };
+  for (const [emitter, event] of events) emitter.once(event, finish);
+  timer = setTimeout(finish, LAST_BYTES_WAIT_MS);
+}
+
+/**
+ * End the WebSocket (a close frame, as when ssh2 ends its socket inline), then drop it on
+ * the next turn of the loop. The worker's `closed` can overtake its last bytes (they
+ * travel on another port); without the close frame, peers that wait for the stream's
+ * 'close' (ssh2's client over a WebSocket stream) would never hear of the end.
+ */
+function closeWebSocket(stream: Duplex): void {
+  if (stream.destroyed) return;
+  stream.end();
+  setImmediate(() => stream.destroy());
 }

@@ -1,0 +1,243 @@
+/**
+ * The tunnel end to end with the SSH session engine in data-plane worker threads
+ * (`dataPlaneThreads: 2`): the scenarios of tunnel.test.ts, a rejected agent, a worker
+ * crash, and stop() leaving no thread behind.
+ */
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import type { AgentHandle } from '../../src/actors/agent/start-agent.js';
+import type { ProxySession } from '../../src/actors/proxy/proxy-session.js';
+import type { SshWorkerPool } from '../../src/workers/ssh-worker-pool.js';
+import { MEMBER_TOKEN } from '../helpers/member-apiserver.js';
+import { connectRawAgent, rawConfig } from '../helpers/raw-agent.js';
+import { CLUSTER, startTunnelFixture, type TunnelFixture } from '../helpers/tunnel-fixture.js';
+import { nextEvent, until } from '../helpers/wait.js';
+
+const THREADS = 2;
+
+function pool(t: TunnelFixture): SshWorkerPool {
+  assert.ok(t.proxy.dataPlane, 'the proxy runs no data-plane threads');
+  return t.proxy.dataPlane;
+}
+
+const sessionsInWorkers = (t: TunnelFixture) => pool(t).sessionCounts.reduce((a, b) => a + b, 0);
+
+describe('data plane in worker threads: the tunnel', { timeout: 60_000 }, () => {
+  let t: TunnelFixture;
+  let agent: AgentHandle;
+  before(async () => {
+    t = await startTunnelFixture({ proxy: { dataPlaneThreads: THREADS } });
+    agent = await t.addAgent();
+    await t.waitConnected(agent);
+    await t.waitSessions(1);
+  });
+  after(() => t.close());
+
+  it('runs the session in a worker thread', () => {
+    assert.equal(pool(t).threads, THREADS);
+    assert.equal(pool(t).running, THREADS);
+    assert.equal(sessionsInWorkers(t), 1);
+  });
+
+  it('reaches the member kube-apiserver and the ks-apiserver', async () => {
+    const kube = await t.kubeGet('/version', { headers: { authorization: 'Bearer client-should-not-pass' } });
+    assert.equal(kube.status, 200);
+    assert.equal(JSON.parse(kube.body).gitVersion, 'v1.32.0-member');
+    assert.equal(t.member.seen.at(-1)?.authorization, `Bearer ${MEMBER_TOKEN}`);
+    const ks = await t.ksGet('/kapis/resources.kubesphere.io/v1alpha3/namespaces');
+    assert.equal(ks.status, 200);
+    assert.equal(JSON.parse(ks.body).path, '/kapis/resources.kubesphere.io/v1alpha3/namespaces');
+  });
+
+  it('carries 8 MiB of body intact', async () => {
+    const res = await t.kubeGet(`/bytes?n=${8 * 1024 * 1024}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.length, 8 * 1024 * 1024);
+  });
+
+  it('streams a watch event by event', async () => {
+    const watchOpened = nextEvent(t.member.events, 'watch-open', 'the member to see the watch');
+    const lines: string[] = [];
+    let onLine: (() => void) | undefined;
+    const req = httpsRequest({
+      host: '127.0.0.1', port: t.kubePort, path: '/api/v1/namespaces?watch=1', agent: false,
+      ca: t.proxyCa.certPem, cert: t.client.certPem, key: t.client.keyPem,
+    });
+    req.on('error', () => {});
+    const response = nextEvent<IncomingMessage>(req, 'response', 'watch response headers');
+    req.end();
+    const res = await response;
+    assert.equal(res.statusCode, 200);
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      lines.push(...chunk.split('\n').filter(Boolean));
+      onLine?.();
+    });
+    await watchOpened;
+    for (const name of ['first', 'second']) {
+      const got = new Promise<void>((resolve) => (onLine = () => lines.some((l) => l.includes(name)) && resolve()));
+      t.member.sendWatchEvent({ metadata: { name } });
+      await got;
+    }
+    assert.equal(lines.length, 2);
+    req.destroy();
+  });
+
+  for (const protocol of ['SPDY/3.1', 'websocket']) {
+    it(`passes a ${protocol} upgrade through both ways`, async () => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: t.kubePort, ca: t.proxyCa.certPem, cert: t.client.certPem, key: t.client.keyPem, servername: 'localhost' });
+      socket.on('error', () => {});
+      await nextEvent(socket, 'secureConnect', 'TLS to the kube listener');
+      socket.write(`GET /api/v1/namespaces/default/pods/p/exec HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`);
+      let received = '';
+      const gotHead = new Promise<void>((resolve) => {
+        socket.on('data', (chunk: Buffer) => {
+          received += chunk.toString('latin1');
+          if (received.includes('\r\n\r\n')) resolve();
+        });
+      });
+      await gotHead;
+      assert.match(received, /^HTTP\/1\.1 101 /);
+      const echoed = new Promise<void>((resolve) => socket.on('data', () => received.includes('ping-through-upgrade') && resolve()));
+      socket.write('ping-through-upgrade');
+      await echoed;
+      socket.destroy();
+    });
+  }
+
+  it('a client that disconnects mid-response releases the channel on both sides', async () => {
+    const session = [...t.proxy.sessions.values()][0]!;
+    const req = httpsRequest({
+      host: '127.0.0.1', port: t.kubePort, path: `/bytes?n=${256 * 1024 * 1024}`, agent: false,
+      ca: t.proxyCa.certPem, cert: t.client.certPem, key: t.client.keyPem,
+    });
+    req.on('error', () => {});
+    req.end();
+    const res = await nextEvent<IncomingMessage>(req, 'response', 'the /bytes response headers');
+    assert.equal(res.statusCode, 200);
+    await nextEvent(res, 'data', 'the first chunk');
+    const carrying = session.openChannels;
+    assert.ok(carrying >= 1, 'a channel carries the response');
+    req.destroy();
+    res.destroy();
+    const released = () => session.openChannels < carrying && agent.openChannels() < carrying;
+    await until(released, (f) => {
+      const timer = setInterval(f, 20); // channel counts announce no event of their own here
+      return () => clearInterval(timer);
+    }, 'the proxy and the agent to release the channel');
+  });
+
+  it('rejects an agent with a wrong token, closes it, and keeps nothing of it', async () => {
+    const before = new Set(t.proxy.sessions.keys());
+    const raw = await connectRawAgent(t.proxy.port);
+    try {
+      const fresh = [...t.proxy.sessions.values()].filter((s) => !before.has(s.id));
+      assert.equal(fresh.length, 1);
+      const session: ProxySession = fresh[0]!;
+      assert.equal(sessionsInWorkers(t), 2, 'the raw agent runs in a worker too');
+      const wrong = 'wrong-token-do-not-echo-77c1';
+      const reply = await raw.sendConfig(rawConfig({ name: CLUSTER, token: wrong }));
+      assert.equal(reply.ok, false);
+      assert.match(reply.message, /^Unauthorized agent: wrong token/);
+      assert.ok(!reply.message.includes(wrong));
+      await raw.closed;
+      await session.done;
+      assert.match(session.actor.getSnapshot().context.reason ?? '', /^Unauthorized agent: wrong token/);
+      await until(() => !t.proxy.sessions.has(session.id), (f) => t.proxy.onChange(f), 'the rejected session to go');
+      assert.equal(sessionsInWorkers(t), 1, 'the rejected session is still held for a worker');
+      assert.equal(t.proxy.gateways.get(CLUSTER)?.sessionCount, 1);
+    } finally {
+      await raw.close();
+    }
+    assert.equal((await t.kubeGet('/version')).status, 200);
+  });
+
+  it('answers the agent\'s ping in the worker', async () => {
+    const raw = await connectRawAgent(t.proxy.port);
+    try {
+      const ok = await new Promise<boolean | undefined>((resolve, reject) =>
+        raw.client.globalRequest('ping', undefined, (error, answer) => (error ? reject(error) : resolve(answer))),
+      );
+      assert.equal(ok, true);
+    } finally {
+      await raw.close();
+    }
+    await until(() => sessionsInWorkers(t) === 1, (f) => t.proxy.onChange(f), 'the raw session to go');
+  });
+});
+
+describe('data plane in worker threads: high availability', { timeout: 60_000 }, () => {
+  let t: TunnelFixture;
+  before(async () => {
+    t = await startTunnelFixture({ proxy: { dataPlaneThreads: THREADS } });
+  });
+  after(() => t.close());
+
+  it('spreads agents over the threads, fails over at once, closes listeners with the last agent', async () => {
+    const a = await t.addAgent();
+    const b = await t.addAgent();
+    await Promise.all([t.waitConnected(a), t.waitConnected(b)]);
+    await t.waitSessions(2);
+    assert.deepEqual([...pool(t).sessionCounts], [1, 1], 'round-robin puts one agent on each thread');
+    for (let i = 0; i < 6; i++) assert.equal((await t.kubeGet('/version')).status, 200);
+    await a.stop();
+    await t.waitSessions(1);
+    for (let i = 0; i < 4; i++) assert.equal((await t.kubeGet('/version')).status, 200);
+    await b.stop();
+    await t.waitSessions(0);
+    await assert.rejects(t.kubeGet('/version'), /ECONNREFUSED/);
+    await until(() => sessionsInWorkers(t) === 0, (f) => t.proxy.onChange(f), 'no sessions left in the workers');
+  });
+});
+
+describe('data plane in worker threads: a worker that dies', { timeout: 60_000 }, () => {
+  let t: TunnelFixture;
+  before(async () => {
+    t = await startTunnelFixture({ proxy: { dataPlaneThreads: THREADS } });
+    await t.waitConnected(await t.addAgent());
+    await t.waitSessions(1);
+  });
+  after(() => t.close());
+
+  it('ends its sessions with a reason, is replaced, and the agent comes back', async () => {
+    const session = [...t.proxy.sessions.values()][0]!;
+    const oldThreads = pool(t).workers.map((w) => w.threadId);
+    // Kill every thread, so whichever holds the session dies.
+    await Promise.all(pool(t).workers.map((w) => w.terminate()));
+    await session.done;
+    assert.match(session.actor.getSnapshot().context.reason ?? '', /^data-plane worker thread \d+ exited with code 1$/);
+    // The agent reconnects onto a new thread; the proxy never went down.
+    await until(
+      () => [...t.proxy.sessions.values()].some((s) => s !== session && s.actor.getSnapshot().matches('serving')),
+      (f) => t.proxy.onChange(f),
+      'the agent to be served again',
+      15_000,
+    );
+    await t.waitSessions(1);
+    assert.equal(pool(t).running, THREADS);
+    assert.ok(pool(t).workers.every((w) => !oldThreads.includes(w.threadId)), 'the dead threads were replaced');
+    const res = await t.kubeGet('/version');
+    assert.equal(res.status, 200);
+  });
+});
+
+describe('data plane in worker threads: stop()', { timeout: 60_000 }, () => {
+  it('leaves no worker thread running', async () => {
+    const t = await startTunnelFixture({ proxy: { dataPlaneThreads: THREADS } });
+    let dataPlane: SshWorkerPool | undefined;
+    try {
+      dataPlane = pool(t);
+      await t.waitConnected(await t.addAgent());
+      await t.waitSessions(1);
+      assert.equal((await t.kubeGet('/version')).status, 200);
+      assert.equal(dataPlane.running, THREADS);
+    } finally {
+      await t.close();
+    }
+    assert.equal(dataPlane.running, 0, 'worker threads still running after stop()');
+    assert.deepEqual([...dataPlane.sessionCounts], [0, 0]);
+  });
+});
