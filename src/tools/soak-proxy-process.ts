@@ -92,6 +92,7 @@ export async function childProxy(config: Pick<SoakProxyConfig, 'port' | 'cluster
         clustersListening: metricValue(samples, 'tower_proxy_clusters_connected'),
         gatewaySessions: undefined,
         gateways: undefined,
+        rssBytes: metricValue(samples, 'process_resident_memory_bytes'),
       };
     },
     handshakes: async () => {

@@ -27,6 +27,8 @@ export interface SoakProxyState {
   /** Sessions the gateways count as serving. */
   readonly gatewaySessions: number | undefined;
   readonly gateways: number | undefined;
+  /** RSS of the proxy child (process mode). */
+  readonly rssBytes?: number;
 }
 
 /** What was left right after a stop: all zero when the proxy released everything. */

@@ -35,6 +35,7 @@ export class WorkerSshSession {
   #pendingVerdict: PendingVerdict | undefined;
   #accepted = false;
   #closed = false;
+  #tornDown = false;
   #configSeen = false;
 
   constructor(start: SessionStart, post: (message: FromSshWorker) => void, private readonly onGone: () => void) {
@@ -100,11 +101,18 @@ export class WorkerSshSession {
     }
   }
 
-  /**
-   * The main thread ends the session: as inline, end SSH (its DISCONNECT still goes out)
-   * and drop the stream.
-   */
+  /** The main thread ends the session. */
   close(): void {
+    this.#teardown();
+  }
+
+  /**
+   * As the inline engine when its actor stops: end SSH (its DISCONNECT still goes out
+   * before the stream's end) and drop the stream and the channels. Once.
+   */
+  #teardown(): void {
+    if (this.#tornDown) return;
+    this.#tornDown = true;
     this.#connection?.end();
     const socket = this.#socket;
     socket.end();
@@ -142,10 +150,12 @@ export class WorkerSshSession {
     conn.on('close', () => this.#reportClosed('agent disconnected'));
   }
 
+  /** Inline, the machine stops the ssh actor at once on `ssh.closed`: tear down here too. */
   #reportClosed(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#send({ t: 'closed', reason });
+    this.#teardown();
   }
 
   #log(level: WorkerLogLevel, message: string, fields: Record<string, string | number | boolean>): void {
