@@ -10,6 +10,7 @@ import { loadCaFromFiles } from '../pki/ca-load.js';
 import { PkiError } from '../pki/errors.js';
 import { ClusterFileError } from '../registry/cluster-file-error.js';
 import { openClusterFile } from '../registry/cluster-file.js';
+import { MAX_DATA_PLANE_THREADS } from '../workers/ssh-worker-pool.js';
 import { exitWithError, UsageError } from './usage-error.js';
 import { oneLineUnknownFlags } from './unknown-flags.js';
 
@@ -37,6 +38,9 @@ const cli = meow(
     --clusters FILE                Serve the Cluster objects (YAML or JSON) in FILE instead of
                                    watching Kubernetes; edits apply live
     --host-key FILE                SSH host key (PEM/OpenSSH); default: a new one per start
+    --data-plane-threads N         Run agents' SSH sessions in N worker threads, 0-64; 0 runs
+                                   them on the main thread (default 0: faster on 2 cores; see
+                                   docs/performance.md before raising it)
     --inspect URL                  Send xstate inspection events to this WebSocket inspector
     --log-format json|text         Log format (default json)
     --v N                          Log verbosity: 0-3 info, 4-5 debug, 6+ trace (default 0)
@@ -55,6 +59,7 @@ const cli = meow(
       kubeconfig: { type: 'string' },
       leaderElect: { type: 'boolean', default: false },
       hostKey: { type: 'string' },
+      dataPlaneThreads: { type: 'string', default: '0' },
       inspect: { type: 'string' },
       logFormat: { type: 'string', default: 'json' },
       v: { type: 'string', default: '0' },
@@ -71,6 +76,10 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 1024 || port > 49151) throw new UsageError(`--port ${f.port}: must be an integer in 1024-49151`);
   const verbosity = Number(f.v);
   if (!Number.isInteger(verbosity) || verbosity < 0) throw new UsageError(`--v ${f.v}: must be a non-negative integer`);
+  const dataPlaneThreads = Number(f.dataPlaneThreads);
+  if (!/^\d+$/.test(f.dataPlaneThreads) || dataPlaneThreads > MAX_DATA_PLANE_THREADS) {
+    throw new UsageError(`--data-plane-threads ${f.dataPlaneThreads}: must be an integer in 0-${MAX_DATA_PLANE_THREADS} (0 runs SSH sessions on the main thread)`);
+  }
   if (f.logFormat !== 'json' && f.logFormat !== 'text') throw new UsageError(`--log-format ${f.logFormat}: must be json or text`);
   if (!f.caCert || !f.caKey) throw new UsageError('--ca-cert and --ca-key are required: the proxy CA signs the cluster listeners\' certificates');
   if (f.clusters && (f.kubeconfig || f.leaderElect)) {
@@ -87,6 +96,7 @@ async function main(): Promise<void> {
     logger,
     ...(f.publishServiceAddress ? { publishServiceAddress: f.publishServiceAddress } : {}),
     ...(f.hostKey ? { hostKeyFile: f.hostKey } : {}),
+    ...(dataPlaneThreads > 0 ? { dataPlaneThreads } : {}),
     ...(inspection ? { inspect: inspection.inspect } : {}),
   };
 

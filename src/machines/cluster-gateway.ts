@@ -10,6 +10,8 @@ import { assign, setup, type AnyActorLogic } from 'xstate';
 
 export interface ClusterGatewayInput {
   readonly clusterName: string;
+  /** Which gateway this is, for the actor layer's shared implementations (unique per process). */
+  readonly key: string;
   readonly retryListenMs: number;
 }
 
@@ -80,6 +82,7 @@ export const clusterGatewayMachine = setup({
       entry: assign({ updatePending: false }),
       invoke: {
         src: 'listen',
+        input: ({ context }: { context: ClusterGatewayContext }) => ({ key: context.key }),
         onDone: 'serving',
         onError: {
           target: 'retrying',
@@ -112,7 +115,12 @@ export const clusterGatewayMachine = setup({
       },
     },
     stopping: {
-      invoke: { src: 'unlisten', onDone: 'idle', onError: 'idle' },
+      invoke: {
+        src: 'unlisten',
+        input: ({ context }: { context: ClusterGatewayContext }) => ({ key: context.key }),
+        onDone: 'idle',
+        onError: 'idle',
+      },
       on: { 'cluster.remove': { actions: 'markRemoved' } },
     },
     removed: { type: 'final' },

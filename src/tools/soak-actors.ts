@@ -29,7 +29,7 @@ export class ActorTracker {
 
   readonly inspect = (event: InspectionEvent): void => {
     if (event.type === '@xstate.actor') {
-      const id = event.actorRef.id;
+      const id = actorId(event.actorRef);
       this.#created += 1;
       this.#live.set(event.actorRef.sessionId, id);
       const kind = kindOf(id);
@@ -42,7 +42,7 @@ export class ActorTracker {
     const sessionId = event.actorRef.sessionId;
     if (!this.#live.delete(sessionId)) return;
     this.#ended += 1;
-    const id = event.actorRef.id;
+    const id = actorId(event.actorRef);
     if (id.startsWith('session:') && snapshot.status === 'done') {
       const reason = sessionEndReason(typeof snapshot.context?.reason === 'string' ? snapshot.context.reason : 'closed');
       this.#sessionEnds.set(reason, (this.#sessionEnds.get(reason) ?? 0) + 1);
@@ -70,6 +70,12 @@ export class ActorTracker {
       liveIds: [...this.#live.values()].slice(0, MAX_LISTED),
     };
   }
+}
+
+/** The actor's id (the inspection type only promises a session id). */
+function actorId(ref: { sessionId: string }): string {
+  const id = (ref as { id?: unknown }).id;
+  return typeof id === 'string' ? id : ref.sessionId;
 }
 
 /** `session:s12` → session, `s12/ch-3` → channel, `gateway:alpha` → gateway, `x:0:1` → x. */

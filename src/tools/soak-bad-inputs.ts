@@ -28,8 +28,11 @@ export const PROBE_KINDS = [
 ] as const;
 export type ProbeKind = (typeof PROBE_KINDS)[number];
 
-/** One step of a probe (a reply, a refusal) must come within this. */
-const STEP_MS = 5_000;
+/**
+ * One step of a probe (a reply, a refusal) must come within this: as the requests'
+ * timeout, generous, since an in-process run shares one event loop with the whole fleet.
+ */
+const STEP_MS = 10_000;
 /** Slack on top of a proxy time limit before its enforcement counts as missing. */
 const SLACK_MS = 3_000;
 
@@ -50,15 +53,17 @@ export async function runProbe(kind: ProbeKind, ctx: ProbeContext, scope: ProbeS
   const epoch = ctx.epoch();
   const wasUp = ctx.up();
   let problem: string | undefined;
+  let cancelled = false;
   try {
     problem = await PROBES[kind](ctx, scope);
   } catch (error) {
     problem = `threw ${error instanceof Error ? error.message : String(error)}`;
   } finally {
+    cancelled = scope.cancelled;
     scope.cancel();
   }
   if (problem === undefined) return 'refused';
-  if (problem === 'cancelled') return 'cancelled';
+  if (cancelled) return 'cancelled';
   if (!wasUp || ctx.epoch() !== epoch || !ctx.up()) return 'interrupted';
   return `unexpected: ${problem}`;
 }
@@ -119,7 +124,7 @@ const PROBES: Record<ProbeKind, Probe> = {
   'non-ssh-bytes': async (ctx, scope) => {
     const ws = await openWebSocket(ctx.port, SUBPROTOCOL, scope, STEP_MS);
     if ('refused' in ws) return ws.refused;
-    ws.ws.send(Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: tower\r\n\r\n'), randomBytes(512)]));
+    ws.stream.write(Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: tower\r\n\r\n'), randomBytes(512)]));
     return closedWithin(ws, scope, ctx.limits.handshakeTimeoutMs + SLACK_MS, 'non-SSH bytes were not refused');
   },
   'silent-websocket': async (ctx, scope) => {

@@ -40,6 +40,7 @@ export interface FaultResult {
 export class FaultInjector {
   #timer: NodeJS.Timeout | undefined;
   #last = 0;
+  #started = 0;
   readonly #credit = { kill: 0, stall: 0, bad: 0 };
   readonly #stalled = new Map<number, { timer: NodeJS.Timeout; epoch: number }>();
   readonly #probes = new Set<ProbeScope>();
@@ -67,7 +68,8 @@ export class FaultInjector {
   ) {}
 
   start(): void {
-    this.#last = performance.now();
+    this.#started = performance.now();
+    this.#last = this.#started;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
     this.#scheduleRestart();
   }
@@ -219,10 +221,11 @@ export class FaultInjector {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
-    log(`proxy restarted (${this.#restarts}) in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    log(`t=${((performance.now() - this.#started) / 1000).toFixed(1)} s: proxy restarted (${this.#restarts}) in ${((performance.now() - started) / 1000).toFixed(2)} s`);
   }
 
   #note(line: string): void {
-    if (this.#notes.length < MAX_NOTES) this.#notes.push(line);
+    const t = ((performance.now() - this.#started) / 1000).toFixed(1);
+    if (this.#notes.length < MAX_NOTES) this.#notes.push(`t=${t} s: ${line}`);
   }
 }

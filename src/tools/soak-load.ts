@@ -1,12 +1,13 @@
 /**
  * The steady request mix of a soak run: up to `rate` requests a second through random
  * clusters, at most `concurrency` in flight (a tick that would exceed it sheds, and the
- * shed requests are counted). Every request is tracked until it settles; `stop()` waits
- * (bounded) for the last ones and says how many never did.
+ * shed requests are counted). Every request is tracked until it settles; `waitSettled()`
+ * waits (bounded) for the last ones, and those that never settled are reported.
  */
 import { REQUEST_KINDS, REQUEST_MIX, runRequest, type Outcome, type RequestContext, type RequestKind } from './soak-requests.js';
 
 const TICK_MS = 20;
+const SMALL_KINDS: ReadonlySet<RequestKind> = new Set(['kube-get', 'ks-get']);
 /** Latency samples kept at most (a uniform reservoir beyond that). */
 const MAX_SAMPLES = 200_000;
 
@@ -28,6 +29,7 @@ export interface LoadResult {
   /** Requests that had not settled when the run gave up waiting: each is a hang. */
   readonly pending: number;
   readonly pendingKinds: Readonly<Record<string, number>>;
+  /** Latency of the ok small GETs (kube-get, ks-get), start to last byte. */
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
   readonly byKind: Readonly<Record<string, KindResult>>;
@@ -43,8 +45,9 @@ interface KindTally {
 export class SoakLoad {
   readonly #pending = new Map<number, RequestKind>();
   readonly #kinds = new Map<RequestKind, KindTally>(REQUEST_KINDS.map((k) => [k, { started: 0, ok: 0, failed: new Map(), latencies: [] }]));
-  readonly #all: number[] = [];
-  #seenOk = 0;
+  /** Latencies of ok small GETs: the headline p50 / p99. */
+  readonly #small: number[] = [];
+  #smallOk = 0;
   #shed = 0;
   #next = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -99,27 +102,30 @@ export class SoakLoad {
     tally.started += 1;
     this.#pending.set(id, kind);
     void runRequest(kind, cluster, ctx, random() < 0.5).then(
-      (outcome) => this.#record(id, tally, outcome),
-      (error: unknown) => this.#record(id, tally, { ok: false, reason: `bug: ${String(error).slice(0, 60)}`, ms: 0 }),
+      (outcome) => this.#record(id, kind, tally, outcome),
+      (error: unknown) => this.#record(id, kind, tally, { ok: false, reason: `bug: ${String(error).slice(0, 60)}`, ms: 0 }),
     );
   }
 
-  #record(id: number, tally: KindTally, outcome: Outcome): void {
+  #record(id: number, kind: RequestKind, tally: KindTally, outcome: Outcome): void {
     this.#pending.delete(id);
     if (!outcome.ok) {
       tally.failed.set(outcome.reason, (tally.failed.get(outcome.reason) ?? 0) + 1);
       return;
     }
     tally.ok += 1;
-    this.#seenOk += 1;
     keepSample(tally.latencies, outcome.ms, tally.ok);
-    keepSample(this.#all, outcome.ms, this.#seenOk);
+    if (SMALL_KINDS.has(kind)) keepSample(this.#small, outcome.ms, ++this.#smallOk);
   }
 
-  /** Stop starting requests; wait up to `waitMs` for those in flight. */
-  async stop(waitMs: number): Promise<void> {
+  /** Start no more requests. */
+  stopStarting(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+
+  /** Wait up to `waitMs` for the requests in flight; those left count as pending (hung). */
+  async waitSettled(waitMs: number): Promise<void> {
     const deadline = performance.now() + waitMs;
     while (this.#pending.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -138,7 +144,7 @@ export class SoakLoad {
     }
     const pendingKinds: Record<string, number> = {};
     for (const kind of this.#pending.values()) pendingKinds[kind] = (pendingKinds[kind] ?? 0) + 1;
-    const all = [...this.#all].sort((a, b) => a - b);
+    const small = [...this.#small].sort((a, b) => a - b);
     return {
       started,
       ok,
@@ -147,8 +153,8 @@ export class SoakLoad {
       shed: this.#shed,
       pending: this.#pending.size,
       pendingKinds,
-      p50Ms: percentile(all, 0.5),
-      p99Ms: percentile(all, 0.99),
+      p50Ms: percentile(small, 0.5),
+      p99Ms: percentile(small, 0.99),
       byKind,
     };
   }

@@ -41,7 +41,7 @@ any invariant fails (a line says which), 2 on a bad flag.
   --json                print one JSON object (progress goes to stderr)
   --proxy-process       run bin/proxy as a child process instead of startProxy in-process
                         (no stalls then: bin/proxy's keepalive is fixed at 15 s × 3)
-  --rate R              requests started per second at most (default 20 + N/2, ≤ 400)
+  --rate R              requests started per second at most (default 20 + N/4, ≤ 150)
   --concurrency C       requests in flight at most (default 64)
   --request-timeout S   every request fails as "timeout" after S seconds (default 10)
   --kills R             agent sockets killed per second with --faults (default max(0.5, N/100))
@@ -98,7 +98,7 @@ export function parseSoakOptions(argv: readonly string[]): SoakOptions | 'help' 
     faults: values.faults ?? false,
     json: values.json ?? false,
     proxyProcess: values['proxy-process'] ?? false,
-    rate: num('rate', values.rate, Math.min(400, 20 + Math.round(agents / 2)), 0.1, 10_000, false),
+    rate: num('rate', values.rate, Math.min(150, 20 + Math.round(agents / 4)), 0.1, 10_000, false),
     concurrency: num('concurrency', values.concurrency, 64, 1, 10_000),
     requestTimeoutMs: Math.round(num('request-timeout', values['request-timeout'], 10, 0.5, 600, false) * 1000),
     killsPerSecond: num('kills', values.kills, Math.max(0.5, agents / 100), 0, 1_000, false),

@@ -3,6 +3,7 @@
  * client over it that completes the handshake and then does whatever the probe wants.
  * Everything is bounded by a timeout and released through the probe's scope.
  */
+import type { Duplex } from 'node:stream';
 import ssh2, { type Client as SshClient } from 'ssh2';
 import { createWebSocketStream, WebSocket } from 'ws';
 import { CONFIG_REQUEST, IDENT_CLIENT, SUBPROTOCOL } from '../protocol/constants.js';
@@ -54,6 +55,11 @@ export class ProbeScope {
 
 export interface RawSocket {
   readonly ws: WebSocket;
+  /**
+   * The WebSocket as a byte stream, made in the 'open' handler itself: the proxy speaks
+   * first, and its identification line must not arrive before anyone listens.
+   */
+  readonly stream: Duplex;
   /** Settles when the proxy (or anyone) closed the connection. */
   readonly closed: Promise<void>;
 }
@@ -65,7 +71,11 @@ export function openWebSocket(port: number, protocol: string, scope: ProbeScope,
   ws.on('error', () => {});
   const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
   const opened = new Promise<RawSocket | { refused: string }>((resolve) => {
-    ws.once('open', () => resolve({ ws, closed }));
+    ws.once('open', () => {
+      const stream = createWebSocketStream(ws);
+      stream.on('error', () => {});
+      resolve({ ws, stream, closed });
+    });
     ws.once('unexpected-response', (_req, res) => {
       res.resume();
       resolve({ refused: `HTTP ${res.statusCode}` });
@@ -88,8 +98,7 @@ export interface RawSsh {
 export async function connectSsh(port: number, scope: ProbeScope, timeoutMs: number): Promise<RawSsh | string> {
   const raw = await openWebSocket(port, SUBPROTOCOL, scope, timeoutMs);
   if ('refused' in raw) return `WebSocket: ${raw.refused}`;
-  const stream = createWebSocketStream(raw.ws);
-  stream.on('error', () => {});
+  const stream = raw.stream;
   const client = new Client();
   scope.add(() => client.end());
   client.on('error', () => {});

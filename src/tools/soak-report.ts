@@ -47,6 +47,8 @@ export interface SoakResult {
   /** Proxy sessions that ended, by reason (in-process). */
   readonly sessionEnds: Readonly<Record<string, number>> | null;
   readonly reconnectSeconds: number | null;
+  /** Event-loop delay of this process during the load (in-process: proxy, agents and load share it). */
+  readonly eventLoopDelayMs: { readonly p99: number; readonly max: number };
   readonly rss: readonly RssSample[];
   readonly end: {
     /** The proxy with every agent back, before the agents closed. */
@@ -82,7 +84,7 @@ export function formatSoak(r: SoakResult): string {
     `connect     all ${r.agents} agents in ${fmt(r.connectSeconds, 2)} s; after the load all back in ${fmt(r.reconnectSeconds, 2)} s`,
     `requests    ${q.started} started, ${q.ok} ok, ${q.failed} failed, ${q.shed} shed (concurrency cap), ${q.pending} pending at the end`,
     `  failed    ${pairs(q.failedByReason)}`,
-    `  latency   ok requests p50 ${fmt(q.p50Ms, 2)} ms, p99 ${fmt(q.p99Ms, 2)} ms`,
+    `  latency   small GETs (kube-get, ks-get) p50 ${fmt(q.p50Ms, 2)} ms, p99 ${fmt(q.p99Ms, 2)} ms`,
     ...Object.entries(q.byKind).map(
       ([kind, k]) =>
         `  ${kind.padEnd(12)} ${String(k.ok).padStart(6)}/${String(k.started).padEnd(6)} ok  p50 ${fmt(k.p50Ms, 2).padStart(7)} ms  p99 ${fmt(k.p99Ms, 2).padStart(7)} ms` +
@@ -98,6 +100,7 @@ export function formatSoak(r: SoakResult): string {
     for (const note of f.notes) lines.push(`  note      ${note}`);
   }
   if (r.sessionEnds) lines.push(`sessions    ended by reason: ${pairs(r.sessionEnds)}`);
+  lines.push(`event loop  delay of this process during the load: p99 ${fmt(r.eventLoopDelayMs.p99)} ms, max ${fmt(r.eventLoopDelayMs.max)} ms`);
   lines.push('rss         t(s)  rss(MB) heap(MB) agents sessions channels inflight actors');
   for (const s of thin(r.rss, 12)) {
     lines.push(

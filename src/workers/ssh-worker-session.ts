@@ -10,6 +10,7 @@ import ssh2, { type Connection, type ServerChannel } from 'ssh2';
 import type { MessagePort } from 'node:worker_threads';
 import { CHANNEL_TYPE, CONFIG_REQUEST, IDENT_SERVER, PING_REQUEST } from '../protocol/constants.js';
 import '../protocol/ssh2-extensions.js';
+import { parsedHostKey } from '../protocol/parsed-host-key.js';
 import { openFailure, trulyDestroyable } from '../actors/proxy/ssh-channel.js';
 import { PortDuplex } from './port-duplex.js';
 import type { FromSshWorker, ToSshWorker, WorkerLogLevel } from './ssh-worker-messages.js';
@@ -44,7 +45,7 @@ export class WorkerSshSession {
     const socket = (this.#socket = new PortDuplex(start.socket));
     const server = new Server(
       {
-        hostKeys: [Buffer.from(start.hostKey.buffer, start.hostKey.byteOffset, start.hostKey.byteLength)],
+        hostKeys: [{ key: parsedHostKey(Buffer.from(start.hostKey.buffer, start.hostKey.byteOffset, start.hostKey.byteLength)) }],
         identRaw: IDENT_SERVER,
         keepaliveInterval: start.keepaliveIntervalMs,
         keepaliveCountMax: start.keepaliveCountMax,

@@ -4,6 +4,12 @@
  * crash, and stop() leaving no thread behind.
  */
 import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
@@ -13,7 +19,9 @@ import type { ProxySession } from '../../src/actors/proxy/proxy-session.js';
 import type { SshWorkerPool } from '../../src/workers/ssh-worker-pool.js';
 import { MEMBER_TOKEN } from '../helpers/member-apiserver.js';
 import { connectRawAgent, rawConfig } from '../helpers/raw-agent.js';
-import { CLUSTER, startTunnelFixture, type TunnelFixture } from '../helpers/tunnel-fixture.js';
+import { createSelfSignedCa } from '../../src/pki/index.js';
+import { freePort } from '../helpers/free-port.js';
+import { CLUSTER, clusterYaml, startTunnelFixture, type TunnelFixture } from '../helpers/tunnel-fixture.js';
 import { nextEvent, until } from '../helpers/wait.js';
 
 const THREADS = 2;
@@ -239,5 +247,58 @@ describe('data plane in worker threads: stop()', { timeout: 60_000 }, () => {
     }
     assert.equal(dataPlane.running, 0, 'worker threads still running after stop()');
     assert.deepEqual([...dataPlane.sessionCounts], [0, 0]);
+  });
+});
+
+describe('data plane in worker threads: the --data-plane-threads flag', { timeout: 60_000 }, () => {
+  const PROXY = fileURLToPath(new URL('../../../bin/proxy', import.meta.url));
+  let dir: string;
+  let args: string[];
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tower-dp-cli-'));
+    const ca = await createSelfSignedCa({ commonName: 'dp-cli-ca' });
+    await writeFile(join(dir, 'ca.crt'), ca.certPem);
+    await writeFile(join(dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
+    await writeFile(join(dir, 'clusters.yaml'), clusterYaml('alpha', 'dp-cli-token-0123456789', await freePort(), await freePort()));
+    args = ['--ca-cert', join(dir, 'ca.crt'), '--ca-key', join(dir, 'ca.key'), '--clusters', join(dir, 'clusters.yaml'), '--host', '127.0.0.1'];
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const run = (extra: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(PROXY, [...args, ...extra], { timeout: 10_000 }, (error, _stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }),
+      );
+    });
+
+  for (const value of ['65', '-1', '1.5', 'two']) {
+    it(`refuses --data-plane-threads ${value} with one line (exit 2)`, async () => {
+      const { code, stderr } = await run(['--port', String(await freePort()), '--data-plane-threads', value]);
+      assert.equal(code, 2);
+      const lines = stderr.trim().split('\n');
+      assert.equal(lines.length, 1, stderr);
+      assert.match(lines[0]!, /--data-plane-threads .*: must be an integer in 0-64/);
+    });
+  }
+
+  it('starts the threads, serves, and exits cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const child = spawn(PROXY, [...args, '--port', String(port), '--data-plane-threads', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const started = new Promise<void>((resolve) =>
+        createInterface({ input: child.stderr! }).on('line', (line) => /SSH sessions run in 2 data-plane worker thread/.test(line) && resolve()),
+      );
+      await Promise.race([started, exited.then((code) => assert.fail(`the proxy exited (${code}) before starting its threads`))]);
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      assert.equal(health.status, 200);
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      assert.equal(code, 0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 });

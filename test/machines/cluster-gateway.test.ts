@@ -4,7 +4,7 @@ import { createActor, SimulatedClock } from 'xstate';
 import { clusterGatewayMachine, type ClusterGatewayInput } from '../../src/machines/cluster-gateway.js';
 import { promiseStub, reach, settle } from './stubs.js';
 
-const INPUT: ClusterGatewayInput = { clusterName: 'member-1', retryListenMs: 2_000 };
+const INPUT: ClusterGatewayInput = { clusterName: 'member-1', key: 'k1', retryListenMs: 2_000 };
 
 function startGateway() {
   const clock = new SimulatedClock();

@@ -33,6 +33,24 @@ interface SessionUpstreams {
   readonly kubesphere: Upstream;
 }
 
+/**
+ * The machine with its I/O, made once: a provided machine per cluster costs ~17 KB of
+ * state nodes. Each actor finds its gateway by the `key` in its input.
+ */
+const live = new Map<string, ClusterGateway>();
+let nextKey = 0;
+const gatewayOf = (key: string): ClusterGateway => {
+  const gateway = live.get(key);
+  if (!gateway) throw new Error(`gateway ${key} is gone`);
+  return gateway;
+};
+const gatewayMachine = clusterGatewayMachine.provide({
+  actors: {
+    listen: fromPromise<void, { key: string }>(({ input }) => gatewayOf(input.key).listen()),
+    unlisten: fromPromise<void, { key: string }>(({ input }) => gatewayOf(input.key).unlisten()),
+  },
+});
+
 export class ClusterGateway {
   #cluster: ServedCluster;
   readonly #sessions = new Map<string, SessionUpstreams>();
@@ -46,20 +64,17 @@ export class ClusterGateway {
   constructor(private readonly options: ClusterGatewayOptions) {
     this.#cluster = options.cluster;
     this.#log = options.logger.child({ cluster: options.cluster.name });
-    const machine = clusterGatewayMachine.provide({
-      actors: {
-        listen: fromPromise(() => this.#listen()),
-        unlisten: fromPromise(() => this.#unlisten()),
-      },
-    });
-    this.actor = createActor(machine, {
+    const key = `g${++nextKey}`;
+    live.set(key, this);
+    this.actor = createActor(gatewayMachine, {
       id: `gateway:${options.cluster.name}`,
-      input: { clusterName: options.cluster.name, retryListenMs: 2_000 },
+      input: { clusterName: options.cluster.name, key, retryListenMs: 2_000 },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     this.done = new Promise((resolve) => {
       this.actor.subscribe({ next: (s) => s.status === 'done' && resolve(), error: () => resolve() });
     });
+    void this.done.then(() => live.delete(key));
     let previous = '';
     this.actor.subscribe((snapshot) => {
       const state = String(snapshot.value);
@@ -144,7 +159,8 @@ export class ClusterGateway {
     return undefined;
   }
 
-  async #listen(): Promise<void> {
+  /** For the machine's `listen` actor only. */
+  async listen(): Promise<void> {
     const cluster = this.#cluster;
     const cert = await this.options.servingCert(cluster);
     const proxyFor = (listener: 'kubernetes' | 'kubesphere') =>
@@ -186,7 +202,8 @@ export class ClusterGateway {
     );
   }
 
-  async #unlisten(): Promise<void> {
+  /** For the machine's `unlisten` actor only. */
+  async unlisten(): Promise<void> {
     const servers = this.#servers;
     this.#servers = [];
     for (const socket of this.#sockets) socket.destroy();

@@ -14,6 +14,7 @@ import type { AgentSessionEvent, SshCommand } from '../../machines/agent-session
 import type { AgentConfig } from '../../protocol/agent-config.js';
 import { CHANNEL_TYPE, CONFIG_REQUEST, IDENT_SERVER, PING_REQUEST } from '../../protocol/constants.js';
 import '../../protocol/ssh2-extensions.js';
+import { parsedHostKey } from '../../protocol/parsed-host-key.js';
 import type { ChannelOpener } from './channel-opener.js';
 import type { ConfigVerdict } from './config-check.js';
 import { decideConfig } from './config-decision.js';
@@ -52,7 +53,7 @@ export function sessionSshLogic(deps: SessionSshDeps) {
 
     const server = new Server(
       {
-        hostKeys: [deps.hostKey],
+        hostKeys: [{ key: parsedHostKey(deps.hostKey) }],
         identRaw: IDENT_SERVER,
         keepaliveInterval: deps.keepaliveIntervalMs,
         keepaliveCountMax: deps.keepaliveCountMax,

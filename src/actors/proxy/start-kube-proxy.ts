@@ -20,6 +20,8 @@ export interface KubeProxyOptions {
   readonly logger: Logger;
   readonly inspect?: (event: InspectionEvent) => void;
   readonly pkiMode?: 'worker' | 'inline';
+  /** See ProxyOptions.dataPlaneThreads. */
+  readonly dataPlaneThreads?: number;
 }
 
 export interface KubeProxyHandle {
@@ -59,6 +61,7 @@ export async function startKubeProxy(options: KubeProxyOptions): Promise<KubePro
       logger: options.logger,
       onAgentsChanged: (name, count) => controller.agentsChanged(name, count),
       ...(options.hostKeyFile ? { hostKeyFile: options.hostKeyFile } : {}),
+      ...(options.dataPlaneThreads ? { dataPlaneThreads: options.dataPlaneThreads } : {}),
       ...optional,
     });
   } catch (error) {
