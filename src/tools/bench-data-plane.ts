@@ -6,7 +6,8 @@
  * with every run.
  *
  *   node dist/src/tools/bench-data-plane.js [--threads 2] [--runs 3] [--bulk-mib 200]
- *                                          [--requests 500] [--json]
+ *                                          [--requests 500] [--rps-seconds 5] [--json]
+ *                                          [--proxy-node-arg ARG]...   (e.g. --cpu-prof)
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '500' },
     'rps-seconds': { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
+    'proxy-node-arg': { type: 'string', multiple: true },
   },
 });
 const positive = (flag: string, text: string | undefined): number => {
@@ -46,6 +48,7 @@ function withThreads(env: BenchEnv, n: number): BenchEnv {
         cwd: REPO_ROOT,
         stdoutFile: join(env.dir, `${logName}.log`),
         args: [
+          ...env.proxyNodeArgs,
           ...(inspect ? ['--inspect=127.0.0.1:0'] : []),
           join(REPO_ROOT, 'bin/proxy'),
           '--ca-cert', env.caCertFile,
@@ -108,7 +111,7 @@ const ROWS: ReadonlyArray<[keyof Summary, string, number]> = [
 ];
 
 async function main(): Promise<void> {
-  const env = await createBenchEnv();
+  const env = await createBenchEnv({ proxyNodeArgs: values['proxy-node-arg'] ?? [] });
   const results: Record<'inline' | 'threads', TransferRun[]> = { inline: [], threads: [] };
   try {
     for (let run = 1; run <= runs; run++) {

@@ -153,8 +153,8 @@ export class FaultInjector {
 
   #stall(windowMs: number): void {
     const { sims, proxy, random } = this.deps;
-    // At most 5 % of the fleet (at least one agent) stalled at a time.
-    if (this.#stalled.size >= Math.max(1, Math.floor(sims.size / 20))) return;
+    // At most 10 % of the fleet (at least one agent) stalled at a time.
+    if (this.#stalled.size >= Math.max(1, Math.floor(sims.size / 10))) return;
     const i = this.#pickAgent();
     if (i === undefined) return;
     sims.stall(i);
@@ -164,7 +164,8 @@ export class FaultInjector {
       this.#stalled.delete(i);
       sims.resume(i);
       if (proxy.epoch === epoch) this.#cleanStalls += 1;
-    }, windowMs * (3 + random()));
+      // Long enough for the proxy's probes to give up (twice their window), and then some.
+    }, windowMs * (2 + random()));
     this.#stalled.set(i, { timer, epoch });
   }
 

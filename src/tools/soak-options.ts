@@ -53,7 +53,9 @@ any invariant fails (a line says which), 2 on a bad flag.
   --keepalive-count N   keepalive misses before the proxy drops an agent (default 3)
   --max-connecting N    simulated handshakes in flight at most, 0 = no limit (default 0)
   --seed N              seed of the random choices (default: time based; printed)
-  --help                this text`;
+  --help                this text
+
+Run as \`node --expose-gc dist/src/tools/soak.js …\` to sample the heap after a full GC.`;
 
 export function parseSoakOptions(argv: readonly string[]): SoakOptions | 'help' {
   const { values } = parseArgs({

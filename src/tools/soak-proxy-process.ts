@@ -31,8 +31,11 @@ export async function childProxy(config: Pick<SoakProxyConfig, 'port' | 'cluster
   let child: ChildProcess | undefined;
   let exited: Promise<number | string> | undefined;
   let epoch = 0;
+  /** The child answers /health (between a start's end and the next stop). */
+  let serving = false;
   let tail = '';
   const carried: Record<string, number> = {};
+  const crashes: string[] = [];
   const handshakesNow = async () => metricByLabel(await scrapeMetrics(config.port), 'tower_proxy_handshakes_total', 'result');
 
   return {
@@ -43,9 +46,10 @@ export async function childProxy(config: Pick<SoakProxyConfig, 'port' | 'cluster
       return epoch;
     },
     get up() {
-      return child !== undefined;
+      return serving;
     },
     actors: undefined,
+    problems: () => crashes,
     start: async () => {
       if (child) return;
       epoch += 1;
@@ -56,7 +60,18 @@ export async function childProxy(config: Pick<SoakProxyConfig, 'port' | 'cluster
       );
       child = proc;
       proc.stderr?.setEncoding('utf8').on('data', (text: string) => (tail = (tail + text).slice(-STDERR_TAIL)));
-      exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+      exited = new Promise((resolve) =>
+        proc.once('exit', (code, signal) => {
+          // Not stopped by us: the proxy died on its own.
+          if (child === proc) {
+            child = undefined;
+            serving = false;
+            epoch += 1;
+            crashes.push(`bin/proxy exited with ${code ?? signal} while serving: ${tail.trim().split('\n').slice(-2).join(' | ').slice(0, 300)}`);
+          }
+          resolve(code ?? signal ?? 'unknown');
+        }),
+      );
       const deadline = Date.now() + START_TIMEOUT_MS;
       let gone = false;
       void exited.then(() => (gone = true));
@@ -68,6 +83,8 @@ export async function childProxy(config: Pick<SoakProxyConfig, 'port' | 'cluster
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+      serving = true;
+      epoch += 1;
     },
     stop: async () => {
       const proc = child;
@@ -76,6 +93,7 @@ export async function childProxy(config: Pick<SoakProxyConfig, 'port' | 'cluster
       const counted = await handshakesNow().catch(() => ({}) as Record<string, number>);
       for (const [k, v] of Object.entries(counted)) carried[k] = (carried[k] ?? 0) + v;
       child = undefined;
+      serving = false;
       epoch += 1;
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);

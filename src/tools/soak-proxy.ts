@@ -56,6 +56,8 @@ export interface SoakProxy {
   readonly up: boolean;
   /** Actor counts (in-process only). */
   readonly actors: ActorTracker | undefined;
+  /** What went wrong with the proxy outside any request (a child that died on its own). */
+  problems(): readonly string[];
   start(): Promise<void>;
   stop(): Promise<StopCheck>;
   state(): Promise<SoakProxyState>;
@@ -112,6 +114,7 @@ export function inProcessProxy(config: SoakProxyConfig): SoakProxy {
       return handle !== undefined;
     },
     actors,
+    problems: () => [],
     start: async () => {
       if (handle) return;
       epoch += 1;

@@ -51,6 +51,18 @@ export interface SoakResult {
   readonly eventLoopDelayMs: { readonly p99: number; readonly max: number };
   readonly rss: readonly RssSample[];
   readonly end: {
+    /**
+     * After everything stopped: sessions and channels the proxy handle still held, and
+     * listeners, sockets and timers of this process above the baseline, live actors. All 0.
+     */
+    readonly leftOver: {
+      readonly sessions: number | null;
+      readonly channels: number | null;
+      readonly listeners: number;
+      readonly sockets: number;
+      readonly timers: number;
+      readonly liveActors: number | null;
+    };
     /** The proxy with every agent back, before the agents closed. */
     readonly proxyServing: SoakProxyState | null;
     /** After the agents closed, before the proxy stopped: all zero. */
@@ -111,7 +123,9 @@ export function formatSoak(r: SoakResult): string {
   const e = r.end;
   const state = (s: SoakProxyState | null) =>
     s ? `${s.sessions} sessions, ${s.channelsOpen} channels, ${s.clustersListening} clusters listening${s.gatewaySessions === undefined ? '' : `, ${s.gatewaySessions} gateway sessions`}` : '–';
+  const l = e.leftOver;
   lines.push(
+    `left over   sessions ${l.sessions ?? '–'}, channels ${l.channels ?? '–'}, listeners ${l.listeners}, sockets ${l.sockets}, timers ${l.timers}, live actors ${l.liveActors ?? '–'}`,
     `end         serving: ${state(e.proxyServing)}`,
     `            agents closed, before stop: ${state(e.proxyBeforeStop)}`,
     `            after stop: ${e.proxyAfterStop ? `${e.proxyAfterStop.sessions} sessions, ${e.proxyAfterStop.gateways} gateways, ${e.proxyAfterStop.channelsOpen} channels${e.proxyAfterStop.exitCode === undefined ? '' : `, exit ${e.proxyAfterStop.exitCode}`}` : '–'}`,

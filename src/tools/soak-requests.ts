@@ -40,11 +40,20 @@ export interface RequestContext {
   readonly timeoutMs: number;
 }
 
+/**
+ * Idle keep-alive connections to the proxy's listeners are dropped after this. Node's agent
+ * honours the server's `Keep-Alive: timeout=5` hint only below its own `timeout`, and
+ * without one it may reuse a connection the listener is closing that very moment (a
+ * client-side race Go's transport retries away): stay under the listeners' 5 s.
+ */
+const CLIENT_IDLE_MS = 4_000;
+
 export function createRequestContext(tls: RequestContext['tls'], timeoutMs: number): RequestContext {
+  const pool = { keepAlive: true, maxSockets: 4, maxFreeSockets: 2, timeout: CLIENT_IDLE_MS };
   return {
     tls,
-    kubeAgent: new HttpsAgent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 2, ...tls }),
-    ksAgent: new HttpAgent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 2 }),
+    kubeAgent: new HttpsAgent({ ...pool, ...tls }),
+    ksAgent: new HttpAgent(pool),
     timeoutMs,
   };
 }

@@ -144,6 +144,8 @@ async function main(): Promise<number> {
     if (sampling) return;
     sampling = true;
     const state = await proxy.state().catch(() => undefined);
+    // Under `node --expose-gc`, heap samples are after a full collection: a leak shows as a trend.
+    (globalThis as { gc?: () => void }).gc?.();
     const memory = process.memoryUsage();
     rss.push({
       t: (performance.now() - loadStarted) / 1000,
@@ -215,6 +217,16 @@ async function main(): Promise<number> {
   const resourcesDiff = await settleResources(resourcesBaseline, 5_000);
   const resourcesFinal = activeResources();
 
+  for (const problem of proxy.problems()) onError('proxy')(problem);
+  const above = (...types: string[]) => types.reduce((n, type) => n + Math.max(0, resourcesDiff[type] ?? 0), 0);
+  const leftOver = {
+    sessions: proxyAfterStop?.sessions ?? null,
+    channels: proxyAfterStop?.channelsOpen ?? null,
+    listeners: above('TCPServerWrap'),
+    sockets: above('TCPSocketWrap', 'TCPConnectWrap', 'PipeWrap'),
+    timers: above('Timeout', 'Immediate'),
+    liveActors: actors?.live ?? null,
+  };
   const facts = {
     command: `node dist/src/tools/soak.js ${process.argv.slice(2).join(' ')}`.trim(),
     mode: proxy.mode,
@@ -234,6 +246,7 @@ async function main(): Promise<number> {
     eventLoopDelayMs: { p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 },
     rss,
     end: {
+      leftOver,
       proxyServing,
       proxyBeforeStop,
       proxyAfterStop,

@@ -3,7 +3,7 @@
  * requests stream both ways (a watch reaches the client event by event), and connection
  * upgrades (SPDY/3.1, WebSocket — kubectl exec/attach/port-forward) are spliced through.
  */
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Agent, RequestOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -60,11 +60,11 @@ export function createReverseProxy(options: ReverseProxyOptions) {
   const log = options.logger.child({ cluster: options.clusterName, listener: options.listener });
   const unavailable = `cluster ${options.clusterName} has no connected agent`;
 
-  const send = (upstream: Upstream, req: IncomingMessage, upgrade: boolean) =>
+  const send = (upstream: Upstream, req: IncomingMessage, upgrade: boolean, fresh = upgrade) =>
     (upstream.secure ? httpsRequest : httpRequest)({
       // An upgraded connection is consumed by the upgrade: give it a fresh stream rather
       // than a pooled keep-alive one.
-      ...(upgrade ? { createConnection: freshConnection(upstream.agent) } : { agent: upstream.agent }),
+      ...(fresh ? { createConnection: freshConnection(upstream.agent) } : { agent: upstream.agent }),
       method: req.method,
       path: req.url,
       headers: forwardHeaders(req.headers, upstream, upgrade),
@@ -93,31 +93,44 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       res.writeHead(503, { 'content-type': 'application/json' }).end(statusBody(503, 'ServiceUnavailable', unavailable));
       return;
     }
-    const upstreamReq = send(upstream, req, false);
-    upstreamReq.on('response', (upstreamRes) => {
-      headersSent(upstreamRes.statusCode ?? 502);
-      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.headers));
-      res.flushHeaders(); // watches: the client sees the headers before the first event
-      count('from_member', upstreamRes);
-      upstreamRes.pipe(res);
-      upstreamRes.on('error', () => res.destroy());
-    });
-    upstreamReq.on('error', (error) => {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      log.warn({ method: req.method, path: pathOnly(req.url), error: error.message }, 'Upstream request failed');
-      res
-        .writeHead(502, { 'content-type': 'application/json' })
-        .end(statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`));
-    });
+    // A pooled keep-alive connection the member closed at its idle timeout while we picked
+    // it fails before any answer. As Go's http.Transport, send a request without a body
+    // that cannot change anything once more, on a fresh connection; anything else is a 502.
+    const replayable = REPLAYABLE_METHODS.has(req.method ?? '') && !hasBody(req);
+    let upstreamReq: ClientRequest;
+    const forward = (target: Upstream, retry: boolean) => {
+      const current = send(target, req, false, retry);
+      upstreamReq = current;
+      current.on('response', (upstreamRes) => {
+        headersSent(upstreamRes.statusCode ?? 502);
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.headers));
+        res.flushHeaders(); // watches: the client sees the headers before the first event
+        count('from_member', upstreamRes);
+        upstreamRes.pipe(res);
+        upstreamRes.on('error', () => res.destroy());
+      });
+      current.on('error', (error) => {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        const again = !retry && replayable && current.reusedSocket && !res.destroyed ? options.pickUpstream() : undefined;
+        if (again) return forward(again, true);
+        log.warn({ method: req.method, path: pathOnly(req.url), error: error.message }, 'Upstream request failed');
+        res
+          .writeHead(502, { 'content-type': 'application/json' })
+          .end(statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`));
+      });
+      if (replayable) current.end();
+      else req.pipe(current);
+    };
     // A client that goes away mid-request or mid-response releases the upstream stream.
     res.on('close', () => {
       if (!res.writableFinished) upstreamReq.destroy();
     });
     count('to_member', req);
-    req.pipe(upstreamReq);
+    forward(upstream, false);
+    if (replayable) req.resume();
   };
 
   /** `Connection: Upgrade` requests: relay the 101 and then splice both sockets. */
@@ -154,6 +167,14 @@ export function createReverseProxy(options: ReverseProxyOptions) {
   };
 
   return { handleRequest, handleUpgrade };
+}
+
+/** Methods that change nothing upstream: safe to send again when a pooled connection died. */
+const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 type CreateConnection = NonNullable<RequestOptions['createConnection']>;

@@ -106,9 +106,9 @@ function afterWorkerBytes(socket: Duplex, stream: Duplex, then: () => void): voi
 
 /**
  * End the WebSocket (a close frame, as when ssh2 ends its socket inline), then drop it on
- * the next turn of the loop. The worker's `closed` can overtake its last bytes (they
- * travel on another port); without the close frame, peers that wait for the stream's
- * 'close' (ssh2's client over a WebSocket stream) would never hear of the end.
+ * the next turn of the loop. Dropping it at once, before the close frame, would leave
+ * peers that wait for their stream's 'close' (ssh2's client over a WebSocket stream, when
+ * no DISCONNECT reached it) without any word of the end.
  */
 function closeWebSocket(stream: Duplex): void {
   if (stream.destroyed) return;
