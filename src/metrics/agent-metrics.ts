@@ -1,6 +1,7 @@
 /** The agent's Prometheus metrics, served on `--metrics-port` at `GET /metrics`. */
 import { createServer, type Server } from 'node:http';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
+import { exposition } from './process-metrics.js';
 
 export interface AgentState {
   connected(): boolean;
@@ -22,14 +23,13 @@ export function agentRegistry(state: AgentState): Registry {
   gauge('tower_agent_connected', '1 while the agent is connected to the proxy.', () => (state.connected() ? 1 : 0));
   gauge('tower_agent_consecutive_failures', 'Failed connection attempts since the last success.', () => state.failures());
   gauge('tower_agent_channels_open', 'Tunnel channels piping to this cluster.', () => state.channelsOpen());
-  collectDefaultMetrics({ register: registry });
   return registry;
 }
 
 export function serveMetrics(registry: Registry, host: string, port: number): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') return void res.writeHead(404).end('Not Found\n');
-    registry.metrics().then(
+    exposition(registry).then(
       (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
       () => res.writeHead(500).end(),
     );

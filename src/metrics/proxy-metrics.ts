@@ -3,7 +3,8 @@
  * proxy (not the global one), so several proxies in one process (tests) stay apart.
  * Gauges that mirror live state are collected when scraped, not kept in step by hand.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { exposition } from './process-metrics.js';
 
 export interface ProxyState {
   sessions(): number;
@@ -58,11 +59,9 @@ export class ProxyMetrics {
     gauge('tower_proxy_sessions', 'Agent sessions open (any state).', () => state.sessions());
     gauge('tower_proxy_clusters_connected', 'Clusters with at least one serving agent.', () => state.clustersConnected());
     gauge('tower_proxy_channels_open', 'Tunnel channels open.', () => state.channelsOpen());
-    // process_*, nodejs_* including nodejs_eventloop_lag_{p50,p90,p99,max}_seconds.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
   }
 
   async text(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    return { contentType: this.registry.contentType, body: await exposition(this.registry) };
   }
 }

@@ -10,6 +10,7 @@ import { fromCallback, fromPromise } from 'xstate';
 import { channelMachine, type ChannelEvent } from '../../machines/channel.js';
 import { parseHostPort } from '../../protocol/host-port.js';
 import { pipeStreams } from '../pipe-streams.js';
+import { SlotIds } from '../slot-ids.js';
 
 interface PendingChannel {
   readonly accept: () => ClientChannel;
@@ -25,24 +26,28 @@ interface LiveChannel {
 export class AgentChannels {
   readonly #pending = new Map<string, PendingChannel>();
   readonly #live = new Map<string, LiveChannel>();
-  #nextId = 0;
+  readonly #ids = new SlotIds('ch-');
 
   constructor(private readonly dialTimeoutMs: number) {}
 
   /** Park an incoming channel open; returns the id the channel actor will use. */
   park(accept: () => ClientChannel, reject: () => void): string {
-    const id = `channel-${++this.#nextId}`;
+    const id = this.#ids.take();
     this.#pending.set(id, { accept, reject });
     return id;
   }
 
   /** Refuse everything still pending and drop live pairs (the session ended). */
   clear(): void {
-    for (const pending of this.#pending.values()) pending.reject();
+    for (const [id, pending] of this.#pending) {
+      pending.reject();
+      this.#release(id);
+    }
     this.#pending.clear();
-    for (const live of this.#live.values()) {
+    for (const [id, live] of this.#live) {
       live.socket.destroy();
       live.channel.destroy();
+      this.#release(id);
     }
     this.#live.clear();
   }
@@ -77,6 +82,7 @@ export class AgentChannels {
           return () => {
             abort();
             this.#live.delete(input.id);
+            this.#release(input.id);
           };
         }),
       },
@@ -84,9 +90,15 @@ export class AgentChannels {
         refuse: ({ context }) => {
           this.#pending.get(context.id)?.reject();
           this.#pending.delete(context.id);
+          this.#release(context.id);
         },
       },
     });
+  }
+
+  /** Free an id once the parent has stopped its finished child (the next turn). */
+  #release(id: string): void {
+    setImmediate(() => this.#ids.release(id));
   }
 
   #dial(target: string, signal: AbortSignal): Promise<Socket> {

@@ -13,6 +13,7 @@ import type { ChannelOpener } from './channel-opener.js';
 import type { ConfigVerdict } from './config-check.js';
 import { sessionSshLogic, type SessionSshDeps } from './session-ssh.js';
 import { workerSessionSshLogic } from './worker-session-ssh.js';
+import { SlotIds } from '../slot-ids.js';
 
 /**
  * Where a session's SSH engine runs: on the main thread (`inline`), or in one of the
@@ -56,7 +57,7 @@ export class ProxySession {
   #verdict: Extract<ConfigVerdict, { ok: true }> | undefined;
   readonly #requests = new Map<string, StreamRequest>();
   readonly #live = new Map<string, Duplex>();
-  #nextChannel = 0;
+  readonly #channelIds = new SlotIds('ch-');
   readonly done: Promise<void>;
 
   constructor(private readonly options: ProxySessionOptions) {
@@ -141,7 +142,7 @@ export class ProxySession {
     if (!this.actor.getSnapshot().matches('serving')) {
       return Promise.reject(new Error('agent session is not serving'));
     }
-    const id = `${this.id}/ch-${++this.#nextChannel}`;
+    const id = this.#channelIds.take();
     const opened = new Promise<Duplex>((resolve, reject) => this.#requests.set(id, { resolve, reject }));
     this.actor.send({ type: 'channel.requested', id, target });
     return opened;
@@ -158,6 +159,11 @@ export class ProxySession {
     this.#requests.clear();
     for (const channel of this.#live.values()) channel.destroy();
     this.#live.clear();
+  }
+
+  /** Free a channel id once the machine has stopped its finished child (the next turn). */
+  #releaseChannelId(id: string): void {
+    setImmediate(() => this.#channelIds.release(id));
   }
 
   #channelMachine() {
@@ -198,6 +204,7 @@ export class ProxySession {
           return () => {
             channel.off('close', onClose);
             this.#live.delete(input.id);
+            this.#releaseChannelId(input.id);
           };
         }),
       },
@@ -206,6 +213,7 @@ export class ProxySession {
           const request = this.#requests.get(context.id);
           this.#requests.delete(context.id);
           request?.reject(new Error(context.reason ?? 'channel refused'));
+          this.#releaseChannelId(context.id);
         },
       },
     });
