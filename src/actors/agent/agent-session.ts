@@ -25,6 +25,7 @@ import '../../protocol/ssh2-extensions.js';
 import type { AgentChannels } from './agent-channels.js';
 import type { AgentOptions } from './agent-options.js';
 import { loadMemberCredentials } from './member-credentials.js';
+import { proxyFromEnvironment } from './proxy-env.js';
 
 export interface AgentSessionDeps {
   readonly options: AgentOptions;
@@ -64,11 +65,13 @@ export function agentSessionLogic({ options, channels, kubernetesTarget }: Agent
         kubernetesSvcHost: kubernetesTarget,
         kubeSphereSvcHost: options.kubesphereService,
       });
-      log.debug({ proxy: options.proxyUrl }, 'Dialing proxy');
+      const viaProxy = proxyFromEnvironment(options.proxyUrl);
+      log.debug({ proxy: options.proxyUrl, ...(viaProxy ? { via: viaProxy.display } : {}) }, 'Dialing proxy');
       const socket = new WebSocket(options.proxyUrl, SUBPROTOCOL, {
         handshakeTimeout: options.handshakeTimeoutMs,
         perMessageDeflate: false,
         finishRequest: acceptMissingSubprotocol,
+        ...(viaProxy ? { agent: viaProxy.agent } : {}),
       });
       ws = socket;
       socket.on('unexpected-response', (_req, res) => {
