@@ -13,6 +13,8 @@ import { channelInputFor, channelMachine, finishedChildId, type ChannelRequest }
 
 export interface AgentSessionInput {
   readonly sessionId: string;
+  /** Which session this is, for the actor layer's shared implementations (unique per process). */
+  readonly key: string;
   readonly remoteAddress: string;
   readonly handshakeTimeoutMs: number;
   readonly configTimeoutMs: number;
@@ -62,7 +64,7 @@ export const agentSessionMachine = setup({
 }).createMachine({
   id: 'agentSession',
   context: ({ input }) => ({ ...input, clusterName: undefined, reason: undefined, allowedTargets: [] }),
-  invoke: { id: 'ssh', src: 'ssh' },
+  invoke: { id: 'ssh', src: 'ssh', input: ({ context }: { context: AgentSessionContext }) => ({ key: context.key }) },
   initial: 'handshaking',
   on: {
     // A spawned channel that reached its final state stays in `children` until stopped.
@@ -118,7 +120,7 @@ export const agentSessionMachine = setup({
         'channel.requested': {
           actions: spawnChild('channel', {
             id: ({ event }) => event.id,
-            input: ({ event, context }) => channelInputFor(event, context.allowedTargets),
+            input: ({ event, context }) => channelInputFor(event, context.allowedTargets, context.key),
           }),
         },
       },

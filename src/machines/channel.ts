@@ -14,6 +14,8 @@ export interface ChannelInput {
   /** Normalized `host:port` asked for. */
   readonly target: string;
   readonly allowedTargets: readonly string[];
+  /** Which session owns the channel, for the actor layer's shared implementations. */
+  readonly owner?: string;
 }
 
 export interface ChannelContext extends ChannelInput {
@@ -26,10 +28,10 @@ export interface ChannelContext extends ChannelInput {
 export type ChannelRequest = { type: 'channel.requested'; id: string; target: string };
 
 /** The channel child's input for a `channel.requested` event, checked against `allowedTargets`. */
-export function channelInputFor(event: EventObject, allowedTargets: readonly string[]): ChannelInput {
+export function channelInputFor(event: EventObject, allowedTargets: readonly string[], owner?: string): ChannelInput {
   assertEvent(event as ChannelRequest, 'channel.requested');
   const request = event as ChannelRequest;
-  return { id: request.id, target: request.target, allowedTargets };
+  return { id: request.id, target: request.target, allowedTargets, ...(owner ? { owner } : {}) };
 }
 
 /** Prefix of the event xstate sends a parent when a child actor is done. */
@@ -80,7 +82,7 @@ export const channelMachine = setup({
     opening: {
       invoke: {
         src: 'open',
-        input: ({ context }: { context: ChannelContext }) => ({ id: context.id, target: context.target }),
+        input: ({ context }: { context: ChannelContext }) => ({ id: context.id, target: context.target, ...owner(context) }),
         onDone: 'open',
         onError: {
           target: 'failed',
@@ -90,7 +92,7 @@ export const channelMachine = setup({
       on: { close: { target: 'closed', actions: assign({ reason: ({ event }) => event.reason }) } },
     },
     open: {
-      invoke: { src: 'pipe', input: ({ context }: { context: ChannelContext }) => ({ id: context.id }) },
+      invoke: { src: 'pipe', input: ({ context }: { context: ChannelContext }) => ({ id: context.id, ...owner(context) }) },
       on: {
         'pipe.done': {
           target: 'closed',
@@ -108,6 +110,10 @@ export const channelMachine = setup({
     closed: { type: 'final' },
   },
 });
+
+function owner(context: ChannelContext): { owner?: string } {
+  return context.owner ? { owner: context.owner } : {};
+}
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

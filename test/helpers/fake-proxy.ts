@@ -9,8 +9,9 @@ import ssh2, { type Connection, type ServerChannel } from 'ssh2';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import '../../src/protocol/ssh2-extensions.js';
 import { CHANNEL_TYPE, IDENT_SERVER, SUBPROTOCOL } from '../../src/protocol/constants.js';
+import { loadOrCreateHostKey } from '../../src/actors/proxy/host-key.js';
 
-const { Server, utils } = ssh2;
+const { Server } = ssh2;
 
 export interface FakeProxyOptions {
   /** Failure message for `config`; undefined accepts. */
@@ -29,7 +30,7 @@ export interface FakeProxy {
 }
 
 export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<FakeProxy> {
-  const hostKey = utils.generateKeyPairSync('ed25519').private;
+  const hostKey = await loadOrCreateHostKey();
   const configs: Buffer[] = [];
   const waiting: Array<(c: Connection) => void> = [];
   const ready: Connection[] = [];

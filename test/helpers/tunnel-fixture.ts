@@ -58,9 +58,24 @@ export interface FixtureOptions {
 }
 
 export async function startTunnelFixture(options: FixtureOptions = {}): Promise<TunnelFixture> {
+  // What started so far, closed in reverse if a later step fails (a half-started fixture
+  // would otherwise keep the test process alive).
+  const started: Array<() => Promise<void>> = [];
+  try {
+    return await buildTunnelFixture(options, started);
+  } catch (error) {
+    for (const close of started.reverse()) await close().catch(() => {});
+    throw error;
+  }
+}
+
+async function buildTunnelFixture(options: FixtureOptions, started: Array<() => Promise<void>>): Promise<TunnelFixture> {
   const dir = await mkdtemp(join(tmpdir(), 'tower-e2e-'));
+  started.push(() => rm(dir, { recursive: true, force: true }));
   const member = await startMemberApiserver(options.memberAuth ?? 'token');
+  started.push(() => member.close());
   const ks = await startKsServer();
+  started.push(() => ks.close());
   const proxyCa = await createSelfSignedCa({ commonName: 'tower-proxy-ca' });
   const client = await issueClientCert(await importCa(proxyCa), { commonName: 'kubernetes-admin', organizations: ['system:masters'] });
   const kubePort = await freePort();
@@ -70,6 +85,7 @@ export async function startTunnelFixture(options: FixtureOptions = {}): Promise<
   const memberKubeconfig = join(dir, 'member.kubeconfig');
   await writeFile(memberKubeconfig, memberKubeconfigYaml(member, options.memberAuth ?? 'token'));
   const clusters: ClusterSource = await openClusterFile(clustersFile);
+  started.push(() => clusters.close());
   const proxy = await startProxy({
     host: '127.0.0.1',
     port: 0,

@@ -13,6 +13,7 @@ const CLOSE_FALLBACK_MS = 5_000;
 
 const INPUT: AgentSessionInput = {
   sessionId: 's-1',
+  key: 'k-1',
   remoteAddress: '192.0.2.7:51234',
   handshakeTimeoutMs: 30_000,
   configTimeoutMs: CONFIG_TIMEOUT_MS,
@@ -233,10 +234,10 @@ test('channel.requested in serving spawns a channel limited to the agent service
   assert.ok(child, 'no channel child');
   const ctx = child.getSnapshot().context;
   assert.deepEqual({ id: ctx.id, target: ctx.target, allowedTargets: ctx.allowedTargets }, { id: 's-1/ch-1', target: KS, allowedTargets: [KUBE, KS] });
-  assert.deepEqual(s.open.last().input, { id: 's-1/ch-1', target: KS });
+  assert.deepEqual(s.open.last().input, { id: 's-1/ch-1', target: KS, owner: 'k-1' });
   s.open.last().resolve();
   await reach(child, (snap) => snap.value === 'open');
-  assert.deepEqual(s.pipe.inputs, [{ id: 's-1/ch-1' }]);
+  assert.deepEqual(s.pipe.inputs, [{ id: 's-1/ch-1', owner: 'k-1' }]);
   // The session ending ends its channels.
   s.ssh.sendBack({ type: 'ssh.closed', reason: 'agent went away' });
   assert.equal(s.pipe.running, false);

@@ -484,6 +484,7 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
       const agent = await ourAgent(proxy.url, TOKEN);
       const snapshot = await settled(agent);
       assert.ok(snapshot.matches({ session: 'connected' }), describeAgent(snapshot));
+      await proxy.peer.waitLine(/^AGENT CONNECTED /);
       await bulkThrough(proxy.ksPort);
       assert.ok(agent.actor.getSnapshot().matches({ session: 'connected' }), describeAgent(agent.actor.getSnapshot()));
       assert.deepEqual(proxy.peer.lines.filter((l) => /^(REQUEST|CHANNEL-FAILED|SESSION-CLOSED) /.test(l)), []);

@@ -8,12 +8,35 @@ import ssh2 from 'ssh2';
 // ssh2 is CommonJS: take its helpers from the default export.
 const { utils } = ssh2;
 
-/** The key as ssh2's server wants it (PEM/OpenSSH text), checked once here. */
+/**
+ * ssh2 1.17's generateKeyPairSync('ed25519') now and then (about 1 in 150 here) writes a
+ * key its own parser rejects as malformed; a new key is the cure. Bounded.
+ */
+const GENERATE_ATTEMPTS = 8;
+
+/** The key as PEM/OpenSSH text, checked to parse. */
 export async function loadOrCreateHostKey(path?: string): Promise<Buffer> {
-  const pem = path ? await readFile(path) : Buffer.from(utils.generateKeyPairSync('ed25519').private);
+  if (path) {
+    const pem = await readFile(path);
+    check(pem, `host key ${path}`);
+    return pem;
+  }
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < GENERATE_ATTEMPTS; attempt += 1) {
+    const pem = Buffer.from(utils.generateKeyPairSync('ed25519').private);
+    try {
+      check(pem, 'generated host key');
+      return pem;
+    } catch (error) {
+      lastError = error as Error;
+    }
+  }
+  throw lastError ?? new Error('could not generate a host key');
+}
+
+function check(pem: Buffer, what: string): void {
   const parsed = utils.parseKey(pem);
-  if (parsed instanceof Error) throw new Error(`host key ${path ?? '(generated)'}: ${parsed.message}`);
+  if (parsed instanceof Error) throw new Error(`${what}: ${parsed.message}`);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key || !key.isPrivateKey()) throw new Error(`host key ${path}: not a private key`);
-  return pem;
+  if (!key || !key.isPrivateKey()) throw new Error(`${what}: not a private key`);
 }

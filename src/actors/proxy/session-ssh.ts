@@ -8,9 +8,9 @@ import ssh2, { type Connection } from 'ssh2';
 
 // ssh2 is CommonJS: take its classes from the default export.
 const { Server } = ssh2;
-import { fromCallback } from 'xstate';
 import type { Logger } from '../../log.js';
 import type { AgentSessionEvent, SshCommand } from '../../machines/agent-session.js';
+import type { SshRun } from './ssh-run.js';
 import type { AgentConfig } from '../../protocol/agent-config.js';
 import { CHANNEL_TYPE, CONFIG_REQUEST, IDENT_SERVER, PING_REQUEST } from '../../protocol/constants.js';
 import '../../protocol/ssh2-extensions.js';
@@ -39,8 +39,8 @@ export function inlineChannelOpener(connection: Connection): ChannelOpener {
     );
 }
 
-export function sessionSshLogic(deps: SessionSshDeps) {
-  return fromCallback<SshCommand, void, AgentSessionEvent>(({ sendBack, receive }) => {
+export function sessionSshRun(deps: SessionSshDeps): SshRun {
+  return ({ sendBack, receive }) => {
     const log = deps.logger;
     let connection: Connection | undefined;
     let closed = false;
@@ -117,5 +117,5 @@ export function sessionSshLogic(deps: SessionSshDeps) {
       connection?.end();
       deps.stream.destroy();
     };
-  });
+  };
 }

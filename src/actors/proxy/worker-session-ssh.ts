@@ -6,8 +6,8 @@
  * the session a channel opener whose streams come back over MessagePorts.
  */
 import type { Duplex } from 'node:stream';
-import { fromCallback } from 'xstate';
 import type { AgentSessionEvent, SshCommand } from '../../machines/agent-session.js';
+import type { SshRun } from './ssh-run.js';
 import type { SshWorkerPool } from '../../workers/ssh-worker-pool.js';
 import { decideConfig } from './config-decision.js';
 import type { SessionSshDeps } from './session-ssh.js';
@@ -16,8 +16,8 @@ export interface WorkerSessionSshDeps extends SessionSshDeps {
   readonly pool: SshWorkerPool;
 }
 
-export function workerSessionSshLogic(deps: WorkerSessionSshDeps) {
-  return fromCallback<SshCommand, void, AgentSessionEvent>(({ sendBack, receive }) => {
+export function workerSessionSshRun(deps: WorkerSessionSshDeps): SshRun {
+  return ({ sendBack, receive }) => {
     const log = deps.logger;
     let closed = false;
     const reportClosed = (reason: string) => {
@@ -78,7 +78,7 @@ export function workerSessionSshLogic(deps: WorkerSessionSshDeps) {
         socket.destroy();
       });
     };
-  });
+  };
 }
 
 /** Longest wait for a worker's last bytes after it reported its session closed (named limit). */

@@ -242,10 +242,12 @@ func serveAgent(conn net.Conn, sshConfig *ssh.ServerConfig, name, token string) 
 		go drain(reqs)
 		return
 	}
-	r.Reply(true, nil)
+	// Ready to forward before the agent hears it is accepted: an agent may be asked for
+	// a channel the moment it believes it is connected.
 	sessionMu.Lock()
 	active = &session{conn: sshConn, conf: c}
 	sessionMu.Unlock()
+	r.Reply(true, nil)
 	say("AGENT CONNECTED %s", line)
 
 	go func() {
