@@ -168,20 +168,7 @@ describe('bad input', { timeout: 30_000 }, () => {
     return sessions[0]!;
   };
 
-  const httpsGet = (port: number, path: string) =>
-    within(new Promise<HttpResult>((resolve, reject) => {
-      const req = httpsRequest(
-        { host: '127.0.0.1', port, path, agent: false, ca: t.proxyCa.certPem, cert: t.client.certPem, key: t.client.keyPem },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    }), 10_000, `GET ${path} on port ${port}`);
+  const httpsGet = (port: number, path: string) => within(t.get(true, port, path), 10_000, `GET ${path} on port ${port}`);
 
   before(async () => {
     clusters = memoryClusters();

@@ -47,6 +47,8 @@ export interface TunnelFixture {
   waitConnected(agent: AgentHandle): Promise<void>;
   /** Resolve once the proxy has `n` serving sessions for `alpha` and its listeners are open (n=0: closed). */
   waitSessions(n: number): Promise<void>;
+  /** A GET on any port of this proxy; `secure` presents the proxy-CA client certificate. */
+  get(secure: boolean, port: number, path: string, options?: RequestOptions): Promise<HttpResult>;
   kubeGet(path: string, options?: RequestOptions): Promise<HttpResult>;
   ksGet(path: string): Promise<HttpResult>;
   close(): Promise<void>;
@@ -163,6 +165,7 @@ async function buildTunnelFixture(options: FixtureOptions, started: Array<() => 
         (onChange) => proxy.onChange(onChange),
         `${n} serving session(s) for ${CLUSTER}`,
       ),
+    get: request,
     kubeGet: (path, extra) => request(true, kubePort, path, extra),
     ksGet: (path) => request(false, kubespherePort, path),
     close: async () => {
