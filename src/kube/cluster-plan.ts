@@ -2,7 +2,7 @@
  * Pure decisions of the cluster controller: which clusters are served, which ports they
  * get, what their Service and endpoints look like. No I/O here.
  */
-import type { ServedCluster } from '../registry/cluster-source.js';
+import type { ServedCluster } from '../cluster-sources/cluster-source.js';
 import { EXTERNAL_LB_ANNOTATIONS, TOWER_NAMESPACE, type ClusterObject } from './cluster-types.js';
 
 /** Ports of the kube listeners; the ks listener is the kube port + 10 000 (as in Go). */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkAgentConfig, tokensEqual } from '../../src/actors/proxy/config-check.js';
 import type { AgentConfig } from '../../src/protocol/agent-config.js';
-import type { ServedCluster } from '../../src/registry/cluster-source.js';
+import type { ServedCluster } from '../../src/cluster-sources/cluster-source.js';
 
 const alpha: ServedCluster = { name: 'alpha', token: 'right-token', kubernetesAPIServerPort: 6000, kubesphereAPIServerPort: 16000 };
 const lookup = (name: string) => (name === 'alpha' ? alpha : undefined);

@@ -2,8 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
-import { startDevCluster } from '../../src/devcluster/index.js';
-import type { DevCluster } from '../../src/devcluster/index.js';
+import { startDevCluster } from '../../devcluster/index.js';
+import type { DevCluster } from '../../devcluster/index.js';
 import { call } from './http-client.js';
 import { CLUSTER_CRD, WIDGET_CRD } from './helpers.js';
 

@@ -2,8 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
-import { startDevCluster } from '../../src/devcluster/index.js';
-import type { DevCluster } from '../../src/devcluster/index.js';
+import { startDevCluster } from '../../devcluster/index.js';
+import type { DevCluster } from '../../devcluster/index.js';
 import { call } from './http-client.js';
 import { startHarness } from './helpers.js';
 

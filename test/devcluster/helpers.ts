@@ -4,8 +4,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevCluster } from '../../src/devcluster/index.js';
-import type { DevCluster, DevClusterOptions } from '../../src/devcluster/index.js';
+import { startDevCluster } from '../../devcluster/index.js';
+import type { DevCluster, DevClusterOptions } from '../../devcluster/index.js';
 
 export interface KubectlResult {
   code: number;

@@ -1,7 +1,7 @@
 /** A bare HTTPS client for protocol-level tests of the devcluster (no kubectl, no client-node). */
 import { request as httpsRequest } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { DevCluster } from '../../src/devcluster/index.js';
+import type { DevCluster } from '../../devcluster/index.js';
 
 export interface Reply {
   status: number;

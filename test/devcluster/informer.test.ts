@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import YAML from 'yaml';
 import { ApiextensionsV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, makeInformer, setHeaderOptions } from '@kubernetes/client-node';
 import type { Informer, KubernetesObject, ObjectCache, V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { startDevCluster } from '../../src/devcluster/index.js';
-import type { DevCluster } from '../../src/devcluster/index.js';
+import { startDevCluster } from '../../devcluster/index.js';
+import type { DevCluster } from '../../devcluster/index.js';
 import { WIDGET_CRD, eventually } from './helpers.js';
 
 interface Widget extends KubernetesObject {

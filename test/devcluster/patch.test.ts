@@ -1,10 +1,10 @@
 /** Unit tests of the patch, selector and protobuf codecs. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonPatch, mergePatch, strategicMerge } from '../../src/devcluster/patch.js';
-import { parseLabelSelector } from '../../src/devcluster/selectors.js';
-import { decodeProtobuf } from '../../src/devcluster/protobuf.js';
-import type { KubeObject } from '../../src/devcluster/types.js';
+import { jsonPatch, mergePatch, strategicMerge } from '../../devcluster/patch.js';
+import { parseLabelSelector } from '../../devcluster/selectors.js';
+import { decodeProtobuf } from '../../devcluster/protobuf.js';
+import type { KubeObject } from '../../devcluster/types.js';
 
 describe('patches', () => {
   it('merge patch (RFC 7386): null deletes, objects merge, lists replace', () => {

@@ -1,8 +1,8 @@
 /** Watch streams at the HTTP level: framing, replay, resume, 410 Expired, selectors, bookmarks. */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDevCluster } from '../../src/devcluster/index.js';
-import type { DevCluster } from '../../src/devcluster/index.js';
+import { startDevCluster } from '../../devcluster/index.js';
+import type { DevCluster } from '../../devcluster/index.js';
 import { WatchClient, call } from './http-client.js';
 
 const CMS = '/api/v1/namespaces/default/configmaps';

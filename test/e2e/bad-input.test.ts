@@ -22,7 +22,7 @@ import type { ProxySession } from '../../src/actors/proxy/proxy-session.js';
 import { silentLogger } from '../../src/log.js';
 import { BUILD_VERSION, CHANNEL_TYPE, MAX_CONFIG_BYTES, SUBPROTOCOL } from '../../src/protocol/constants.js';
 import '../../src/protocol/ssh2-extensions.js';
-import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../src/registry/cluster-source.js';
+import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../src/cluster-sources/cluster-source.js';
 import { startFakeProxy } from '../helpers/fake-proxy.js';
 import { freePort } from '../helpers/free-port.js';
 import { connectRawAgent, rawConfig, type RawAgent } from '../helpers/raw-agent.js';

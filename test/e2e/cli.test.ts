@@ -21,7 +21,7 @@ import { MEMBER_TOKEN, startMemberApiserver, type MemberApiserver } from '../hel
 import { clusterYaml } from '../helpers/tunnel-fixture.js';
 
 /** The repository root (this file runs from dist/test/e2e/). */
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const PROXY = join(ROOT, 'bin', 'proxy');
 const AGENT = join(ROOT, 'bin', 'agent');
 

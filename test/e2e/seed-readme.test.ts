@@ -12,16 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { ManagedChild } from '../../src/demo/child.js';
-import { Kubectl } from '../../src/demo/kubectl.js';
-import { PACKAGE_ROOT } from '../../src/demo/paths.js';
-import { pickFreePort } from '../../src/demo/ports.js';
-import { startDevCluster, type DevCluster } from '../../src/devcluster/index.js';
+import { ManagedChild } from '../../dev/demo/child.js';
+import { Kubectl } from '../../dev/demo/kubectl.js';
+import { PACKAGE_ROOT } from '../../dev/demo/paths.js';
+import { pickFreePort } from '../../dev/demo/ports.js';
+import { startDevCluster, type DevCluster } from '../../devcluster/index.js';
 import { KubeClient } from '../../src/kube/kube-client.js';
 import type { ClusterObject } from '../../src/kube/cluster-types.js';
 import { createSelfSignedCa } from '../../src/pki/index.js';
 import { startKubeRelay, type KubeRelay } from '../helpers/kube-relay.js';
-import { seedClusterYaml } from '../../src/demo/seed-cluster.js';
+import { seedClusterYaml } from '../../dev/demo/seed-cluster.js';
 import { CLUSTERS_PATH } from '../../src/kube/cluster-types.js';
 
 

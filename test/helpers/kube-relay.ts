@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import type { DevCluster } from '../../src/devcluster/index.js';
+import type { DevCluster } from '../../devcluster/index.js';
 
 export interface RelayedRequest {
   readonly method: string;

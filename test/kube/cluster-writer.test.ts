@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { ClusterWriter } from '../../src/actors/kube/cluster-writer.js';
-import { startDevCluster, type DevCluster } from '../../src/devcluster/index.js';
+import { startDevCluster, type DevCluster } from '../../devcluster/index.js';
 import { CLUSTERS_PATH, withCondition, type ClusterObject } from '../../src/kube/cluster-types.js';
 import { KubeClient } from '../../src/kube/kube-client.js';
 

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { ClusterController } from '../../src/actors/kube/cluster-controller.js';
-import { startDevCluster, type DevCluster } from '../../src/devcluster/index.js';
+import { startDevCluster, type DevCluster } from '../../devcluster/index.js';
 import { CLUSTERS_PATH, type ClusterObject } from '../../src/kube/cluster-types.js';
 import { KubeClient } from '../../src/kube/kube-client.js';
 import { silentLogger } from '../../src/log.js';

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startDevCluster, type DevCluster } from '../../src/devcluster/index.js';
+import { startDevCluster, type DevCluster } from '../../devcluster/index.js';
 import { KubeClient, KubeError } from '../../src/kube/kube-client.js';
 import { silentLogger } from '../../src/log.js';
 import { startLeaderElection, type LeaderElection } from '../../src/actors/kube/leader-election.js';

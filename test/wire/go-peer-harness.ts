@@ -18,7 +18,7 @@ export const DEBIAN_GOPATH = '/usr/share/gocode';
 export const APT_LINE = 'apt-get install -y golang-go golang-golang-x-crypto-dev golang-github-gorilla-websocket-dev';
 
 /** test/go-peer/ in the source tree (this file runs from dist/test/wire/). */
-const PEER_SOURCES = fileURLToPath(new URL('../../../test/go-peer/', import.meta.url));
+const PEER_SOURCES = fileURLToPath(new URL('../../../test/go-peer', import.meta.url));
 const PEERS = ['agent', 'proxy'] as const;
 
 export interface GoAvailability {

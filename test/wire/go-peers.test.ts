@@ -23,9 +23,9 @@ import { silentLogger } from '../../src/log.js';
 import { ADMIN_CLIENT, createSelfSignedCa, importCa, issueClientCert, issueServingCert, type IssuedCert } from '../../src/pki/index.js';
 import type { CaPem } from '../../src/pki/ca-pem.js';
 import { BUILD_VERSION, IDENT_CLIENT, IDENT_SERVER, SUBPROTOCOL } from '../../src/protocol/constants.js';
-import { openClusterFile } from '../../src/registry/cluster-file.js';
-import type { ClusterSource } from '../../src/registry/cluster-source.js';
-import { clusterObject, yamlStream } from '../registry/fixtures.js';
+import { openClusterFile } from '../../src/cluster-sources/cluster-file.js';
+import type { ClusterSource } from '../../src/cluster-sources/cluster-source.js';
+import { clusterObject, yamlStream } from '../cluster-sources/fixtures.js';
 import {
   buildGoPeers,
   detectGo,

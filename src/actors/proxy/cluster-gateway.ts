@@ -11,7 +11,7 @@ import { createActor, fromPromise, type InspectionEvent } from 'xstate';
 import type { Logger } from '../../log.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import { clusterGatewayMachine } from '../../machines/cluster-gateway.js';
-import type { ServedCluster } from '../../registry/cluster-source.js';
+import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
 import type { IssuedCert } from '../../pki/issue.js';
 import type { ProxySession } from './proxy-session.js';
 import { createReverseProxy, type Upstream } from './reverse-proxy.js';

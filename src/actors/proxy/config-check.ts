@@ -8,7 +8,7 @@ import { createSecureContext } from 'node:tls';
 import type { AgentConfig } from '../../protocol/agent-config.js';
 import { DEFAULT_KUBERNETES_PORT, DEFAULT_KUBESPHERE_PORT } from '../../protocol/constants.js';
 import { normalizeHostPort } from '../../protocol/host-port.js';
-import type { ServedCluster } from '../../registry/cluster-source.js';
+import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
 
 export type ConfigVerdict =
   | {

@@ -10,7 +10,7 @@ import type { Logger } from '../../log.js';
 import type { IssuedCert } from '../../pki/issue.js';
 import { ServingCertCache } from '../../pki/serving-cert-cache.js';
 import { CONFIG_TIMEOUT_MS } from '../../protocol/constants.js';
-import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../registry/cluster-source.js';
+import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../cluster-sources/cluster-source.js';
 import { PkiPool } from '../../workers/pki-pool.js';
 import { SshWorkerPool } from '../../workers/ssh-worker-pool.js';
 import { startAgentEndpoint, type AgentEndpoint } from './agent-endpoint.js';

@@ -1,0 +1,108 @@
+/**
+ * The upstreams a benchmark measures against, on 127.0.0.1: an HTTPS "member apiserver"
+ * (its own CA, requires `Authorization: Bearer <token>`) and a plain-HTTP ks-apiserver
+ * stand-in. Both serve `GET /bytes?n=N` (N bytes, streamed with backpressure) and a
+ * 1 KiB `GET /version`.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { createSelfSignedCa, importCa, issueServingCert, type CaPem } from '../../src/pki/index.js';
+
+/** Size of the `/version` body: the "1 KB GET" of the benchmark. */
+export const SMALL_BODY_BYTES = 1024;
+/** Largest `/bytes` a request may ask for. */
+const MAX_BYTES = 16 * 1024 ** 3;
+const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+
+export interface BenchUpstream {
+  /** HTTPS port of the member apiserver. */
+  readonly kubePort: number;
+  /** HTTP port of the ks-apiserver stand-in. */
+  readonly ksPort: number;
+  readonly memberCa: CaPem;
+  readonly bearerToken: string;
+  close(): Promise<void>;
+}
+
+export async function startBenchUpstream(): Promise<BenchUpstream> {
+  const memberCa = await createSelfSignedCa({ commonName: 'bench-member-ca' });
+  const serving = await issueServingCert(await importCa(memberCa), { hosts: ['127.0.0.1'] });
+  const bearerToken = randomBytes(24).toString('hex');
+  const versionBody = versionJson();
+
+  const handle = (authorized: (req: IncomingMessage) => boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    if (!authorized(req)) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"kind":"Status","code":401,"reason":"Unauthorized"}');
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://upstream');
+    if (req.method === 'GET' && url.pathname === '/version') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(versionBody.length) }).end(versionBody);
+    } else if (req.method === 'GET' && url.pathname === '/bytes') {
+      const n = Number(url.searchParams.get('n') ?? '0');
+      if (!Number.isSafeInteger(n) || n < 0 || n > MAX_BYTES) return void res.writeHead(400).end('bad n\n');
+      sendBytes(res, n);
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
+    }
+  };
+
+  const kube = createHttpsServer(
+    { cert: serving.certPem, key: serving.keyPem },
+    handle((req) => req.headers.authorization === `Bearer ${bearerToken}`),
+  );
+  const ks = createHttpServer(handle(() => true));
+  const closers = await Promise.all([listen(kube), listen(ks)]);
+  return {
+    kubePort: closers[0].port,
+    ksPort: closers[1].port,
+    memberCa,
+    bearerToken,
+    close: async () => void (await Promise.all(closers.map((c) => c.close()))),
+  };
+}
+
+function sendBytes(res: ServerResponse, total: number): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
+  let sent = 0;
+  const pump = () => {
+    while (sent < total) {
+      const n = Math.min(CHUNK.length, total - sent);
+      sent += n;
+      if (!res.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n))) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  res.on('close', () => (sent = total));
+  pump();
+}
+
+/** A Kubernetes-like version object padded to exactly SMALL_BODY_BYTES. */
+function versionJson(): Buffer {
+  const base = { major: '1', minor: '32', gitVersion: 'v1.32.0-bench', platform: 'linux/amd64', padding: '' };
+  const length = Buffer.byteLength(JSON.stringify(base));
+  return Buffer.from(JSON.stringify({ ...base, padding: 'x'.repeat(SMALL_BODY_BYTES - length) }));
+}
+
+async function listen(server: Server): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

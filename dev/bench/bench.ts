@@ -1,0 +1,202 @@
+/**
+ * `npm run bench`: the tunnel's figures beside direct access to the same upstream, the Go
+ * tower's reference points and our targets (issue 5). Everything runs on 127.0.0.1: an
+ * upstream (HTTPS member apiserver + HTTP ks), the real proxy and agent as child
+ * processes, load generators in child processes, simulated agents in this one.
+ *
+ *   node dist/dev/bench/bench.js [--quick] [--only bulk,small,sessions,storm,pki] [--json]
+ */
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { createBenchEnv, type BenchEnv } from './bench-env.js';
+import { parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js';
+import { runPkiPhase, type PkiPhaseResult } from './bench-phase-pki.js';
+import { runSessionsPhase, type SessionsPhaseResult } from './bench-phase-sessions.js';
+import { runStormPhase, type StormRun } from './bench-phase-storm.js';
+import { runTransferPhase, type TransferRun } from './bench-phase-transfer.js';
+import { figure, formatTable, type Figure } from './bench-report.js';
+
+interface Raw {
+  transfer?: TransferRun[];
+  sessions?: SessionsPhaseResult;
+  storm?: StormRun[];
+  pki?: PkiPhaseResult;
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseBenchOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}; see --help\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const opts = options;
+  const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  const started = new Date();
+  const loadBefore = loadavg();
+  const errors: string[] = [];
+  const raw: Raw = {};
+  const env = await createBenchEnv({ proxyNodeArgs: opts.proxyNodeArgs, keep: opts.keep });
+  log(`temp dir ${env.dir}`);
+  const deadline = setTimeout(() => {
+    log(`giving up after ${opts.timeoutMs / 1000} s (--timeout)`);
+    void closeEnv(env).finally(() => process.exit(1));
+  }, opts.timeoutMs);
+  deadline.unref();
+
+  const phase = async (name: string, run: () => Promise<void>) => {
+    log(`${name}…`);
+    try {
+      await run();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      errors.push(`${name}: ${message}`);
+      log(`${name} failed: ${message}`);
+    }
+  };
+  try {
+    if (opts.only.has('bulk') || opts.only.has('small')) {
+      await phase('bulk/small', async () => {
+        raw.transfer = await runTransferPhase(env, {
+          runs: opts.runs,
+          bulkBytes: opts.bulkBytes,
+          latencyCount: opts.requests,
+          rpsConcurrency: opts.concurrency,
+          rpsDurationMs: opts.rpsMs,
+          bulk: opts.only.has('bulk'),
+          small: opts.only.has('small'),
+          log,
+        });
+      });
+    }
+    if (opts.only.has('sessions')) {
+      await phase('sessions', async () => {
+        raw.sessions = await runSessionsPhase(env, { sizes: opts.sizes, runs: opts.runs, maxConnecting: opts.maxConnecting, log });
+      });
+    }
+    if (opts.only.has('storm')) {
+      await phase('storm', async () => {
+        raw.storm = await runStormPhase(env, { agents: opts.stormAgents, runs: opts.runs, maxConnecting: opts.maxConnecting, timeoutMs: 120_000, log });
+      });
+    }
+    if (opts.only.has('pki')) {
+      await phase('pki', async () => {
+        raw.pki = await runPkiPhase(env.proxyCa, { count: opts.pkiCount, concurrency: 8, threads: Math.min(2, availableParallelism()) });
+      });
+    }
+  } finally {
+    clearTimeout(deadline);
+    await closeEnv(env);
+  }
+
+  const figures = compile(raw, opts);
+  const meta = {
+    command: `node dist/dev/bench/bench.js ${process.argv.slice(2).join(' ')}`.trim(),
+    started: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    node: process.version,
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    loadavgBefore: loadBefore.map((v) => Number(v.toFixed(2))),
+    loadavgAfter: loadavg().map((v) => Number(v.toFixed(2))),
+    runs: opts.runs,
+    quick: opts.quick,
+    phases: [...opts.only],
+    ...(opts.keep ? { dir: env.dir } : {}),
+    errors,
+  };
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ meta, figures: Object.fromEntries(figures.map((f) => [f.key, f])), raw })}\n`);
+  } else {
+    const header =
+      `tower bench — ${meta.cpus} CPUs (${meta.cpuModel}), node ${meta.node}, load ${meta.loadavgBefore.join(' ')} → ${meta.loadavgAfter.join(' ')},` +
+      ` median of ${opts.runs} run(s)${opts.quick ? ', --quick' : ''}`;
+    process.stdout.write(`${formatTable(figures, header)}\n`);
+    if (errors.length) process.stdout.write(`errors:\n${errors.map((e) => `  ${e}`).join('\n')}\n`);
+  }
+  return errors.length ? 1 : 0;
+}
+
+async function closeEnv(env: BenchEnv): Promise<void> {
+  try {
+    await env.close();
+  } catch (error) {
+    process.stderr.write(`bench: cleanup: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+}
+
+function compile(raw: Raw, opts: BenchOptions): Figure[] {
+  const figures: Figure[] = [];
+  const mib = Math.round(opts.bulkBytes / 1024 / 1024);
+  const t = raw.transfer ?? [];
+  if (opts.only.has('bulk') && t.length) {
+    figures.push(
+      figure({ key: 'bulk.kube.mbPerSecond', label: `bulk ${mib} MiB GET, kube HTTPS path`, unit: 'MB/s', runs: t.map((r) => r.bulkKube?.tunnel.mbPerSecond), direct: t.map((r) => r.bulkKube?.direct.mbPerSecond) }),
+      figure({ key: 'bulk.ks.mbPerSecond', label: `bulk ${mib} MiB GET, ks HTTP path`, unit: 'MB/s', runs: t.map((r) => r.bulkKs?.tunnel.mbPerSecond), direct: t.map((r) => r.bulkKs?.direct.mbPerSecond) }),
+      figure({ key: 'bulk.kube.proxyCpuPerGb', label: 'proxy CPU per GB, kube path', unit: 's/GB', runs: t.map((r) => r.bulkKube?.proxyCpuPerGb) }),
+      figure({ key: 'bulk.ks.proxyCpuPerGb', label: 'proxy CPU per GB, ks path', unit: 's/GB', runs: t.map((r) => r.bulkKs?.proxyCpuPerGb) }),
+      figure({ key: 'bulk.kube.agentCpuPerGb', label: 'agent CPU per GB, kube path', unit: 's/GB', runs: t.map((r) => r.bulkKube?.cpuPerGb.tunnel.agent) }),
+      figure({ key: 'bulk.kube.totalCpuPerGb', label: 'all processes CPU per GB, kube path', unit: 's/GB', runs: t.map((r) => r.bulkKube?.cpuPerGb.tunnel.total), direct: t.map((r) => r.bulkKube?.cpuPerGb.direct.total) }),
+      figure({ key: 'bulk.ks.totalCpuPerGb', label: 'all processes CPU per GB, ks path', unit: 's/GB', runs: t.map((r) => r.bulkKs?.cpuPerGb.tunnel.total), direct: t.map((r) => r.bulkKs?.cpuPerGb.direct.total) }),
+      figure({ key: 'eld.bulk.p99Ms', label: 'proxy event-loop delay p99, kube bulk', unit: 'ms', runs: t.map((r) => r.eldBulk?.p99Ms) }),
+      figure({ key: 'eld.bulk.maxMs', label: 'proxy event-loop delay max, kube bulk', unit: 'ms', runs: t.map((r) => r.eldBulk?.maxMs) }),
+    );
+  }
+  if (opts.only.has('small') && t.length) {
+    figures.push(
+      figure({ key: 'small.p50Ms', label: '1 KB GET p50, new TLS conn each, kube', unit: 'ms', runs: t.map((r) => r.latency?.tunnel.p50Ms), direct: t.map((r) => r.latency?.direct.p50Ms) }),
+      figure({ key: 'small.p99Ms', label: '1 KB GET p99, new TLS conn each, kube', unit: 'ms', runs: t.map((r) => r.latency?.tunnel.p99Ms), direct: t.map((r) => r.latency?.direct.p99Ms) }),
+      figure({ key: 'small.ks.p50Ms', label: '1 KB GET p50, new conn each, ks HTTP', unit: 'ms', runs: t.map((r) => r.latencyKs?.tunnel.p50Ms), direct: t.map((r) => r.latencyKs?.direct.p50Ms) }),
+      figure({ key: 'small.ks.p99Ms', label: '1 KB GET p99, new conn each, ks HTTP', unit: 'ms', runs: t.map((r) => r.latencyKs?.tunnel.p99Ms), direct: t.map((r) => r.latencyKs?.direct.p99Ms) }),
+      figure({ key: 'small.rps', label: `1 KB GET, ${opts.concurrency} keep-alive clients, kube`, unit: 'req/s', runs: t.map((r) => r.rps?.tunnel.rps), direct: t.map((r) => r.rps?.direct.rps) }),
+    );
+  }
+  for (const [size, runs] of Object.entries(raw.sessions?.perCluster ?? {})) {
+    figures.push(
+      figure({ key: `sessions.${size}.rssPerAgentKb`, reference: 'sessions.rssPerAgentKb', label: `proxy RSS per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.rssPerAgentBytes / 1024) }),
+      figure({ key: `sessions.${size}.heapPerAgentKb`, label: `proxy V8 heap per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.heapPerAgentBytes / 1024) }),
+      figure({ key: `sessions.${size}.handshakesPerSecond`, reference: 'sessions.handshakesPerSecond', label: `handshakes incl. config, ${size} at once`, unit: '/s', runs: runs.map((r) => r.handshakesPerSecond) }),
+    );
+  }
+  const ha = raw.sessions?.ha ?? [];
+  if (ha.length) {
+    const n = ha[0]!.agents;
+    figures.push(
+      figure({ key: 'sessions.ha.rssPerAgentKb', reference: 'sessions.rssPerAgentKb', label: `proxy RSS per idle agent, ${n} agents of 1 cluster`, unit: 'KB', runs: ha.map((r) => r.rssPerAgentBytes / 1024) }),
+      figure({ key: 'sessions.ha.handshakesPerSecond', reference: 'sessions.handshakesPerSecond', label: `handshakes incl. config, ${n} of 1 cluster at once`, unit: '/s', runs: ha.map((r) => r.handshakesPerSecond) }),
+    );
+  }
+  const storm = raw.storm ?? [];
+  if (storm.length) {
+    const n = storm[0]!.agents;
+    figures.push(
+      figure({ key: 'storm.backSeconds', label: `reconnect storm: ${n} agents back after proxy kill`, unit: 's', runs: storm.map((r) => r.backSeconds) }),
+      figure({ key: 'storm.proxyUpSeconds', label: 'reconnect storm: proxy serving again after kill', unit: 's', runs: storm.map((r) => r.proxyUpSeconds) }),
+      figure({ key: 'eld.storm.p99Ms', label: 'proxy event-loop delay p99, storm', unit: 'ms', runs: storm.map((r) => r.eld.p99Ms) }),
+      figure({ key: 'eld.storm.maxMs', label: 'proxy event-loop delay max, storm', unit: 'ms', runs: storm.map((r) => r.eld.maxMs) }),
+    );
+  }
+  const pki = raw.pki?.results;
+  if (pki) {
+    for (const kind of ['serving', 'kubeconfig'] as const) {
+      const what = kind === 'serving' ? 'serving cert' : 'kubeconfig';
+      figures.push(
+        figure({ key: `pki.${kind}.msPerItem`, label: `${what}: worker (direct col = inline)`, unit: 'ms each', runs: [pki[kind].worker.msPerItem], direct: [pki[kind].inline.msPerItem] }),
+        figure({ key: `pki.${kind}.maxBlockMs`, label: `${what}: loop blocked max, worker (inline)`, unit: 'ms', runs: [pki[kind].worker.maxBlockMs], direct: [pki[kind].inline.maxBlockMs] }),
+      );
+    }
+  }
+  return figures;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);
