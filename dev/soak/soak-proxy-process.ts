@@ -102,12 +102,12 @@ export async function childProxy(config: Pick<SoakProxyConfig, 'port' | 'cluster
       return { sessions: 0, gateways: 0, channelsOpen: 0, exitCode };
     },
     state: async () => {
-      if (!child) return { sessions: 0, channelsOpen: 0, clustersListening: 0, gatewaySessions: undefined, gateways: undefined };
+      if (!child) return { sessions: 0, channelsOpen: 0, clustersConnected: 0, gatewaySessions: undefined, gateways: undefined };
       const samples = await scrapeMetrics(config.port);
       return {
         sessions: metricValue(samples, 'tower_proxy_sessions'),
         channelsOpen: metricValue(samples, 'tower_proxy_channels_open'),
-        clustersListening: metricValue(samples, 'tower_proxy_clusters_connected'),
+        clustersConnected: metricValue(samples, 'tower_proxy_clusters_connected'),
         gatewaySessions: undefined,
         gateways: undefined,
         rssBytes: metricValue(samples, 'process_resident_memory_bytes'),

@@ -23,7 +23,7 @@ export interface SoakProxyState {
   readonly sessions: number;
   readonly channelsOpen: number;
   /** Clusters whose listeners are open (in-process) or that have a serving agent (process). */
-  readonly clustersListening: number;
+  readonly clustersConnected: number;
   /** Sessions the gateways count as serving. */
   readonly gatewaySessions: number | undefined;
   readonly gateways: number | undefined;
@@ -126,10 +126,12 @@ export function inProcessProxy(config: SoakProxyConfig): SoakProxy {
         logger: silentLogger(),
         inspect: actors.inspect,
         metrics,
-        keepaliveIntervalMs: config.keepaliveIntervalMs,
-        keepaliveCountMax: config.keepaliveCountMax,
-        handshakeTimeoutMs: config.handshakeTimeoutMs,
-        configTimeoutMs: config.configTimeoutMs,
+        limits: {
+          keepaliveIntervalMs: config.keepaliveIntervalMs,
+          keepaliveCountMax: config.keepaliveCountMax,
+          handshakeTimeoutMs: config.handshakeTimeoutMs,
+          configTimeoutMs: config.configTimeoutMs,
+        },
       });
     },
     stop: async () => {
@@ -145,7 +147,7 @@ export function inProcessProxy(config: SoakProxyConfig): SoakProxy {
       return {
         sessions: handle?.sessions.size ?? 0,
         channelsOpen: channels(handle),
-        clustersListening: gateways.filter((g) => g.listening).length,
+        clustersConnected: gateways.filter((g) => g.sessionCount > 0).length,
         gatewaySessions: gateways.reduce((n, g) => n + g.sessionCount, 0),
         gateways: gateways.length,
       };

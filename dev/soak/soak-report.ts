@@ -122,7 +122,7 @@ export function formatSoak(r: SoakResult): string {
   }
   const e = r.end;
   const state = (s: SoakProxyState | null) =>
-    s ? `${s.sessions} sessions, ${s.channelsOpen} channels, ${s.clustersListening} clusters listening${s.gatewaySessions === undefined ? '' : `, ${s.gatewaySessions} gateway sessions`}` : '–';
+    s ? `${s.sessions} sessions, ${s.channelsOpen} channels, ${s.clustersConnected} clusters connected${s.gatewaySessions === undefined ? '' : `, ${s.gatewaySessions} gateway sessions`}` : '–';
   const l = e.leftOver;
   lines.push(
     `left over   sessions ${l.sessions ?? '–'}, channels ${l.channels ?? '–'}, listeners ${l.listeners}, sockets ${l.sockets}, timers ${l.timers}, live actors ${l.liveActors ?? '–'}`,

@@ -181,13 +181,13 @@ async function main(): Promise<number> {
   let reconnectSeconds: number | null = null;
   try {
     await sims.waitConnected(agents, connectBoundMs);
-    // …and the proxy serves each of their clusters again (listeners open, or connected).
-    let listening = 0;
+    // …and the proxy serves each of their clusters again (an agent connected to each).
+    let connected = 0;
     const served = await waitUntil(async () => {
-      listening = (await proxy.state().catch(() => undefined))?.clustersListening ?? 0;
-      return listening >= clusterCount;
+      connected = (await proxy.state().catch(() => undefined))?.clustersConnected ?? 0;
+      return connected >= clusterCount;
     }, DRAIN_MS);
-    if (!served) throw new Error(`all ${agents} agents connected, but only ${listening} of ${clusterCount} clusters are served after ${DRAIN_MS / 1000} s`);
+    if (!served) throw new Error(`all ${agents} agents connected, but only ${connected} of ${clusterCount} clusters are served after ${DRAIN_MS / 1000} s`);
     reconnectSeconds = (performance.now() - reconnectStarted) / 1000;
   } catch (error) {
     reconnectError = error instanceof Error ? error.message : String(error);
@@ -202,7 +202,7 @@ async function main(): Promise<number> {
   const drainError = await waitUntil(async () => {
     proxyBeforeStop = await proxy.state().catch(() => null);
     const s = proxyBeforeStop;
-    return s !== null && s.sessions === 0 && s.channelsOpen === 0 && s.clustersListening === 0 && (s.gatewaySessions ?? 0) === 0;
+    return s !== null && s.sessions === 0 && s.channelsOpen === 0 && s.clustersConnected === 0 && (s.gatewaySessions ?? 0) === 0;
   }, DRAIN_MS).then((ok) => (ok ? undefined : `after ${DRAIN_MS / 1000} s: ${describe(proxyBeforeStop)}`));
   await waitUntil(async () => upstream.openSockets() === 0, 5_000);
   const upstreamSockets = upstream.openSockets();
@@ -272,7 +272,7 @@ async function main(): Promise<number> {
 
 function describe(s: SoakProxyState | null): string {
   if (!s) return 'the proxy state could not be read';
-  return `${s.sessions} sessions, ${s.channelsOpen} channels, ${s.clustersListening} clusters listening, ${s.gatewaySessions ?? '?'} gateway sessions still held`;
+  return `${s.sessions} sessions, ${s.channelsOpen} channels, ${s.clustersConnected} clusters connected, ${s.gatewaySessions ?? '?'} gateway sessions still held`;
 }
 
 /** Poll `check` every 50 ms until true or `timeoutMs`; resolves with the last answer. */

@@ -32,7 +32,9 @@ const cli = meow(
                                  (default: from the kubeconfig or KUBERNETES_SERVICE_HOST/PORT)
     --kubesphere-service H[:P]   Address of ks-apiserver (default
                                  ks-apiserver.kubesphere-system.svc:80)
-    --keepalive DURATION         Ping the proxy this often; 0 disables (default 30s)
+    --keepalive DURATION         Ping the proxy this often; 0 disables (default 10s)
+    --keepalive-count N          Give the connection up after N pings in a row went
+                                 unanswered for a keepalive interval each (default 3)
     --max-retry N                Give up after N failed attempts in a row; 0 = never (default 0)
     --max-retry-interval DURATION
                                  Longest wait between attempts (default 2m; under 1s means 5m)
@@ -58,7 +60,8 @@ const cli = meow(
       kubeconfig: { type: 'string' },
       kubernetesService: { type: 'string' },
       kubesphereService: { type: 'string', default: 'ks-apiserver.kubesphere-system.svc' },
-      keepalive: { type: 'string', default: '30s' },
+      keepalive: { type: 'string', default: '10s' },
+      keepaliveCount: { type: 'string', default: '3' },
       maxRetry: { type: 'string', default: '0' },
       maxRetryInterval: { type: 'string', default: '2m' },
       serviceAccountDir: { type: 'string', default: DEFAULT_SERVICE_ACCOUNT_DIR },
@@ -90,6 +93,8 @@ async function main(): Promise<void> {
   const maxRetry = Number(f.maxRetry);
   if (!Number.isInteger(maxRetry) || maxRetry < 0) throw new UsageError(`--max-retry ${f.maxRetry}: must be a non-negative integer`);
   const keepaliveMs = duration('keepalive', f.keepalive);
+  const keepaliveCountMax = Number(f.keepaliveCount);
+  if (!Number.isInteger(keepaliveCountMax) || keepaliveCountMax < 1) throw new UsageError(`--keepalive-count ${f.keepaliveCount}: must be a positive integer`);
   let maxRetryMs = duration('max-retry-interval', f.maxRetryInterval);
   if (maxRetryMs < 1000) maxRetryMs = 5 * 60_000; // Go tower's rule
   const kubesphereService = normalizeHostPort(f.kubesphereService, DEFAULT_KUBESPHERE_PORT);
@@ -115,8 +120,7 @@ async function main(): Promise<void> {
     ...(f.kubernetesService ? { kubernetesService: f.kubernetesService } : {}),
     kubesphereService,
     keepaliveMs,
-    // A ping unanswered for a keepalive period (at least 10 s) means the tunnel is dead.
-    pingTimeoutMs: Math.max(10_000, keepaliveMs),
+    keepaliveCountMax,
     maxRetry,
     backoff: { ...DEFAULT_BACKOFF, maxMs: maxRetryMs },
     handshakeTimeoutMs: 45_000,

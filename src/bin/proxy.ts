@@ -1,16 +1,16 @@
 /** `proxy`: the host-cluster side of the tunnel. Flags as the Go tower's proxy. */
 import meow from 'meow';
 import { connectInspector } from '../actors/inspect.js';
-import { startLeaderElection } from '../actors/kube/leader-election.js';
 import { startKubeProxy } from '../actors/proxy/start-kube-proxy.js';
 import { startProxy } from '../actors/proxy/start-proxy.js';
 import { KubeClient, type KubeconfigSource } from '../kube/kube-client.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger } from '../log.js';
+import { errorMessage } from '../errors.js';
 import { loadCaFromFiles } from '../pki/ca-load.js';
 import { PkiError } from '../pki/errors.js';
 import { ClusterFileError } from '../cluster-sources/cluster-file-error.js';
 import { openClusterFile } from '../cluster-sources/cluster-file.js';
-import { MAX_DATA_PLANE_THREADS } from '../workers/ssh-worker-pool.js';
+import { MAX_DATA_PLANE_THREADS } from '../workers/data-plane-pool.js';
 import { exitWithError, UsageError } from './usage-error.js';
 import { oneLineUnknownFlags } from './unknown-flags.js';
 
@@ -116,11 +116,10 @@ async function main(): Promise<void> {
     try {
       client = KubeClient.load(kubeconfigSource(f.kubeconfig));
     } catch (error) {
-      throw new UsageError(`${error instanceof Error ? error.message : String(error)}; pass --kubeconfig FILE or --clusters FILE`);
+      throw new UsageError(`${errorMessage(error)}; pass --kubeconfig FILE or --clusters FILE`);
     }
     logger.info({ host: f.host, port, apiserver: client.server.origin, leaderElect: f.leaderElect }, 'Starting proxy');
-    const serve = () => listenOrExplain(() => startKubeProxy({ ...common, client }));
-    running = f.leaderElect ? await leaderOnly(client, logger, serve) : await serve();
+    running = await listenOrExplain(() => startKubeProxy({ ...common, client, leaderElect: f.leaderElect }));
   }
 
   let stopping = false;
@@ -146,7 +145,7 @@ async function listenOrExplain(start: () => Promise<Running>): Promise<Running> 
   try {
     return await start();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     throw /already in use|EACCES|EADDRNOTAVAIL/.test(message) ? new UsageError(message) : error;
   }
 }
@@ -156,34 +155,6 @@ function kubeconfigSource(path: string | undefined): KubeconfigSource {
   if (path) return { path };
   if (process.env['KUBERNETES_SERVICE_HOST']) return { inCluster: true };
   return { default: true };
-}
-
-/** Serve only while holding the Lease; stop serving at once when it is lost. */
-async function leaderOnly(client: KubeClient, logger: Logger, serve: () => Promise<Running>): Promise<Running> {
-  let serving: Promise<Running | undefined> = Promise.resolve(undefined);
-  const election = startLeaderElection({
-    client,
-    logger,
-    onStartedLeading: () => {
-      logger.info('Leading: reconciling and serving');
-      serving = serving.then(() =>
-        serve().catch((error: unknown) => {
-          logger.error({ error: error instanceof Error ? error.message : String(error) }, 'Cannot serve while leading');
-          return undefined;
-        }),
-      );
-    },
-    onStoppedLeading: () => {
-      logger.warn('Lost the lease: stopping reconcile and serve');
-      serving = serving.then(async (running) => (await running?.stop(), undefined));
-    },
-  });
-  return {
-    stop: async () => {
-      await election.stop();
-      await (await serving)?.stop();
-    },
-  };
 }
 
 main().catch((error: unknown) =>

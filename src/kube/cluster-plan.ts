@@ -9,6 +9,15 @@ import { EXTERNAL_LB_ANNOTATIONS, TOWER_NAMESPACE, type ClusterObject } from './
 export const KUBE_PORT_MIN = 6000;
 export const KUBE_PORT_MAX = 7000;
 export const KS_PORT_OFFSET = 10_000;
+/** The ports a cluster may name: unprivileged, and real. */
+export const PORT_MIN = 1024;
+export const PORT_MAX = 65_535;
+
+/**
+ * The ports the proxy chose for a cluster (`kube,ks`), written with them: such ports may be
+ * chosen again when they cannot be bound; ports a user set are only reported.
+ */
+export const ALLOCATED_PORTS_ANNOTATION = 'tower.kubesphere.io/allocated-ports';
 
 export function serviceName(cluster: string): string {
   return `mc-${cluster}`;
@@ -23,20 +32,76 @@ export function isServable(cluster: ClusterObject): boolean {
   );
 }
 
-export function portsOf(cluster: ClusterObject): { kube: number; ks: number } | undefined {
-  const kube = cluster.spec?.connection?.kubernetesAPIServerPort;
-  const ks = cluster.spec?.connection?.kubesphereAPIServerPort;
-  return kube && ks ? { kube, ks } : undefined;
+export interface Ports {
+  readonly kube: number;
+  readonly ks: number;
+}
+
+/** Both ports, when both are set (whatever they hold: see `portProblem`). */
+export function portsOf(cluster: ClusterObject): Ports | undefined {
+  const kube: unknown = cluster.spec?.connection?.kubernetesAPIServerPort;
+  const ks: unknown = cluster.spec?.connection?.kubesphereAPIServerPort;
+  const set = (v: unknown) => v !== undefined && v !== null && v !== 0 && v !== '';
+  return set(kube) && set(ks) ? { kube: kube as number, ks: ks as number } : undefined;
+}
+
+/** True when the ports are the ones this proxy chose (the annotation names them). */
+export function portsAllocatedByUs(cluster: ClusterObject, ports: Ports): boolean {
+  return cluster.metadata.annotations?.[ALLOCATED_PORTS_ANNOTATION] === `${ports.kube},${ports.ks}`;
+}
+
+export interface PortProblem {
+  readonly reason: 'InvalidPort' | 'PortConflict';
+  readonly message: string;
+}
+
+/**
+ * What is wrong with a cluster's ports, in one line, or undefined: each an integer in
+ * 1024–65535, the two different, neither the agent port, neither claimed by an older
+ * cluster (`claimedBy`).
+ */
+export function portProblem(ports: Ports, agentPort: number, claimedBy: (port: number) => string | undefined): PortProblem | undefined {
+  for (const [field, port] of [
+    ['kubernetesAPIServerPort', ports.kube],
+    ['kubesphereAPIServerPort', ports.ks],
+  ] as const) {
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < PORT_MIN || port > PORT_MAX) {
+      return { reason: 'InvalidPort', message: `spec.connection.${field} is ${JSON.stringify(port)}; set an integer in ${PORT_MIN}-${PORT_MAX}` };
+    }
+    if (port === agentPort) return { reason: 'InvalidPort', message: `spec.connection.${field} ${port} is the proxy's agent port; choose another` };
+    const owner = claimedBy(port);
+    if (owner) return { reason: 'PortConflict', message: `spec.connection.${field} ${port} is already used by cluster ${owner}; choose another` };
+  }
+  if (ports.kube === ports.ks) return { reason: 'InvalidPort', message: `kubernetesAPIServerPort and kubesphereAPIServerPort are both ${ports.kube}; give them different ports` };
+  return undefined;
+}
+
+/**
+ * Which cluster holds each port: clusters claim their ports oldest first (creation time,
+ * then name), so a cluster that names a port an older one has is the one in conflict.
+ */
+export function portClaims(clusters: Iterable<ClusterObject>): Map<number, string> {
+  const sorted = [...clusters].filter(isServable).sort((a, b) => {
+    const ta = a.metadata.creationTimestamp ?? '';
+    const tb = b.metadata.creationTimestamp ?? '';
+    return ta < tb ? -1 : ta > tb ? 1 : a.metadata.name.localeCompare(b.metadata.name);
+  });
+  const claims = new Map<number, string>();
+  for (const cluster of sorted) {
+    const ports = portsOf(cluster);
+    if (!ports || !Number.isInteger(ports.kube) || !Number.isInteger(ports.ks)) continue;
+    if (claims.has(ports.kube) || claims.has(ports.ks)) continue;
+    claims.set(ports.kube, cluster.metadata.name);
+    claims.set(ports.ks, cluster.metadata.name);
+  }
+  return claims;
 }
 
 /**
  * The lowest kube port in [6000, 7000] such that neither it nor its ks port (+10 000) is
  * taken by another cluster or by anything listening here. Undefined when none is left.
  */
-export async function allocatePorts(
-  taken: ReadonlySet<number>,
-  isFree: (port: number) => Promise<boolean>,
-): Promise<{ kube: number; ks: number } | undefined> {
+export async function allocatePorts(taken: ReadonlySet<number>, isFree: (port: number) => Promise<boolean>): Promise<Ports | undefined> {
   for (let kube = KUBE_PORT_MIN; kube <= KUBE_PORT_MAX; kube += 1) {
     const ks = kube + KS_PORT_OFFSET;
     if (taken.has(kube) || taken.has(ks)) continue;
@@ -45,9 +110,9 @@ export async function allocatePorts(
   return undefined;
 }
 
-/** Every port claimed by a cluster other than `except`. */
-export function takenPorts(clusters: Iterable<ClusterObject>, except: string): Set<number> {
-  const taken = new Set<number>();
+/** Every port named by a cluster other than `except` (and the agent port). */
+export function takenPorts(clusters: Iterable<ClusterObject>, except: string, agentPort: number): Set<number> {
+  const taken = new Set<number>([agentPort]);
   for (const c of clusters) {
     if (c.metadata.name === except) continue;
     const ports = portsOf(c);
@@ -80,7 +145,7 @@ export interface ServiceObject {
 }
 
 /** Service `mc-<name>` pointing at the proxy pods' ports for this cluster. */
-export function desiredService(cluster: ClusterObject, ports: { kube: number; ks: number }): ServiceObject {
+export function desiredService(cluster: ClusterObject, ports: Ports): ServiceObject {
   const external = cluster.spec?.externalKubeAPIEnabled === true;
   const annotations = external ? lbAnnotations(cluster) : undefined;
   return {
@@ -147,7 +212,7 @@ export function ingressHost(service: ServiceObject | undefined): string | undefi
  * itself on the allocated ports; otherwise the Service's ClusterIP on 6443/80 (as Go does).
  */
 export function endpointsFor(
-  ports: { kube: number; ks: number },
+  ports: Ports,
   publishAddress: string | undefined,
   clusterIP: string | undefined,
 ): { kubernetes: string; kubesphere: string } | undefined {
@@ -157,10 +222,9 @@ export function endpointsFor(
   return undefined;
 }
 
-export function servedCluster(cluster: ClusterObject, extraHosts: readonly string[]): ServedCluster | undefined {
-  const ports = portsOf(cluster);
+export function servedCluster(cluster: ClusterObject, ports: Ports, extraHosts: readonly string[]): ServedCluster | undefined {
   const token = cluster.spec?.connection?.token;
-  if (!ports || !token) return undefined;
+  if (!token) return undefined;
   return {
     name: cluster.metadata.name,
     token,

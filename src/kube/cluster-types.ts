@@ -7,7 +7,7 @@ export const CLUSTERS_PATH = `/apis/${CLUSTER_GROUP}/${CLUSTER_VERSION}/clusters
 export const TOWER_NAMESPACE = 'kubesphere-system';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
-export type ConditionType = 'Initialized' | 'AgentAvailable' | 'ExternalAccessReady';
+export type ConditionType = 'Initialized' | 'AgentAvailable' | 'ExternalAccessReady' | 'ListenersReady';
 
 export interface ClusterCondition {
   type: string;
@@ -34,6 +34,7 @@ export interface ClusterObject extends KubeObject {
   metadata: KubeObject['metadata'] & {
     resourceVersion?: string;
     uid?: string;
+    creationTimestamp?: string;
     deletionTimestamp?: string;
     annotations?: Record<string, string>;
   };

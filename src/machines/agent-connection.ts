@@ -3,30 +3,15 @@
  *
  * session (dialing → handshaking → configuring → connected) ⇄ backoff → failed | stopped
  *
- * The `session` actor (provided by src/actors/agent/) does the I/O and reports progress
- * with events; while connected, the machine paces keepalive pings and gives up on the
- * session when a reply does not come within `pingTimeoutMs`.
+ * The `session` actor (one connection attempt: the io's `attempt`, src/actors/agent/) does
+ * the I/O and reports
+ * progress with events; while connected, the machine paces keepalive pings and gives the
+ * connection up after `keepaliveCountMax` pings in a row went unanswered for a keepalive
+ * interval each.
  */
-import { assign, enqueueActions, sendTo, setup, spawnChild, stopChild, type ActorRefFrom, type AnyActorLogic } from 'xstate';
+import { assign, enqueueActions, fromCallback, sendTo, setup, spawnChild, stopChild, type ActorRefFrom } from 'xstate';
 import { channelInputFor, channelMachine, finishedChildId, type ChannelRequest } from './channel.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-
-export interface AgentConnectionInput {
-  /** 0 = retry forever (`--max-retry`). */
-  readonly maxRetry: number;
-  readonly backoff?: BackoffOptions;
-  /** `--keepalive`; 0 disables pings. */
-  readonly keepaliveMs: number;
-  readonly pingTimeoutMs: number;
-  /** The only `host:port` targets a channel may name: our own two services. */
-  readonly allowedTargets: readonly string[];
-}
-
-export interface AgentConnectionContext extends Required<AgentConnectionInput> {
-  /** Consecutive failed attempts since the last accepted config. */
-  readonly failures: number;
-  readonly lastError: string | undefined;
-}
 
 export type AgentConnectionEvent =
   | { type: 'ws.open' }
@@ -39,9 +24,40 @@ export type AgentConnectionEvent =
   | { type: 'wake' }
   | { type: 'stop' };
 
-
 /** Commands the machine sends to the session actor. */
 export type AgentSessionCommand = { type: 'ping' };
+
+/** The I/O of an agent connection, given by the actor layer. */
+export interface AgentConnectionIo {
+  /** The body of one connection attempt (a callback actor). */
+  attempt(io: {
+    sendBack: (event: AgentConnectionEvent) => void;
+    receive: (listener: (command: AgentSessionCommand) => void) => void;
+  }): () => void;
+}
+
+export interface AgentConnectionInput {
+  /** 0 = retry forever (`--max-retry`). */
+  readonly maxRetry: number;
+  readonly backoff?: BackoffOptions;
+  /** `--keepalive`; 0 disables pings. */
+  readonly keepaliveMs: number;
+  /** `--keepalive-count`: unanswered pings in a row before the connection is given up. */
+  readonly keepaliveCountMax: number;
+  /** Time to dial a target inside the member cluster. */
+  readonly dialTimeoutMs: number;
+  /** The only `host:port` targets a channel may name: our own two services. */
+  readonly allowedTargets: readonly string[];
+  readonly io: AgentConnectionIo;
+}
+
+export interface AgentConnectionContext extends Required<AgentConnectionInput> {
+  /** Consecutive failed attempts since the last accepted config. */
+  readonly failures: number;
+  readonly lastError: string | undefined;
+  /** Pings in a row without a reply. */
+  readonly missedPings: number;
+}
 
 export const agentConnectionMachine = setup({
   types: {
@@ -50,19 +66,20 @@ export const agentConnectionMachine = setup({
     events: {} as AgentConnectionEvent,
   },
   actors: {
-    // Provided by the actor layer: dials, handshakes, sends the config, serves channels.
-    session: {} as AnyActorLogic,
-    // One per stream the proxy opens; the actor layer provides its I/O.
+    session: fromCallback<AgentSessionCommand, { io: AgentConnectionIo }, AgentConnectionEvent>(({ input, sendBack, receive }) =>
+      input.io.attempt({ sendBack, receive }),
+    ),
+    // One per stream the proxy opens; its io comes with the request.
     channel: channelMachine,
   },
   delays: {
     retryDelay: ({ context }) => backoffDelay(context.failures, context.backoff),
     keepaliveDelay: ({ context }) => context.keepaliveMs,
-    pingTimeout: ({ context }) => context.pingTimeoutMs,
   },
   guards: {
     retriesExhausted: ({ context }) => context.maxRetry > 0 && context.failures >= context.maxRetry,
     keepaliveEnabled: ({ context }) => context.keepaliveMs > 0,
+    proxySilent: ({ context }) => context.missedPings + 1 >= context.keepaliveCountMax,
   },
   actions: {
     recordFailure: assign({
@@ -70,7 +87,8 @@ export const agentConnectionMachine = setup({
       lastError: (_, params: { reason: string }) => params.reason,
     }),
     resetFailures: assign({ failures: 0, lastError: undefined }),
-    /** The channels belong to the session that opened them: they end with it. */
+    ping: sendTo('session', { type: 'ping' } satisfies AgentSessionCommand),
+    /** The channels belong to the attempt that opened them: they end with it. */
     stopChannels: enqueueActions(({ self, enqueue }) => {
       for (const id of Object.keys(self.getSnapshot().children)) if (id !== 'session') enqueue.stopChild(id);
     }),
@@ -78,13 +96,11 @@ export const agentConnectionMachine = setup({
 }).createMachine({
   id: 'agentConnection',
   context: ({ input }) => ({
-    maxRetry: input.maxRetry,
+    ...input,
     backoff: input.backoff ?? DEFAULT_BACKOFF,
-    keepaliveMs: input.keepaliveMs,
-    pingTimeoutMs: input.pingTimeoutMs,
-    allowedTargets: input.allowedTargets,
     failures: 0,
     lastError: undefined,
+    missedPings: 0,
   }),
   initial: 'session',
   on: {
@@ -94,7 +110,7 @@ export const agentConnectionMachine = setup({
   },
   states: {
     session: {
-      invoke: { id: 'session', src: 'session' },
+      invoke: { id: 'session', src: 'session', input: ({ context }) => ({ io: context.io }) },
       initial: 'dialing',
       on: {
         'session.closed': {
@@ -120,23 +136,28 @@ export const agentConnectionMachine = setup({
             'channel.requested': {
               actions: spawnChild('channel', {
                 id: ({ event }) => event.id,
-                input: ({ event, context }) => channelInputFor(event, context.allowedTargets),
+                input: ({ event, context }) => channelInputFor(event, context.allowedTargets, context.dialTimeoutMs),
               }),
             },
           },
           initial: 'idle',
           states: {
             idle: {
+              entry: assign({ missedPings: 0 }),
               after: { keepaliveDelay: { guard: 'keepaliveEnabled', target: 'awaitingPong' } },
             },
             awaitingPong: {
-              entry: sendTo('session', { type: 'ping' } satisfies AgentSessionCommand),
+              entry: 'ping',
               on: { pong: 'idle' },
               after: {
-                pingTimeout: {
-                  target: '#agentConnection.backoff',
-                  actions: { type: 'recordFailure', params: { reason: 'keepalive: no reply from proxy' } },
-                },
+                keepaliveDelay: [
+                  {
+                    guard: 'proxySilent',
+                    target: '#agentConnection.backoff',
+                    actions: { type: 'recordFailure', params: { reason: 'keepalive: no reply from proxy' } },
+                  },
+                  { target: 'awaitingPong', reenter: true, actions: assign({ missedPings: ({ context }) => context.missedPings + 1 }) },
+                ],
               },
             },
           },

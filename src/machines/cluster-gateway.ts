@@ -1,25 +1,36 @@
 /**
- * Proxy side: the two listeners of one member cluster and the agent sessions behind them.
+ * Proxy side: the two listeners of one served cluster and the agent sessions behind them.
  *
- * idle → starting → serving → stopping → idle, and → removed when the cluster goes away.
+ * binding → listening ⇄ rebinding, binding → retrying → binding, and → closing → removed
  *
- * Listeners open with the first session and close when the last one leaves. A failed
- * listen (port taken) is retried with a delay while sessions remain.
+ * The listeners are held from the moment the cluster is served, agents or not (requests
+ * get a 503 until one connects), so nothing else can take the ports. A failed bind (port
+ * taken, address missing) is retried with a capped backoff; new ports rebind.
  */
-import { assign, setup, type AnyActorLogic } from 'xstate';
+import { assign, fromPromise, setup } from 'xstate';
+import { errorMessage } from '../errors.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+
+/** The I/O of one gateway, given by the actor layer. */
+export interface GatewayIo {
+  /** Open both listeners with the cluster's current settings. */
+  listen(): Promise<void>;
+  /** Close both listeners and every connection through them. */
+  unlisten(): Promise<void>;
+}
 
 export interface ClusterGatewayInput {
   readonly clusterName: string;
-  /** Which gateway this is, for the actor layer's shared implementations (unique per process). */
-  readonly key: string;
-  readonly retryListenMs: number;
+  readonly retry: BackoffOptions;
+  readonly io: GatewayIo;
 }
 
 export interface ClusterGatewayContext extends ClusterGatewayInput {
   /** Live sessions in arrival order; requests go round-robin over them. */
   readonly sessions: readonly string[];
+  /** Failed binds in a row. */
+  readonly failures: number;
   readonly lastError: string | undefined;
-  readonly removed: boolean;
   /** `cluster.update` came while the listeners were opening with the old settings. */
   readonly updatePending: boolean;
 }
@@ -27,9 +38,11 @@ export interface ClusterGatewayContext extends ClusterGatewayInput {
 export type ClusterGatewayEvent =
   | { type: 'session.add'; sessionId: string }
   | { type: 'session.remove'; sessionId: string }
-  /** Ports, token or hosts changed: reopen listeners with the new settings. */
+  /** The ports changed: rebind with the new settings. */
   | { type: 'cluster.update' }
   | { type: 'cluster.remove' };
+
+const withIo = ({ context }: { context: ClusterGatewayContext }) => ({ io: context.io });
 
 export const clusterGatewayMachine = setup({
   types: {
@@ -38,18 +51,13 @@ export const clusterGatewayMachine = setup({
     events: {} as ClusterGatewayEvent,
   },
   actors: {
-    /** Promise actor: open both listeners (and fetch the serving certificate). */
-    listen: {} as AnyActorLogic,
-    /** Promise actor: close both listeners and every connection through them. */
-    unlisten: {} as AnyActorLogic,
+    listen: fromPromise<void, { io: GatewayIo }>(({ input }) => input.io.listen()),
+    unlisten: fromPromise<void, { io: GatewayIo }>(({ input }) => input.io.unlisten()),
   },
   delays: {
-    retryListen: ({ context }) => context.retryListenMs,
+    retryListen: ({ context }) => backoffDelay(context.failures, context.retry),
   },
   guards: {
-    hasSessions: ({ context }) => context.sessions.length > 0,
-    noSessions: ({ context }) => context.sessions.length === 0,
-    removed: ({ context }) => context.removed,
     updatePending: ({ context }) => context.updatePending,
   },
   actions: {
@@ -60,68 +68,45 @@ export const clusterGatewayMachine = setup({
     removeSession: assign({
       sessions: ({ context }, params: { sessionId: string }) => context.sessions.filter((id) => id !== params.sessionId),
     }),
-    markRemoved: assign({ removed: true }),
   },
 }).createMachine({
   id: 'clusterGateway',
-  context: ({ input }) => ({ ...input, sessions: [], lastError: undefined, removed: false, updatePending: false }),
-  initial: 'idle',
+  context: ({ input }) => ({ ...input, sessions: [], failures: 0, lastError: undefined, updatePending: false }),
+  initial: 'binding',
   on: {
     'session.add': { actions: { type: 'addSession', params: ({ event }) => event } },
     'session.remove': { actions: { type: 'removeSession', params: ({ event }) => event } },
+    'cluster.remove': '.closing',
   },
   states: {
-    idle: {
-      always: [
-        { guard: 'removed', target: 'removed' },
-        { guard: 'hasSessions', target: 'starting' },
-      ],
-      on: { 'cluster.remove': { target: 'removed', actions: 'markRemoved' } },
-    },
-    starting: {
+    binding: {
       entry: assign({ updatePending: false }),
       invoke: {
         src: 'listen',
-        input: ({ context }: { context: ClusterGatewayContext }) => ({ key: context.key }),
-        onDone: 'serving',
+        input: withIo,
+        onDone: { target: 'listening', actions: assign({ failures: 0, lastError: undefined }) },
         onError: {
           target: 'retrying',
-          actions: assign({ lastError: ({ event }) => (event.error instanceof Error ? event.error.message : String(event.error)) }),
+          actions: assign({ failures: ({ context }) => context.failures + 1, lastError: ({ event }) => errorMessage(event.error) }),
         },
       },
-      on: {
-        'cluster.update': { actions: assign({ updatePending: true }) },
-        'cluster.remove': { actions: 'markRemoved' },
-      },
+      on: { 'cluster.update': { actions: assign({ updatePending: true }) } },
     },
     retrying: {
-      always: [
-        { guard: 'removed', target: 'removed' },
-        { guard: 'noSessions', target: 'idle' },
-      ],
-      after: { retryListen: 'starting' },
-      on: { 'cluster.remove': { target: 'removed', actions: 'markRemoved' } },
+      after: { retryListen: 'binding' },
+      // New settings may be what fixes it: try them at once.
+      on: { 'cluster.update': 'binding' },
     },
-    serving: {
-      entry: assign({ lastError: undefined }),
-      always: [
-        { guard: 'removed', target: 'stopping' },
-        { guard: 'noSessions', target: 'stopping' },
-        { guard: 'updatePending', target: 'stopping' },
-      ],
-      on: {
-        'cluster.update': 'stopping',
-        'cluster.remove': { target: 'stopping', actions: 'markRemoved' },
-      },
+    listening: {
+      always: { guard: 'updatePending', target: 'rebinding' },
+      on: { 'cluster.update': 'rebinding' },
     },
-    stopping: {
-      invoke: {
-        src: 'unlisten',
-        input: ({ context }: { context: ClusterGatewayContext }) => ({ key: context.key }),
-        onDone: 'idle',
-        onError: 'idle',
-      },
-      on: { 'cluster.remove': { actions: 'markRemoved' } },
+    rebinding: {
+      invoke: { src: 'unlisten', input: withIo, onDone: 'binding', onError: 'binding' },
+    },
+    closing: {
+      invoke: { src: 'unlisten', input: withIo, onDone: 'removed', onError: 'removed' },
+      on: { 'cluster.remove': {} },
     },
     removed: { type: 'final' },
   },

@@ -6,6 +6,7 @@ import { channelMachine } from './channel.js';
 import { clusterGatewayMachine } from './cluster-gateway.js';
 import { leaderElectionMachine } from './leader-election.js';
 import { resourceWatchMachine } from './resource-watch.js';
+import { tokenRotationMachine } from './token-rotation.js';
 
 export const allMachines: Record<string, AnyStateMachine> = {
   'agent-connection': agentConnectionMachine,
@@ -14,4 +15,5 @@ export const allMachines: Record<string, AnyStateMachine> = {
   'cluster-gateway': clusterGatewayMachine,
   'leader-election': leaderElectionMachine,
   'resource-watch': resourceWatchMachine,
+  'token-rotation': tokenRotationMachine,
 };

@@ -4,11 +4,12 @@
  * listing → watching ⇄ (re-watch when the server ends the stream)
  *    ↑ 410 Expired ┘         ↘ error → backoff → listing
  *
- * The `list` actor returns every item and the collection's resourceVersion; the `watch`
- * actor streams changes from that resourceVersion. Results reach the owner through the
- * provided `deliver` action, as a full `sync` after each list and single changes after.
+ * The io's `list` returns every item and the collection's resourceVersion; its `watch`
+ * streams changes from that resourceVersion. Results reach the owner through the io's
+ * `deliver`, as a full `sync` after each list and single changes after.
  */
-import { assign, setup, type AnyActorLogic } from 'xstate';
+import { assign, fromCallback, fromPromise, setup } from 'xstate';
+import { errorMessage } from '../errors.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 
 export interface KubeObject {
@@ -33,10 +34,20 @@ export type Delivery =
   | { readonly type: 'sync'; readonly items: readonly KubeObject[] }
   | { readonly type: 'ADDED' | 'MODIFIED' | 'DELETED'; readonly object: KubeObject };
 
+/** The I/O of one watch, given by the actor layer. */
+export interface ResourceWatchIo {
+  list(): Promise<ListResult>;
+  /** Stream changes from `resourceVersion`, reporting them with `sendBack`; returns a stop function. */
+  watch(resourceVersion: string | undefined, sendBack: (event: ResourceWatchEvent) => void): () => void;
+  /** The owner's view: a full `sync` after each list, single changes after. */
+  deliver(delivery: Delivery): void;
+}
+
 export interface ResourceWatchInput {
   /** What is watched, for logs and the inspector (e.g. `clusters.cluster.kubesphere.io`). */
   readonly resource: string;
   readonly backoff: BackoffOptions;
+  readonly io: ResourceWatchIo;
 }
 
 export interface ResourceWatchContext extends ResourceWatchInput {
@@ -64,17 +75,16 @@ export const resourceWatchMachine = setup({
     events: {} as ResourceWatchEvent,
   },
   actors: {
-    /** Promise actor → ListResult. */
-    list: {} as AnyActorLogic,
-    /** Callback actor, input `{ resourceVersion }`; sends the watch.* events. */
-    watch: {} as AnyActorLogic,
+    list: fromPromise<ListResult, { io: ResourceWatchIo }>(({ input }) => input.io.list()),
+    watch: fromCallback<ResourceWatchEvent, { io: ResourceWatchIo; resourceVersion: string | undefined }, ResourceWatchEvent>(
+      ({ input, sendBack }) => input.io.watch(input.resourceVersion, sendBack),
+    ),
   },
   delays: {
     retryDelay: ({ context }) => backoffDelay(context.failures, context.backoff),
   },
   actions: {
-    /** Provided by the owner: receives each Delivery. */
-    deliver: (_, _params: Delivery) => {},
+    deliver: ({ context }, params: Delivery) => context.io.deliver(params),
     recordFailure: assign({
       failures: ({ context }) => context.failures + 1,
       lastError: (_, params: { error: string }) => params.error,
@@ -89,15 +99,16 @@ export const resourceWatchMachine = setup({
     listing: {
       invoke: {
         src: 'list',
+        input: ({ context }) => ({ io: context.io }),
         onDone: {
           target: 'watching',
           actions: [
             assign({
-              resourceVersion: ({ event }) => (event.output as ListResult).resourceVersion,
+              resourceVersion: ({ event }) => event.output.resourceVersion,
               failures: 0,
               lastError: undefined,
             }),
-            { type: 'deliver', params: ({ event }) => ({ type: 'sync', items: (event.output as ListResult).items }) },
+            { type: 'deliver', params: ({ event }) => ({ type: 'sync', items: event.output.items }) },
           ],
         },
         onError: {
@@ -109,7 +120,7 @@ export const resourceWatchMachine = setup({
     watching: {
       invoke: {
         src: 'watch',
-        input: ({ context }: { context: ResourceWatchContext }) => ({ resourceVersion: context.resourceVersion }),
+        input: ({ context }) => ({ io: context.io, resourceVersion: context.resourceVersion }),
       },
       on: {
         'watch.event': {
@@ -135,7 +146,3 @@ export const resourceWatchMachine = setup({
     stopped: { type: 'final' },
   },
 });
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

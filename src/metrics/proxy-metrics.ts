@@ -39,6 +39,17 @@ export class ProxyMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly writes = new Counter({
+    name: 'tower_controller_writes_total',
+    help: 'Writes the controller made to the API server, by resource (cluster, cluster-status, service, lease, event), cluster and reason. 0 in a steady state.',
+    labelNames: ['resource', 'cluster', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsDropped = new Counter({
+    name: 'tower_controller_events_dropped_total',
+    help: 'Kubernetes Events not written because of the rate limit.',
+    registers: [this.registry],
+  });
   readonly watchRestarts = new Counter({
     name: 'tower_watch_restarts_total',
     help: 'Times a Kubernetes watch listed again (410 Expired or an error), by resource.',

@@ -16,8 +16,8 @@ export { classifyHost, servingCertSans, hostSetKey, DEFAULT_SERVING_DNS_NAMES, t
 export { buildKubeconfig, type KubeconfigInput } from './kubeconfig.js';
 export {
   ServingCertCache,
-  DEFAULT_RENEW_BEFORE_MS,
   type ServingCertIssuer,
   type ServingCertCacheOptions,
 } from './serving-cert-cache.js';
 export { CLOCK_SKEW_MS, DEFAULT_LEAF_VALIDITY_DAYS } from './validity.js';
+export { freshNotAfter, shouldRenew, type CertTimes } from './renewal.js';

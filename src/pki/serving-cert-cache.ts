@@ -1,21 +1,20 @@
 import { hostSetKey } from './hosts.js';
 import type { IssuedCert, ServingCertRequest } from './issue.js';
+import { freshNotAfter, shouldRenew } from './renewal.js';
+import { DEFAULT_LEAF_VALIDITY_DAYS } from './validity.js';
 
 /** Anything that can issue serving certificates (a `PkiPool`, or a fake in tests). */
 export interface ServingCertIssuer {
   issueServingCert(req: ServingCertRequest): Promise<IssuedCert>;
+  /** The CA's own expiry: no certificate outlives it. Unknown: taken as far away. */
+  readonly caNotAfter?: Date;
 }
 
 /** Options of a `ServingCertCache`. */
 export interface ServingCertCacheOptions {
-  /** Reissue when less than this is left before notAfter; default 30 days. */
-  renewBeforeMs?: number;
   /** Clock, for tests; default `Date.now`. */
   now?: () => number;
 }
-
-/** Default renewal margin: reissue a serving certificate with < 30 days left. */
-export const DEFAULT_RENEW_BEFORE_MS = 30 * 86_400_000;
 
 interface Entry {
   key: string;
@@ -30,13 +29,11 @@ interface Entry {
  */
 export class ServingCertCache {
   readonly #issuer: ServingCertIssuer;
-  readonly #renewBeforeMs: number;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
 
   constructor(issuer: ServingCertIssuer, opts: ServingCertCacheOptions = {}) {
     this.#issuer = issuer;
-    this.#renewBeforeMs = opts.renewBeforeMs ?? DEFAULT_RENEW_BEFORE_MS;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -49,7 +46,9 @@ export class ServingCertCache {
     const entry = this.#entries.get(clusterName);
     if (entry && entry.key === key) {
       const cert = await entry.cert;
-      if (cert.notAfter.getTime() - this.#now() > this.#renewBeforeMs) return cert;
+      const now = new Date(this.#now());
+      const caNotAfter = this.#issuer.caNotAfter ?? new Date(8.64e15);
+      if (!shouldRenew(cert, freshNotAfter(now, DEFAULT_LEAF_VALIDITY_DAYS, caNotAfter), now)) return cert;
       // Near expiry: only the first caller to notice replaces it.
       if (this.#entries.get(clusterName) !== entry) return this.get(clusterName, hosts);
     }

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -71,7 +72,11 @@ export class PkiPool implements ServingCertIssuer {
     backend: Backend,
   ) {
     this.#backend = backend;
+    this.caNotAfter = new Date(new X509Certificate(caPem).validTo);
   }
+
+  /** The CA's expiry: no certificate it signs outlives it. */
+  readonly caNotAfter: Date;
 
   /**
    * Check the CA (a one-line `PkiError` if it is bad) and start the pool.

@@ -9,10 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createInspectorServer } from '@statelyai/inspect/server';
 import { WebSocket } from 'ws';
-import { createActor, fromCallback, fromPromise, waitFor } from 'xstate';
+import { createActor, waitFor } from 'xstate';
 import { connectInspector } from '../../src/actors/inspect.js';
 import { freePort } from '../helpers/free-port.js';
-import { channelMachine, type ChannelEvent } from '../../src/machines/channel.js';
+import { channelMachine, type ChannelIo } from '../../src/machines/channel.js';
 
 const WAIT_MS = 5_000;
 
@@ -109,17 +109,17 @@ test('connectInspector sends @xstate.actor, @xstate.event and @xstate.snapshot o
   cleanups.push(() => inspection.stop());
 
   // The channel machine with stub I/O: opens at once, then the pipe reports it is done.
-  const machine = channelMachine.provide({
-    actors: {
-      open: fromPromise<void, { id: string; target: string }>(async () => {}),
-      pipe: fromCallback<ChannelEvent, { id: string }>(({ sendBack }) => {
-        sendBack({ type: 'pipe.done', bytesIn: 3, bytesOut: 4 });
-      }),
+  const io: ChannelIo = {
+    open: async () => {},
+    pipe: (done) => {
+      done({ bytesIn: 3, bytesOut: 4 });
+      return () => {};
     },
-  });
-  const actor = createActor(machine, {
+    refuse: () => {},
+  };
+  const actor = createActor(channelMachine, {
     id: 'channel:inspect-test',
-    input: { id: 'ch-1', target: '10.96.0.1:443', allowedTargets: ['10.96.0.1:443'] },
+    input: { id: 'ch-1', target: '10.96.0.1:443', allowedTargets: ['10.96.0.1:443'], openTimeoutMs: 60_000, io },
     inspect: inspection.inspect,
   });
   cleanups.push(() => void actor.stop());
@@ -160,7 +160,11 @@ test('an unreachable inspector neither blocks nor keeps the process alive after 
   const before = new Set(process.getActiveResourcesInfo());
   const inspection = connectInspector('ws://127.0.0.1:1');
   // Events are kept (bounded) while it is unreachable; nothing throws.
-  const actor = createActor(channelMachine, { input: { id: 'x', target: 'a:1', allowedTargets: [] }, inspect: inspection.inspect });
+  const io: ChannelIo = { open: async () => {}, pipe: () => () => {}, refuse: () => {} };
+  const actor = createActor(channelMachine, {
+    input: { id: 'x', target: 'a:1', allowedTargets: [], openTimeoutMs: 60_000, io },
+    inspect: inspection.inspect,
+  });
   actor.start();
   actor.stop();
   inspection.stop();

@@ -49,8 +49,8 @@ test('soak --faults: no request hangs, everything returns to the baseline', { ti
   assert.equal(r.end.actors?.live, 0, `live actors: ${JSON.stringify(r.end.actors)}`);
   for (const [type, d] of Object.entries(r.end.resourcesDiff)) assert.ok(d <= 0, `${type} +${d} over the baseline`);
   assert.deepEqual(
-    { sessions: r.end.proxyBeforeStop?.sessions, channels: r.end.proxyBeforeStop?.channelsOpen, listening: r.end.proxyBeforeStop?.clustersListening },
-    { sessions: 0, channels: 0, listening: 0 },
+    { sessions: r.end.proxyBeforeStop?.sessions, channels: r.end.proxyBeforeStop?.channelsOpen, connected: r.end.proxyBeforeStop?.clustersConnected },
+    { sessions: 0, channels: 0, connected: 0 },
   );
   assert.deepEqual(r.end.proxyAfterStop, { sessions: 0, gateways: 0, channelsOpen: 0 });
   assert.equal(r.end.upstreamSockets, 0);

@@ -30,7 +30,7 @@ describe('keepalive', () => {
     const agent = await startAgent({
       name: 'alpha', token: 'x', proxyUrl: `ws://127.0.0.1:${proxy.port}`,
       credentials: { kind: 'kubeconfig', path: kubeconfig }, kubesphereService: '127.0.0.1:80',
-      keepaliveMs: 50, pingTimeoutMs: 200, maxRetry: 0, backoff: { minMs: 20, maxMs: 50, factor: 1.4 },
+      keepaliveMs: 50, keepaliveCountMax: 4, maxRetry: 0, backoff: { minMs: 20, maxMs: 50, factor: 1.4 },
       handshakeTimeoutMs: 5_000, dialTimeoutMs: 1_000, logger: silentLogger(),
     });
     cleanups.push(() => agent.stop());
@@ -42,8 +42,8 @@ describe('keepalive', () => {
     assert.ok(proxy.configs.length >= 2);
   });
 
-  it('proxy: a silent agent (network partition) is dropped and its listeners close', async () => {
-    const t = await startTunnelFixture({ proxy: { keepaliveIntervalMs: 100, keepaliveCountMax: 2 } });
+  it('proxy: a silent agent (network partition) is dropped and its cluster answers 503', async () => {
+    const t = await startTunnelFixture({ proxy: { limits: { keepaliveIntervalMs: 100, keepaliveCountMax: 2 } } });
     cleanups.push(() => t.close());
     const relay = await startTcpRelay(t.proxy.port);
     cleanups.push(() => relay.close());
@@ -58,6 +58,7 @@ describe('keepalive', () => {
     await session.done;
     assert.match(session.actor.getSnapshot().context.reason ?? '', /keepalive|timeout/i);
     await t.waitSessions(0);
+    assert.equal((await t.kubeGet('/version')).status, 503);
   });
 });
 

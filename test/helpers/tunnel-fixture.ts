@@ -141,7 +141,6 @@ async function buildTunnelFixture(options: FixtureOptions, started: Array<() => 
         credentials: { kind: 'kubeconfig', path: memberKubeconfig },
         kubesphereService: `127.0.0.1:${ks.port}`,
         keepaliveMs: 30_000,
-        pingTimeoutMs: 10_000,
         maxRetry: 0,
         backoff: { minMs: 50, maxMs: 500, factor: 1.4 },
         handshakeTimeoutMs: 10_000,
@@ -160,7 +159,8 @@ async function buildTunnelFixture(options: FixtureOptions, started: Array<() => 
         () => {
           const gateway = proxy.gateways.get(CLUSTER);
           const count = gateway?.sessionCount ?? 0;
-          return count === n && (n === 0 ? !gateway?.listening : Boolean(gateway?.listening));
+          // The listeners are held while the cluster is served, agents or not.
+          return count === n && Boolean(gateway?.listening);
         },
         (onChange) => proxy.onChange(onChange),
         `${n} serving session(s) for ${CLUSTER}`,

@@ -10,6 +10,12 @@ import { KubeClient } from '../../src/kube/kube-client.js';
 
 const CRD_FILE = new URL('../../../config/crd/cluster.kubesphere.io_clusters.yaml', import.meta.url);
 
+/** A one-object cache, as the Cluster watch keeps. */
+function mapStore(object: ClusterObject) {
+  const map = new Map([[object.metadata.name, object]]);
+  return { get: (name: string) => map.get(name), store: (o: ClusterObject) => void map.set(o.metadata.name, o) };
+}
+
 for (const statusSubresource of [false, true]) {
   describe(`ClusterWriter (${statusSubresource ? 'with' : 'without'} a status subresource)`, () => {
     let dc: DevCluster;
@@ -29,7 +35,7 @@ for (const statusSubresource of [false, true]) {
         path: CLUSTERS_PATH,
         body: { apiVersion: 'cluster.kubesphere.io/v1alpha1', kind: 'Cluster', metadata: { name: 'c' }, spec: { connection: { type: 'proxy' } } },
       });
-      const cache = new Map([['c', created]]);
+      const cache = mapStore(created);
       // Someone else writes after our copy was taken: our copy is now stale.
       await client.json({ method: 'PATCH', path: `${CLUSTERS_PATH}/c`, body: { spec: { provider: 'someone-else' } } });
       let specCalls = 0;
@@ -40,12 +46,12 @@ for (const statusSubresource of [false, true]) {
         (c) => {
           specCalls += 1;
           c.spec!.connection!.token = 'abc';
-          return true;
+          return ['token'];
         },
         (c) => {
           statusCalls += 1;
           c.status = { conditions: withCondition(c.status?.conditions, 'Initialized', 'True', 'Initialized', 'ok', new Date().toISOString())! };
-          return true;
+          return ['conditions'];
         },
       );
       assert.equal(specCalls, 2, 'the spec change was applied again to the fresh copy');
@@ -63,13 +69,13 @@ for (const statusSubresource of [false, true]) {
         path: CLUSTERS_PATH,
         body: { apiVersion: 'cluster.kubesphere.io/v1alpha1', kind: 'Cluster', metadata: { name: 's' }, spec: { connection: { type: 'proxy' } } },
       });
-      const cache = new Map([['s', created]]);
+      const cache = mapStore(created);
       await client.json({ method: 'PATCH', path: `${CLUSTERS_PATH}/s`, body: { metadata: { labels: { touched: 'yes' } } } });
       let statusCalls = 0;
       await new ClusterWriter(client, cache).write('s', undefined, (c) => {
         statusCalls += 1;
         c.status = { conditions: withCondition(c.status?.conditions, 'AgentAvailable', 'True', 'AgentConnected', 'ok', new Date().toISOString())! };
-        return true;
+        return ['conditions'];
       });
       assert.equal(statusCalls, 2, 'the status change was applied again to the fresh copy');
       const stored = await client.json<ClusterObject>({ method: 'GET', path: `${CLUSTERS_PATH}/s` });

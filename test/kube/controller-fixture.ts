@@ -8,6 +8,7 @@ import { KubeClient } from '../../src/kube/kube-client.js';
 import { silentLogger } from '../../src/log.js';
 import { createSelfSignedCa } from '../../src/pki/index.js';
 import { PkiPool } from '../../src/workers/pki-pool.js';
+import { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
 import { startResourceWatch } from '../../src/actors/kube/resource-watch.js';
 import { until } from '../helpers/wait.js';
 
@@ -17,6 +18,8 @@ export interface ControllerFixture {
   readonly dc: DevCluster;
   readonly client: KubeClient;
   readonly pki: PkiPool;
+  /** The controller's metrics (kept across restarts): writes are counted here. */
+  readonly metrics: ProxyMetrics;
   controller: ClusterController;
   createCluster(name: string, spec?: ClusterObject['spec'], annotations?: Record<string, string>): Promise<void>;
   getCluster(name: string): Promise<ClusterObject>;
@@ -28,25 +31,39 @@ export interface ControllerFixture {
   close(): Promise<void>;
 }
 
-export async function startControllerFixture(options: { statusSubresource?: boolean; publishServiceAddress?: string } = {}): Promise<ControllerFixture> {
+export interface ControllerFixtureOptions {
+  readonly statusSubresource?: boolean;
+  readonly publishServiceAddress?: string;
+  /** Lifetime of the proxy CA (default 10 years). */
+  readonly caValidityDays?: number;
+  /** Time agents have to come back after a (re)start (default 0: none). */
+  readonly agentGraceMs?: number;
+}
+
+export async function startControllerFixture(options: ControllerFixtureOptions = {}): Promise<ControllerFixture> {
   const dc = await startDevCluster({ name: 'host' });
   const client = KubeClient.fromString(dc.adminKubeconfig);
   const crd = parse(await readFile(CRD_FILE, 'utf8'));
   if (options.statusSubresource) crd.spec.versions[0].subresources = { status: {} };
   await client.json({ method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: crd });
-  const pki = await PkiPool.create(await createSelfSignedCa(), { mode: 'inline' });
+  const pki = await PkiPool.create(await createSelfSignedCa({ validityDays: options.caValidityDays ?? 3650 }), { mode: 'inline' });
+  const metrics = new ProxyMetrics({ sessions: () => 0, clustersConnected: () => 0, channelsOpen: () => 0 });
   const make = () =>
     new ClusterController({
       client,
       pki,
       logger: silentLogger(),
       host: '127.0.0.1',
+      agentPort: 8080,
+      agentGraceMs: options.agentGraceMs ?? 0,
+      metrics,
       ...(options.publishServiceAddress ? { publishServiceAddress: options.publishServiceAddress } : {}),
     });
   const fixture: ControllerFixture = {
     dc,
     client,
     pki,
+    metrics,
     controller: make(),
     createCluster: async (name, spec = { joinFederation: true, connection: { type: 'proxy', token: '' } }, annotations) => {
       await client.json({

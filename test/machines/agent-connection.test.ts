@@ -1,50 +1,82 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createActor, SimulatedClock, type AnyActorRef } from 'xstate';
+import { createActor, SimulatedClock, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import {
   agentConnectionMachine,
   type AgentConnectionEvent,
   type AgentConnectionInput,
+  type AgentConnectionIo,
   type AgentSessionCommand,
 } from '../../src/machines/agent-connection.js';
-import { channelMachine, type ChannelEvent } from '../../src/machines/channel.js';
-import { callbackStub, promiseStub, reach, settle } from './stubs.js';
+import { channelMachine } from '../../src/machines/channel.js';
+import { fakeChannelIo, reach, settle } from './stubs.js';
 
 const KUBE = '10.96.0.1:443';
 const KS = 'ks-apiserver.kubesphere-system.svc:80';
 
-const INPUT: AgentConnectionInput = {
+const INPUT: Omit<AgentConnectionInput, 'io'> = {
   maxRetry: 0,
   backoff: { minMs: 1_000, maxMs: 8_000, factor: 1.4 },
   keepaliveMs: 5_000,
-  pingTimeoutMs: 2_000,
+  keepaliveCountMax: 2,
+  dialTimeoutMs: 10_000,
   allowedTargets: [KUBE, KS],
 };
 
+/** The attempts' io: the test drives the newest attempt and sees its commands. */
+function fakeAttempts() {
+  const received: AgentSessionCommand[] = [];
+  let starts = 0;
+  let stops = 0;
+  let current: ((event: AgentConnectionEvent) => void) | undefined;
+  const io: AgentConnectionIo = {
+    attempt: ({ sendBack, receive }) => {
+      starts += 1;
+      current = sendBack;
+      receive((command) => received.push(command));
+      return () => {
+        stops += 1;
+        if (current === sendBack) current = undefined;
+      };
+    },
+  };
+  return {
+    io,
+    received,
+    get starts() {
+      return starts;
+    },
+    get stops() {
+      return stops;
+    },
+    get running() {
+      return current !== undefined;
+    },
+    sendBack(event: AgentConnectionEvent) {
+      if (!current) throw new Error(`no attempt running to send ${event.type} from`);
+      current(event);
+    },
+  };
+}
+
 function startConnection(overrides: Partial<AgentConnectionInput> = {}) {
   const clock = new SimulatedClock();
-  const session = callbackStub<AgentSessionCommand, AgentConnectionEvent>();
-  const open = promiseStub<void, { id: string; target: string }>();
-  const pipe = callbackStub<ChannelEvent, ChannelEvent, { id: string }>();
-  const refused: (string | undefined)[] = [];
-  const machine = agentConnectionMachine.provide({
-    actors: {
-      session: session.logic,
-      channel: channelMachine.provide({
-        actors: { open: open.logic, pipe: pipe.logic },
-        actions: { refuse: ({ context }) => void refused.push(context.reason) },
-      }),
-    },
-  });
-  const actor = createActor(machine, { clock, input: { ...INPUT, ...overrides } });
+  const session = fakeAttempts();
+  const actor = createActor(agentConnectionMachine, { clock, input: { ...INPUT, io: session.io, ...overrides } });
   actor.start();
+  const channels: ReturnType<typeof fakeChannelIo>[] = [];
   return {
     actor,
     clock,
     session,
-    open,
-    pipe,
-    refused,
+    channels,
+    /** The proxy asks for a channel, with an io of its own. */
+    request(id: string, target: string) {
+      const channel = fakeChannelIo();
+      channels.push(channel);
+      actor.send({ type: 'channel.requested', id, target, io: channel.io });
+      return channel;
+    },
     value: () => actor.getSnapshot().value,
     context: () => actor.getSnapshot().context,
     /** Drive the current session attempt through to `connected`. */
@@ -230,10 +262,10 @@ test('keepalive: a ping after keepaliveMs, pong returns to idle, and the next pi
   c.clock.increment(1);
   assert.deepEqual(c.value(), { session: { connected: 'awaitingPong' } });
   assert.deepEqual(c.session.received, [{ type: 'ping' }]);
-  c.clock.increment(INPUT.pingTimeoutMs - 1);
+  c.clock.increment(INPUT.keepaliveMs - 1);
   c.session.sendBack({ type: 'pong' });
   assert.deepEqual(c.value(), { session: { connected: 'idle' } });
-  // The ping timeout was cancelled by the pong.
+  // The wait for the pong was cancelled by it.
   c.clock.increment(1);
   assert.deepEqual(c.value(), { session: { connected: 'idle' } });
   c.clock.increment(INPUT.keepaliveMs - 2);
@@ -243,21 +275,42 @@ test('keepalive: a ping after keepaliveMs, pong returns to idle, and the next pi
   c.session.sendBack({ type: 'pong' });
   assert.deepEqual(c.value(), { session: { connected: 'idle' } });
   assert.equal(c.context().failures, 0);
+  assert.equal(c.context().missedPings, 0);
   c.actor.stop();
 });
 
-test('keepalive: no pong within pingTimeoutMs → backoff with "keepalive" in lastError', () => {
+test('keepalive: keepaliveCountMax pings in a row unanswered → backoff with "keepalive" in lastError', () => {
   const c = startConnection();
   c.connect();
   c.clock.increment(INPUT.keepaliveMs);
   assert.deepEqual(c.session.received, [{ type: 'ping' }]);
-  c.clock.increment(INPUT.pingTimeoutMs - 1);
+  c.clock.increment(INPUT.keepaliveMs - 1);
   assert.deepEqual(c.value(), { session: { connected: 'awaitingPong' } });
   c.clock.increment(1);
+  // The first ping went unanswered for an interval: one miss, another ping.
+  assert.deepEqual(c.value(), { session: { connected: 'awaitingPong' } });
+  assert.equal(c.context().missedPings, 1);
+  assert.deepEqual(c.session.received, [{ type: 'ping' }, { type: 'ping' }]);
+  c.clock.increment(INPUT.keepaliveMs);
   assert.equal(c.value(), 'backoff');
   assert.match(c.context().lastError ?? '', /keepalive/);
   assert.equal(c.context().failures, 1);
   assert.equal(c.session.running, false, 'the dead session is torn down');
+  c.actor.stop();
+});
+
+test('keepalive: a late pong after a miss counts, and the misses start over', () => {
+  const c = startConnection();
+  c.connect();
+  c.clock.increment(INPUT.keepaliveMs);
+  c.clock.increment(INPUT.keepaliveMs);
+  assert.equal(c.context().missedPings, 1);
+  c.session.sendBack({ type: 'pong' });
+  assert.deepEqual(c.value(), { session: { connected: 'idle' } });
+  assert.equal(c.context().missedPings, 0);
+  c.clock.increment(INPUT.keepaliveMs);
+  c.clock.increment(INPUT.keepaliveMs);
+  assert.deepEqual(c.value(), { session: { connected: 'awaitingPong' } });
   c.actor.stop();
 });
 
@@ -313,8 +366,8 @@ test('stop → stopped (final) from every state, tearing the session down', () =
 test('channel.requested in connected spawns a channel child with id, target and the allowed targets', async () => {
   const c = startConnection();
   c.connect();
-  c.actor.send({ type: 'channel.requested', id: 'ch-1', target: KUBE });
-  const child = c.actor.getSnapshot().children['ch-1'];
+  const channel = c.request('ch-1', KUBE);
+  const child = (c.actor.getSnapshot().children['ch-1'] as ActorRefFrom<typeof channelMachine> | undefined);
   assert.ok(child, 'no child ch-1');
   const snapshot = child.getSnapshot();
   assert.equal(snapshot.value, 'opening');
@@ -322,14 +375,15 @@ test('channel.requested in connected spawns a channel child with id, target and 
     { id: snapshot.context.id, target: snapshot.context.target, allowedTargets: snapshot.context.allowedTargets },
     { id: 'ch-1', target: KUBE, allowedTargets: [KUBE, KS] },
   );
-  assert.deepEqual(c.open.last().input, { id: 'ch-1', target: KUBE });
-  c.open.last().resolve();
+  assert.equal(snapshot.context.openTimeoutMs, INPUT.dialTimeoutMs);
+  assert.equal(channel.opens.length, 1);
+  channel.lastOpen().resolve();
   await reach(child, (s) => s.value === 'open');
-  assert.deepEqual(c.pipe.inputs, [{ id: 'ch-1' }]);
+  assert.equal(channel.piping, true);
   // The connection itself is unaffected.
   assert.deepEqual(c.value(), { session: { connected: 'idle' } });
   c.actor.stop();
-  assert.equal(c.pipe.running, false, 'stopping the connection stops its channels');
+  assert.equal(channel.piping, false, 'stopping the connection stops its channels');
 });
 
 test('channel.requested for a target outside allowedTargets spawns a channel that refuses', () => {
@@ -339,12 +393,12 @@ test('channel.requested for a target outside allowedTargets spawns a channel tha
   c.actor.system.inspect((event) => {
     if (event.type === '@xstate.snapshot' && (event.actorRef as AnyActorRef).id === 'ch-evil') spawned.push(String((event.snapshot as { value?: unknown }).value));
   });
-  c.actor.send({ type: 'channel.requested', id: 'ch-evil', target: '169.254.169.254:80' });
+  const evil = c.request('ch-evil', '169.254.169.254:80');
   assert.deepEqual(spawned, ['refused']);
-  assert.deepEqual(c.refused, ['target 169.254.169.254:80 is not allowed']);
+  assert.deepEqual(evil.state.refused, ['target 169.254.169.254:80 is not allowed']);
   // Refused at once, and gone from the children.
-  assert.equal(c.actor.getSnapshot().children['ch-evil'], undefined);
-  assert.equal(c.open.calls.length, 0);
+  assert.equal((c.actor.getSnapshot().children['ch-evil'] as ActorRefFrom<typeof channelMachine> | undefined), undefined);
+  assert.equal(evil.opens.length, 0);
   assert.deepEqual(c.value(), { session: { connected: 'idle' } });
   c.actor.stop();
 });
@@ -353,10 +407,10 @@ test('channel.requested before connected spawns nothing', async () => {
   const c = startConnection();
   c.session.sendBack({ type: 'ws.open' });
   c.session.sendBack({ type: 'ssh.ready' });
-  c.actor.send({ type: 'channel.requested', id: 'ch-early', target: KUBE });
+  const early = c.request('ch-early', KUBE);
   await settle();
-  assert.equal(c.actor.getSnapshot().children['ch-early'], undefined);
-  assert.equal(c.open.calls.length, 0);
+  assert.equal((c.actor.getSnapshot().children['ch-early'] as ActorRefFrom<typeof channelMachine> | undefined), undefined);
+  assert.equal(early.opens.length, 0);
   c.actor.stop();
 });
 
@@ -365,19 +419,19 @@ test('finished channels do not pile up in the connection', async () => {
   c.connect();
   for (let i = 1; i <= 3; i += 1) {
     const id = `channel-${i}`;
-    c.actor.send({ type: 'channel.requested', id, target: KUBE });
-    const child = c.actor.getSnapshot().children[id];
+    const channel = c.request(id, KUBE);
+    const child = (c.actor.getSnapshot().children[id] as ActorRefFrom<typeof channelMachine> | undefined);
     assert.ok(child);
-    c.open.last().resolve();
+    channel.lastOpen().resolve();
     await reach(child, (s) => s.value === 'open');
-    c.pipe.sendBack({ type: 'pipe.done', bytesIn: 100, bytesOut: 200 });
+    channel.endPipe({ bytesIn: 100, bytesOut: 200 });
     assert.equal(child.getSnapshot().value, 'closed');
   }
-  c.actor.send({ type: 'channel.requested', id: 'channel-refused', target: '127.0.0.1:22' });
-  c.actor.send({ type: 'channel.requested', id: 'channel-failed', target: KS });
-  const failing = c.actor.getSnapshot().children['channel-failed'];
+  c.request('channel-refused', '127.0.0.1:22');
+  const fail = c.request('channel-failed', KS);
+  const failing = (c.actor.getSnapshot().children['channel-failed'] as ActorRefFrom<typeof channelMachine> | undefined);
   assert.ok(failing);
-  c.open.last().reject(new Error('connect ECONNREFUSED'));
+  fail.lastOpen().reject(new Error('connect ECONNREFUSED'));
   await reach(failing, (s) => s.status === 'done');
   assert.deepEqual(Object.keys(c.actor.getSnapshot().children), ['session'], 'finished channel actors are still held by the connection');
   c.actor.stop();
@@ -387,22 +441,20 @@ test('the channels of a session end with it', async () => {
   for (const end of ['session.closed', 'keepalive'] as const) {
     const c = startConnection();
     c.connect();
-    c.actor.send({ type: 'channel.requested', id: 'channel-open', target: KUBE });
-    const piping = c.actor.getSnapshot().children['channel-open'];
+    const open = c.request('channel-open', KUBE);
+    const piping = (c.actor.getSnapshot().children['channel-open'] as ActorRefFrom<typeof channelMachine> | undefined);
     assert.ok(piping);
-    c.open.last().resolve();
+    open.lastOpen().resolve();
     await reach(piping, (s) => s.value === 'open');
-    c.actor.send({ type: 'channel.requested', id: 'channel-dialing', target: KS });
-    const dialing = c.open.last();
+    const dialing = c.request('channel-dialing', KS).lastOpen();
     assert.equal(dialing.signal.aborted, false);
 
     if (end === 'session.closed') c.session.sendBack({ type: 'session.closed', reason: 'proxy closed the connection' });
     else {
-      c.clock.increment(INPUT.keepaliveMs);
-      c.clock.increment(INPUT.pingTimeoutMs);
+      for (let i = 0; i <= INPUT.keepaliveCountMax; i += 1) c.clock.increment(INPUT.keepaliveMs);
     }
     assert.equal(c.value(), 'backoff', end);
-    assert.equal(c.pipe.running, false, `${end}: a channel of the ended session still pipes`);
+    assert.equal(open.piping, false, `${end}: a channel of the ended session still pipes`);
     assert.equal(dialing.signal.aborted, true, `${end}: a channel of the ended session still dials`);
     assert.deepEqual(Object.keys(c.actor.getSnapshot().children), [], end);
     c.actor.stop();

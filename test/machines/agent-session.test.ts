@@ -1,50 +1,74 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor, SimulatedClock } from 'xstate';
-import { agentSessionMachine, type AgentSessionEvent, type AgentSessionInput, type SshCommand } from '../../src/machines/agent-session.js';
-import { channelMachine, type ChannelEvent } from '../../src/machines/channel.js';
+import { agentSessionMachine, type AgentSessionEvent, type AgentSessionInput, type SessionIo, type SshCommand } from '../../src/machines/agent-session.js';
 import { CONFIG_TIMEOUT_MS } from '../../src/protocol/constants.js';
-import { callbackStub, promiseStub, reach, settle } from './stubs.js';
+import { fakeChannelIo, reach, settle } from './stubs.js';
 
 const KUBE = '10.96.0.1:443';
 const KS = 'ks-apiserver.kubesphere-system.svc:80';
 /** The closing state's own fallback when the ssh actor never reports the socket gone. */
 const CLOSE_FALLBACK_MS = 5_000;
 
-const INPUT: AgentSessionInput = {
+const INPUT = {
   sessionId: 's-1',
-  key: 'k-1',
   remoteAddress: '192.0.2.7:51234',
   handshakeTimeoutMs: 30_000,
   configTimeoutMs: CONFIG_TIMEOUT_MS,
   rejectLingerMs: 200,
+  channelOpenTimeoutMs: 15_000,
 };
+
+/** The session's io: an ssh side the test drives, and the announcements it records. */
+function fakeSessionIo() {
+  const received: SshCommand[] = [];
+  const announced = { serving: 0, ended: 0 };
+  let starts = 0;
+  let current: ((event: AgentSessionEvent) => void) | undefined;
+  const io: SessionIo = {
+    runSsh: ({ sendBack, receive }) => {
+      starts += 1;
+      current = sendBack;
+      receive((command) => received.push(command));
+      return () => (current = undefined);
+    },
+    announce: (serving) => void (serving ? (announced.serving += 1) : (announced.ended += 1)),
+  };
+  const ssh = {
+    received,
+    get starts() {
+      return starts;
+    },
+    get running() {
+      return current !== undefined;
+    },
+    sendBack(event: AgentSessionEvent) {
+      if (!current) throw new Error(`no ssh actor running to send ${event.type} from`);
+      current(event);
+    },
+  };
+  return { io, ssh, announced };
+}
 
 function startSession(overrides: Partial<AgentSessionInput> = {}) {
   const clock = new SimulatedClock();
-  const ssh = callbackStub<SshCommand, AgentSessionEvent>();
-  const open = promiseStub<void, { id: string; target: string }>();
-  const pipe = callbackStub<ChannelEvent, ChannelEvent, { id: string }>();
-  const announced = { serving: 0, ended: 0 };
-  const machine = agentSessionMachine.provide({
-    actors: {
-      ssh: ssh.logic,
-      channel: channelMachine.provide({ actors: { open: open.logic, pipe: pipe.logic } }),
-    },
-    actions: {
-      announceServing: () => void (announced.serving += 1),
-      announceEnded: () => void (announced.ended += 1),
-    },
-  });
-  const actor = createActor(machine, { clock, input: { ...INPUT, ...overrides } });
+  const { io, ssh, announced } = fakeSessionIo();
+  const actor = createActor(agentSessionMachine, { clock, input: { ...INPUT, io, ...overrides } });
   actor.start();
+  const channels: ReturnType<typeof fakeChannelIo>[] = [];
   return {
     actor,
     clock,
     ssh,
-    open,
-    pipe,
     announced,
+    channels,
+    /** Ask the session for a channel, with an io of its own. */
+    request(id: string, target: string) {
+      const channel = fakeChannelIo();
+      channels.push(channel);
+      actor.send({ type: 'channel.requested', id, target, io: channel.io });
+      return channel;
+    },
     value: () => actor.getSnapshot().value,
     context: () => actor.getSnapshot().context,
     serve() {
@@ -161,7 +185,7 @@ test('leaving serving on ssh.closed calls announceEnded once', () => {
 test('config.rejected → rejecting → closing after rejectLinger, close carries the rejection', () => {
   const s = startSession();
   s.ssh.sendBack({ type: 'ssh.ready' });
-  s.ssh.sendBack({ type: 'config.rejected', reason: 'unknown cluster "nope"' });
+  s.ssh.sendBack({ type: 'config.rejected', reason: 'unknown cluster "nope"', code: 'unknown_cluster' });
   assert.equal(s.value(), 'rejecting');
   assert.equal(s.context().reason, 'unknown cluster "nope"');
   assert.deepEqual(s.ssh.received, []);
@@ -172,14 +196,15 @@ test('config.rejected → rejecting → closing after rejectLinger, close carrie
   assert.deepEqual(s.ssh.received, [{ type: 'close', reason: 'unknown cluster "nope"' }]);
   assert.equal(s.announced.serving, 0);
   assert.equal(s.announced.ended, 0);
-  s.actor.stop();
+  s.ssh.sendBack({ type: 'ssh.closed', reason: 'closed by proxy' });
+  assert.deepEqual(s.actor.getSnapshot().output, { clusterName: undefined, code: 'unknown_cluster', reason: 'unknown cluster "nope"' });
 });
 
 test('the config timeout does not fire after a rejection', () => {
   const s = startSession();
   s.ssh.sendBack({ type: 'ssh.ready' });
   s.clock.increment(INPUT.configTimeoutMs - 100);
-  s.ssh.sendBack({ type: 'config.rejected', reason: 'bad token' });
+  s.ssh.sendBack({ type: 'config.rejected', reason: 'bad token', code: 'wrong_token' });
   s.clock.increment(INPUT.rejectLingerMs);
   assert.equal(s.value(), 'closing');
   assert.equal(s.context().reason, 'bad token');
@@ -193,7 +218,7 @@ test('ssh.closed from every state → closed with its reason', () => {
     awaitingConfig: (s) => s.ssh.sendBack({ type: 'ssh.ready' }),
     rejecting: (s) => {
       s.ssh.sendBack({ type: 'ssh.ready' });
-      s.ssh.sendBack({ type: 'config.rejected', reason: 'bad token' });
+      s.ssh.sendBack({ type: 'config.rejected', reason: 'bad token', code: 'wrong_token' });
     },
     serving: (s) => s.serve(),
     closing: (s) => s.actor.send({ type: 'stop', reason: 'proxy stopping' }),
@@ -226,21 +251,44 @@ test('stop from every live state → closing with its reason, then closed', () =
   }
 });
 
-test('channel.requested in serving spawns a channel limited to the agent services', async () => {
+test('channel.requested in serving spawns a channel limited to the agent services, with the open timeout', async () => {
   const s = startSession();
   s.serve();
-  s.actor.send({ type: 'channel.requested', id: 's-1/ch-1', target: KS });
+  const channel = s.request('s-1/ch-1', KS);
   const child = s.actor.getSnapshot().children['s-1/ch-1'];
   assert.ok(child, 'no channel child');
   const ctx = child.getSnapshot().context;
-  assert.deepEqual({ id: ctx.id, target: ctx.target, allowedTargets: ctx.allowedTargets }, { id: 's-1/ch-1', target: KS, allowedTargets: [KUBE, KS] });
-  assert.deepEqual(s.open.last().input, { id: 's-1/ch-1', target: KS, owner: 'k-1' });
-  s.open.last().resolve();
+  assert.deepEqual(
+    { id: ctx.id, target: ctx.target, allowedTargets: ctx.allowedTargets, openTimeoutMs: ctx.openTimeoutMs },
+    { id: 's-1/ch-1', target: KS, allowedTargets: [KUBE, KS], openTimeoutMs: INPUT.channelOpenTimeoutMs },
+  );
+  assert.equal(channel.opens.length, 1, 'the channel io was asked to open');
+  channel.lastOpen().resolve();
   await reach(child, (snap) => snap.value === 'open');
-  assert.deepEqual(s.pipe.inputs, [{ id: 's-1/ch-1', owner: 'k-1' }]);
+  assert.equal(channel.piping, true);
   // The session ending ends its channels.
   s.ssh.sendBack({ type: 'ssh.closed', reason: 'agent went away' });
-  assert.equal(s.pipe.running, false);
+  assert.equal(channel.piping, false);
+});
+
+test('served then ended: the output names the cluster, the code says it served, the reason why it ended', () => {
+  const s = startSession();
+  s.serve();
+  s.actor.send({ type: 'stop', reason: 'cluster removed' });
+  s.ssh.sendBack({ type: 'ssh.closed', reason: 'closed by proxy' });
+  assert.deepEqual(s.actor.getSnapshot().output, { clusterName: 'member-1', code: 'accepted', reason: 'cluster removed' });
+});
+
+test('timeouts end with their own codes', () => {
+  const handshake = startSession();
+  handshake.clock.increment(INPUT.handshakeTimeoutMs);
+  handshake.clock.increment(CLOSE_FALLBACK_MS);
+  assert.equal(handshake.actor.getSnapshot().output?.code, 'handshake_timeout');
+  const config = startSession();
+  config.ssh.sendBack({ type: 'ssh.ready' });
+  config.clock.increment(INPUT.configTimeoutMs);
+  config.clock.increment(CLOSE_FALLBACK_MS);
+  assert.equal(config.actor.getSnapshot().output?.code, 'config_timeout');
 });
 
 test('channel.requested outside serving spawns nothing', async () => {
@@ -249,7 +297,7 @@ test('channel.requested outside serving spawns nothing', async () => {
     awaitingConfig: (s) => s.ssh.sendBack({ type: 'ssh.ready' }),
     rejecting: (s) => {
       s.ssh.sendBack({ type: 'ssh.ready' });
-      s.ssh.sendBack({ type: 'config.rejected', reason: 'bad token' });
+      s.ssh.sendBack({ type: 'config.rejected', reason: 'bad token', code: 'wrong_token' });
     },
     closing: (s) => {
       s.serve();
@@ -259,10 +307,10 @@ test('channel.requested outside serving spawns nothing', async () => {
   for (const [state, drive] of Object.entries(drivers)) {
     const s = startSession();
     drive(s);
-    s.actor.send({ type: 'channel.requested', id: 'ch-x', target: KUBE });
+    const channel = s.request('ch-x', KUBE);
     await settle();
     assert.equal(s.actor.getSnapshot().children['ch-x'], undefined, state);
-    assert.equal(s.open.calls.length, 0, state);
+    assert.equal(channel.opens.length, 0, state);
     s.actor.stop();
   }
 });
@@ -272,19 +320,20 @@ test('finished channels do not pile up in the session', async () => {
   s.serve();
   for (let i = 1; i <= 3; i += 1) {
     const id = `s-1/ch-${i}`;
-    s.actor.send({ type: 'channel.requested', id, target: KUBE });
+    const channel = s.request(id, KUBE);
     const child = s.actor.getSnapshot().children[id];
     assert.ok(child);
-    s.open.last().resolve();
+    channel.lastOpen().resolve();
     await reach(child, (snap) => snap.value === 'open');
-    s.pipe.sendBack({ type: 'pipe.done', bytesIn: 10, bytesOut: 20 });
+    channel.endPipe({ bytesIn: 10, bytesOut: 20 });
   }
   // A refused and a failed one too.
-  s.actor.send({ type: 'channel.requested', id: 's-1/ch-bad', target: '127.0.0.1:22' });
-  s.actor.send({ type: 'channel.requested', id: 's-1/ch-fail', target: KS });
+  const refused = s.request('s-1/ch-bad', '127.0.0.1:22');
+  assert.deepEqual(refused.state.refused, ['target 127.0.0.1:22 is not allowed']);
+  const fail = s.request('s-1/ch-fail', KS);
   const failing = s.actor.getSnapshot().children['s-1/ch-fail'];
   assert.ok(failing);
-  s.open.last().reject(new Error('agent refused the channel'));
+  fail.lastOpen().reject(new Error('agent refused the channel'));
   await reach(failing, (snap) => snap.status === 'done');
   assert.equal(failing.getSnapshot().value, 'failed');
   assert.deepEqual(Object.keys(s.actor.getSnapshot().children), ['ssh'], 'finished channel actors are still held by the session');

@@ -1,268 +1,163 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor, SimulatedClock } from 'xstate';
-import { clusterGatewayMachine, type ClusterGatewayInput } from '../../src/machines/cluster-gateway.js';
-import { promiseStub, reach, settle } from './stubs.js';
+import { clusterGatewayMachine } from '../../src/machines/cluster-gateway.js';
+import type { BackoffOptions } from '../../src/machines/backoff.js';
+import { reach, settle, type PromiseCall } from './stubs.js';
 
-const INPUT: ClusterGatewayInput = { clusterName: 'member-1', key: 'k1', retryListenMs: 2_000 };
+const RETRY: BackoffOptions = { minMs: 2_000, maxMs: 8_000, factor: 2 };
 
 function startGateway() {
   const clock = new SimulatedClock();
-  const listen = promiseStub<void>();
-  const unlisten = promiseStub<void>();
-  const machine = clusterGatewayMachine.provide({ actors: { listen: listen.logic, unlisten: unlisten.logic } });
-  const actor = createActor(machine, { clock, input: INPUT });
+  const listens: PromiseCall<void, undefined>[] = [];
+  const unlistens: PromiseCall<void, undefined>[] = [];
+  const call = (calls: PromiseCall<void, undefined>[]) => () =>
+    new Promise<void>((resolve, reject) => calls.push({ input: undefined, signal: new AbortController().signal, resolve, reject }));
+  const io = { listen: call(listens), unlisten: call(unlistens) };
+  const actor = createActor(clusterGatewayMachine, { clock, input: { clusterName: 'member-1', retry: RETRY, io } });
   actor.start();
-  const is = (value: string) => reach(actor, (s) => s.value === value);
+  const last = (calls: PromiseCall<void, undefined>[]) => {
+    const latest = calls.at(-1);
+    if (!latest) throw new Error('never called');
+    return latest;
+  };
   return {
     actor,
     clock,
-    listen,
-    unlisten,
-    is,
+    listens,
+    unlistens,
+    lastListen: () => last(listens),
+    lastUnlisten: () => last(unlistens),
+    is: (value: string) => reach(actor, (s) => s.value === value),
     value: () => actor.getSnapshot().value,
     context: () => actor.getSnapshot().context,
-    add: (sessionId: string) => actor.send({ type: 'session.add', sessionId }),
-    remove: (sessionId: string) => actor.send({ type: 'session.remove', sessionId }),
-    /** From idle: one session, listeners open. */
-    async serve(sessionId = 's-1') {
-      actor.send({ type: 'session.add', sessionId });
-      listen.last().resolve();
-      await is('serving');
-    },
   };
 }
 
-test('starts idle with nothing listening', async () => {
+test('binds at once, agents or not, and listens once the bind succeeds', async () => {
   const g = startGateway();
-  assert.equal(g.value(), 'idle');
-  assert.deepEqual(g.context().sessions, []);
-  g.clock.increment(60_000);
-  await settle();
-  assert.equal(g.listen.calls.length, 0);
-  g.actor.stop();
-});
-
-test('first session.add → starting → serving once listen resolves', async () => {
-  const g = startGateway();
-  g.add('s-1');
-  assert.equal(g.value(), 'starting');
-  assert.deepEqual(g.context().sessions, ['s-1']);
-  assert.equal(g.listen.calls.length, 1);
-  g.listen.last().resolve();
-  await g.is('serving');
+  assert.equal(g.value(), 'binding');
+  assert.equal(g.listens.length, 1);
+  g.lastListen().resolve();
+  await g.is('listening');
+  assert.equal(g.context().failures, 0);
   assert.equal(g.context().lastError, undefined);
-  assert.equal(g.unlisten.calls.length, 0);
+  g.clock.increment(3_600_000);
+  await settle();
+  assert.equal(g.listens.length, 1, 'nothing binds again while listening');
+  assert.equal(g.unlistens.length, 0);
   g.actor.stop();
 });
 
-test('more sessions while starting or serving do not listen again; duplicates are kept once', async () => {
+test('sessions come and go in any state without touching the listeners; duplicates are kept once', async () => {
   const g = startGateway();
-  g.add('s-1');
-  g.add('s-2');
-  g.add('s-1');
+  g.actor.send({ type: 'session.add', sessionId: 's-1' });
+  g.actor.send({ type: 'session.add', sessionId: 's-2' });
+  g.actor.send({ type: 'session.add', sessionId: 's-1' });
   assert.deepEqual(g.context().sessions, ['s-1', 's-2']);
-  g.listen.last().resolve();
-  await g.is('serving');
-  g.add('s-3');
-  assert.equal(g.value(), 'serving');
-  assert.deepEqual(g.context().sessions, ['s-1', 's-2', 's-3']);
-  assert.equal(g.listen.calls.length, 1);
+  g.lastListen().resolve();
+  await g.is('listening');
+  g.actor.send({ type: 'session.remove', sessionId: 's-1' });
+  g.actor.send({ type: 'session.remove', sessionId: 's-1' });
+  g.actor.send({ type: 'session.remove', sessionId: 's-9' });
+  assert.deepEqual(g.context().sessions, ['s-2']);
+  g.actor.send({ type: 'session.remove', sessionId: 's-2' });
+  assert.equal(g.value(), 'listening', 'the last agent leaving keeps the ports held');
+  assert.equal(g.unlistens.length, 0);
   g.actor.stop();
 });
 
-test('listen rejects → retrying with lastError → after retryListenMs → starting → serving clears lastError', async () => {
+test('a failed bind retries with a growing, capped delay; success clears the failures', async () => {
   const g = startGateway();
-  g.add('s-1');
-  g.listen.last().reject(new Error('port 6443 on 0.0.0.0 is already in use'));
-  await g.is('retrying');
-  assert.equal(g.context().lastError, 'port 6443 on 0.0.0.0 is already in use');
-  g.clock.increment(INPUT.retryListenMs - 1);
-  assert.equal(g.value(), 'retrying');
-  assert.equal(g.listen.calls.length, 1);
-  g.clock.increment(1);
-  assert.equal(g.value(), 'starting');
-  assert.equal(g.listen.calls.length, 2);
-  g.listen.last().reject('EACCES');
-  await g.is('retrying');
-  assert.equal(g.context().lastError, 'EACCES');
-  g.clock.increment(INPUT.retryListenMs);
-  g.listen.last().resolve();
-  await g.is('serving');
+  const delays: Array<[number, number]> = [
+    [1_000, 2_000], // step 2 s: equal jitter puts the retry in its upper half
+    [2_000, 4_000],
+    [4_000, 8_000],
+    [4_000, 8_000], // capped
+  ];
+  for (const [i, [earliest, latest]] of delays.entries()) {
+    g.lastListen().reject(new Error('port 6000 on 127.0.0.1 is already in use'));
+    await g.is('retrying');
+    assert.equal(g.context().failures, i + 1);
+    assert.equal(g.context().lastError, 'port 6000 on 127.0.0.1 is already in use');
+    g.clock.increment(earliest - 1);
+    assert.equal(g.value(), 'retrying', `retry ${i + 1} came before ${earliest} ms`);
+    g.clock.increment(latest - earliest + 1);
+    assert.equal(g.value(), 'binding', `retry ${i + 1} did not come within ${latest} ms`);
+    assert.equal(g.listens.length, i + 2);
+  }
+  g.lastListen().resolve();
+  await g.is('listening');
+  assert.equal(g.context().failures, 0);
   assert.equal(g.context().lastError, undefined);
-  assert.equal(g.listen.calls.length, 3);
   g.actor.stop();
 });
 
-test('retrying with no sessions left → idle, and no retry fires', async () => {
+test('new ports while listening: unbind, then bind with them', async () => {
   const g = startGateway();
-  g.add('s-1');
-  g.listen.last().reject(new Error('in use'));
+  g.lastListen().resolve();
+  await g.is('listening');
+  g.actor.send({ type: 'cluster.update' });
+  assert.equal(g.value(), 'rebinding');
+  assert.equal(g.unlistens.length, 1);
+  g.lastUnlisten().resolve();
+  await g.is('binding');
+  assert.equal(g.listens.length, 2);
+  g.lastListen().resolve();
+  await g.is('listening');
+  g.actor.stop();
+});
+
+test('new ports while binding are not lost: the listeners rebind once the first bind is done', async () => {
+  const g = startGateway();
+  g.actor.send({ type: 'cluster.update' });
+  assert.equal(g.value(), 'binding');
+  g.lastListen().resolve();
+  await g.is('rebinding');
+  g.lastUnlisten().resolve();
+  await g.is('binding');
+  assert.equal(g.listens.length, 2);
+  g.actor.stop();
+});
+
+test('new ports while retrying: bind with them at once, no waiting for the backoff', async () => {
+  const g = startGateway();
+  g.lastListen().reject(new Error('port taken'));
   await g.is('retrying');
-  g.remove('s-1');
-  assert.equal(g.value(), 'idle');
-  g.clock.increment(INPUT.retryListenMs * 5);
-  assert.equal(g.value(), 'idle');
-  assert.equal(g.listen.calls.length, 1);
-  g.actor.stop();
-});
-
-test('last session.remove → stopping (unlisten) → idle', async () => {
-  const g = startGateway();
-  await g.serve('s-1');
-  g.add('s-2');
-  g.remove('s-1');
-  assert.equal(g.value(), 'serving');
-  assert.deepEqual(g.context().sessions, ['s-2']);
-  g.remove('s-2');
-  assert.equal(g.value(), 'stopping');
-  assert.equal(g.unlisten.calls.length, 1);
-  g.unlisten.last().resolve();
-  await g.is('idle');
-  assert.deepEqual(g.context().sessions, []);
-  assert.equal(g.listen.calls.length, 1);
-  g.actor.stop();
-});
-
-test('removing an unknown session changes nothing', async () => {
-  const g = startGateway();
-  await g.serve('s-1');
-  g.remove('nope');
-  assert.equal(g.value(), 'serving');
-  assert.deepEqual(g.context().sessions, ['s-1']);
-  g.actor.stop();
-});
-
-test('a failed unlisten still ends in idle', async () => {
-  const g = startGateway();
-  await g.serve('s-1');
-  g.remove('s-1');
-  g.unlisten.last().reject(new Error('close failed'));
-  await g.is('idle');
-  g.actor.stop();
-});
-
-test('a session re-added during stopping → idle → starting again once unlisten is done', async () => {
-  const g = startGateway();
-  await g.serve('s-1');
-  g.remove('s-1');
-  assert.equal(g.value(), 'stopping');
-  g.add('s-2');
-  // Listeners are not reopened before the old ones are closed.
-  assert.equal(g.value(), 'stopping');
-  assert.equal(g.listen.calls.length, 1);
-  g.unlisten.last().resolve();
-  await g.is('starting');
-  assert.equal(g.listen.calls.length, 2);
-  assert.deepEqual(g.context().sessions, ['s-2']);
-  g.listen.last().resolve();
-  await g.is('serving');
-  g.actor.stop();
-});
-
-test('cluster.update while serving → stopping → starting again with the sessions kept', async () => {
-  const g = startGateway();
-  await g.serve('s-1');
   g.actor.send({ type: 'cluster.update' });
-  assert.equal(g.value(), 'stopping');
-  assert.equal(g.unlisten.calls.length, 1);
-  g.unlisten.last().resolve();
-  await g.is('starting');
-  assert.equal(g.listen.calls.length, 2);
-  assert.deepEqual(g.context().sessions, ['s-1']);
-  g.listen.last().resolve();
-  await g.is('serving');
+  assert.equal(g.value(), 'binding');
+  assert.equal(g.listens.length, 2);
   g.actor.stop();
 });
 
-test('cluster.update while idle does not open listeners', async () => {
-  const g = startGateway();
-  g.actor.send({ type: 'cluster.update' });
-  await settle();
-  assert.equal(g.value(), 'idle');
-  assert.equal(g.listen.calls.length, 0);
-  g.actor.stop();
-});
-
-test('cluster.remove while serving → stopping → removed (final) after unlisten', async () => {
-  const g = startGateway();
-  await g.serve('s-1');
-  g.actor.send({ type: 'cluster.remove' });
-  assert.equal(g.value(), 'stopping');
-  assert.equal(g.context().removed, true);
-  assert.equal(g.unlisten.calls.length, 1);
-  g.unlisten.last().resolve();
-  await g.is('removed');
-  assert.equal(g.actor.getSnapshot().status, 'done');
-  assert.equal(g.listen.calls.length, 1, 'no restart after removal');
-});
-
-test('cluster.remove while idle → removed at once', () => {
-  const g = startGateway();
-  g.actor.send({ type: 'cluster.remove' });
-  assert.equal(g.value(), 'removed');
-  assert.equal(g.actor.getSnapshot().status, 'done');
-});
-
-test('cluster.remove while starting waits for the listen, then unlistens → removed', async () => {
-  const g = startGateway();
-  g.add('s-1');
-  g.actor.send({ type: 'cluster.remove' });
-  assert.equal(g.value(), 'starting');
-  g.listen.last().resolve();
-  await g.is('stopping');
-  g.unlisten.last().resolve();
-  await g.is('removed');
-});
-
-test('cluster.remove while starting and the listen fails → removed', async () => {
-  const g = startGateway();
-  g.add('s-1');
-  g.actor.send({ type: 'cluster.remove' });
-  g.listen.last().reject(new Error('in use'));
-  await g.is('removed');
-  assert.equal(g.listen.calls.length, 1);
-});
-
-test('cluster.remove while retrying → removed', async () => {
-  const g = startGateway();
-  g.add('s-1');
-  g.listen.last().reject(new Error('in use'));
-  await g.is('retrying');
-  g.actor.send({ type: 'cluster.remove' });
-  assert.equal(g.value(), 'removed');
-  g.clock.increment(INPUT.retryListenMs * 2);
-  assert.equal(g.listen.calls.length, 1);
-});
-
-test('cluster.remove while stopping → removed after unlisten, even with sessions left', async () => {
-  const g = startGateway();
-  await g.serve('s-1');
-  g.remove('s-1');
-  g.add('s-2');
-  g.actor.send({ type: 'cluster.remove' });
-  g.unlisten.last().resolve();
-  await g.is('removed');
-  assert.equal(g.listen.calls.length, 1);
-});
-
-test('cluster.update while starting is not lost: the listeners reopen with the new settings', async () => {
-  const g = startGateway();
-  g.add('s-1');
-  g.actor.send({ type: 'cluster.update' });
-  g.listen.last().resolve();
-  // The listen in flight used the old settings; it must be redone.
-  await reach(g.actor, (s) => s.value !== 'starting');
-  assert.equal(g.value(), 'stopping', 'an update during starting was dropped: listeners keep the old settings');
-  g.unlisten.last().resolve();
-  await g.is('starting');
-  assert.equal(g.listen.calls.length, 2);
-  g.listen.last().resolve();
-  await g.is('serving');
-  // Only once.
-  await settle();
-  assert.equal(g.value(), 'serving');
-  assert.equal(g.unlisten.calls.length, 1);
-  assert.equal(g.context().updatePending, false);
-  g.actor.stop();
+test('cluster.remove from every state ends in removed once the listeners are closed', async () => {
+  const drivers: Record<string, (g: ReturnType<typeof startGateway>) => Promise<void>> = {
+    binding: async () => {},
+    listening: async (g) => {
+      g.lastListen().resolve();
+      await g.is('listening');
+    },
+    retrying: async (g) => {
+      g.lastListen().reject(new Error('port taken'));
+      await g.is('retrying');
+    },
+    rebinding: async (g) => {
+      g.lastListen().resolve();
+      await g.is('listening');
+      g.actor.send({ type: 'cluster.update' });
+    },
+  };
+  for (const [state, drive] of Object.entries(drivers)) {
+    const g = startGateway();
+    await drive(g);
+    assert.equal(g.value(), state);
+    const before = g.unlistens.length;
+    g.actor.send({ type: 'cluster.remove' });
+    g.actor.send({ type: 'cluster.remove' });
+    assert.equal(g.value(), 'closing', state);
+    assert.equal(g.unlistens.length, before + 1, `${state}: one unlisten for the removal`);
+    g.lastUnlisten().reject(new Error('close failed'));
+    await reach(g.actor, (s) => s.status === 'done');
+    assert.equal(g.value(), 'removed', state);
+  }
 });

@@ -2,21 +2,59 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createActor, SimulatedClock } from 'xstate';
-import { resourceWatchMachine, type Delivery, type ListResult, type ResourceWatchEvent } from '../../src/machines/resource-watch.js';
-import { callbackStub, promiseStub, reach } from './stubs.js';
+import {
+  resourceWatchMachine,
+  type Delivery,
+  type ListResult,
+  type ResourceWatchEvent,
+  type ResourceWatchIo,
+} from '../../src/machines/resource-watch.js';
+import { reach, type PromiseCall } from './stubs.js';
 
 const item = (name: string, rv: string) => ({ metadata: { name, resourceVersion: rv } });
 
+/** A watch's io the test drives: lists settle and watches report only when told. */
 function harness() {
-  const list = promiseStub<ListResult>();
-  const watch = callbackStub<{ type: 'none' }, ResourceWatchEvent, { resourceVersion: string | undefined }>();
+  const calls: PromiseCall<ListResult, undefined>[] = [];
+  const inputs: Array<{ resourceVersion: string | undefined }> = [];
+  let starts = 0;
+  let current: ((event: ResourceWatchEvent) => void) | undefined;
   const delivered: Delivery[] = [];
+  const io: ResourceWatchIo = {
+    list: () => new Promise((resolve, reject) => calls.push({ input: undefined, signal: new AbortController().signal, resolve, reject })),
+    watch: (resourceVersion, sendBack) => {
+      starts += 1;
+      inputs.push({ resourceVersion });
+      current = sendBack;
+      return () => {
+        if (current === sendBack) current = undefined;
+      };
+    },
+    deliver: (delivery) => void delivered.push(delivery),
+  };
+  const list = {
+    calls,
+    last(): PromiseCall<ListResult, undefined> {
+      const call = calls.at(-1);
+      if (!call) throw new Error('never listed');
+      return call;
+    },
+  };
+  const watch = {
+    inputs,
+    get starts() {
+      return starts;
+    },
+    get running() {
+      return current !== undefined;
+    },
+    sendBack(event: ResourceWatchEvent) {
+      if (!current) throw new Error(`no watch running to send ${event.type} from`);
+      current(event);
+    },
+  };
   const clock = new SimulatedClock();
-  const machine = resourceWatchMachine.provide({
-    actors: { list: list.logic, watch: watch.logic },
-    actions: { deliver: (_, delivery) => void delivered.push(delivery) },
-  });
-  const actor = createActor(machine, { clock, input: { resource: 'clusters', backoff: { minMs: 1000, maxMs: 8000, factor: 2 } } });
+  const actor = createActor(resourceWatchMachine, { clock, input: { resource: 'clusters', backoff: { minMs: 1000, maxMs: 8000, factor: 2 }, io } });
   actor.start();
   return { actor, list, watch, delivered, clock };
 }

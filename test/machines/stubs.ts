@@ -118,3 +118,39 @@ export function reach<TActor extends AnyActorRef>(
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/** A channel's io for machine tests: opens settle and pipes end only when the test says so. */
+export function fakeChannelIo() {
+  const opens: PromiseCall<void, undefined>[] = [];
+  let pipeDone: ((outcome: { bytesIn: number; bytesOut: number; error?: string }) => void) | undefined;
+  const state = { pipeStarts: 0, pipeStops: 0, refused: [] as string[] };
+  const io = {
+    open: (signal: AbortSignal) => new Promise<void>((resolve, reject) => opens.push({ input: undefined, signal, resolve, reject })),
+    pipe: (done: NonNullable<typeof pipeDone>) => {
+      state.pipeStarts += 1;
+      pipeDone = done;
+      return () => {
+        state.pipeStops += 1;
+        pipeDone = undefined;
+      };
+    },
+    refuse: (reason: string) => void state.refused.push(reason),
+  };
+  return {
+    io,
+    opens,
+    state,
+    get piping() {
+      return pipeDone !== undefined;
+    },
+    lastOpen(): PromiseCall<void, undefined> {
+      const call = opens.at(-1);
+      if (!call) throw new Error('the channel never opened');
+      return call;
+    },
+    endPipe(outcome: { bytesIn: number; bytesOut: number; error?: string }): void {
+      if (!pipeDone) throw new Error('no pipe running');
+      pipeDone(outcome);
+    },
+  };
+}

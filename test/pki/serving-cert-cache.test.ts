@@ -57,16 +57,20 @@ describe('ServingCertCache', () => {
     assert.equal(issuer.calls.length, 1);
   });
 
-  test('a cert near expiry is reissued, once for concurrent callers', async () => {
+  test('a cert in the last third of its life is reissued, once for concurrent callers', async () => {
     let now = 0;
     const issuer = new ManualIssuer();
-    const cache = new ServingCertCache(issuer, { now: () => now, renewBeforeMs: 30 * DAY });
+    const cache = new ServingCertCache(issuer, { now: () => now });
     const p1 = cache.get('m', []);
-    const old = issuer.cert(100 * DAY);
+    const old = issuer.cert(90 * DAY);
     issuer.calls[0]!.resolve(old);
     assert.equal(await p1, old);
 
-    now = 71 * DAY; // 29 days left
+    now = 59 * DAY; // 31 of 90 days left: more than a third
+    assert.equal(await cache.get('m', []), old);
+    assert.equal(issuer.calls.length, 1);
+
+    now = 61 * DAY; // 29 of 90 days left
     const [a, b] = [cache.get('m', []), cache.get('m', [])];
     // Both callers first await the old entry; let them notice the expiry.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -75,6 +79,21 @@ describe('ServingCertCache', () => {
     issuer.calls[1]!.resolve(fresh);
     assert.equal(await a, fresh);
     assert.equal(await b, fresh);
+  });
+
+  test('a cert capped by an expiring CA is not reissued: a fresh one could not last longer', async () => {
+    let now = 0;
+    const issuer = new ManualIssuer();
+    Object.assign(issuer, { caNotAfter: new Date(20 * DAY) });
+    const cache = new ServingCertCache(issuer, { now: () => now });
+    const first = cache.get('m', []);
+    issuer.calls[0]!.resolve(issuer.cert(20 * DAY)); // capped at the CA's expiry
+    await first;
+    for (const day of [10, 15, 19]) {
+      now = day * DAY;
+      await cache.get('m', []);
+    }
+    assert.equal(issuer.calls.length, 1, 'no reissue in the CA\'s last days');
   });
 
   test('a failed issuance is shared by its callers and not cached', async () => {

@@ -240,8 +240,7 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
         clusters,
         logger: silentLogger(),
         pkiMode: 'inline',
-        keepaliveIntervalMs: 100,
-        keepaliveCountMax: 2,
+        limits: { keepaliveIntervalMs: 100, keepaliveCountMax: 2 },
       });
     });
 
@@ -279,7 +278,7 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
       await agent.waitLine(/^CONNECTED$/);
       const gateway = proxy.gateways.get(NAME);
       assert.ok(gateway, 'no gateway for the connected cluster');
-      await waitForSnapshot(gateway.actor, (s) => s.matches('serving'), 'cluster listeners open', (s) => JSON.stringify(s.value));
+      await waitForSnapshot(gateway.actor, (s) => s.matches('listening') && s.context.sessions.length > 0, 'cluster listeners open with the agent', (s) => JSON.stringify(s.value));
       return agent;
     };
 
@@ -290,12 +289,12 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
       const [session] = [...proxy.sessions.values()];
       // The Go agent's json.Marshal config, []byte fields as base64, decoded by our codec.
       assert.equal(session!.clusterName, NAME);
-      assert.equal(session!.config?.version, 'v0.0.0-go-peer');
-      assert.equal(session!.config?.kubernetesSvcHost, `127.0.0.1:${memberKubePort}`);
-      assert.equal(session!.config?.kubeSphereSvcHost, `127.0.0.1:${memberKsPort}`);
-      assert.deepEqual(session!.config?.bearerToken, Buffer.from(MEMBER_BEARER));
-      assert.deepEqual(session!.config?.caData, Buffer.from(memberCa.certPem));
-      assert.equal(session!.config?.certData, undefined);
+      assert.equal(session!.accepted?.config.version, 'v0.0.0-go-peer');
+      assert.equal(session!.accepted?.config.kubernetesSvcHost, `127.0.0.1:${memberKubePort}`);
+      assert.equal(session!.accepted?.config.kubeSphereSvcHost, `127.0.0.1:${memberKsPort}`);
+      assert.deepEqual(session!.accepted?.config.bearerToken, Buffer.from(MEMBER_BEARER));
+      assert.deepEqual(session!.accepted?.config.caData, Buffer.from(memberCa.certPem));
+      assert.equal(session!.accepted?.config.certData, undefined);
 
       const kube = await request({
         port: kubePort,
@@ -411,7 +410,7 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
         credentials: { kind: 'kubeconfig', path: kubeconfig },
         kubesphereService: `127.0.0.1:${memberKsPort}`,
         keepaliveMs: 200,
-        pingTimeoutMs: 5_000,
+        keepaliveCountMax: 25,
         maxRetry: 0,
         // One attempt per test: the first retry would come after the test is over.
         backoff: { minMs: 600_000, maxMs: 600_000, factor: 1.4 },
@@ -590,7 +589,6 @@ describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go
         credentials: { kind: 'kubeconfig', path: kubeconfig },
         kubesphereService: `127.0.0.1:${memberKsPort}`,
         keepaliveMs: 0,
-        pingTimeoutMs: 5_000,
         maxRetry: 0,
         backoff: { minMs: 600_000, maxMs: 600_000, factor: 1.4 },
         handshakeTimeoutMs: WAIT_MS,

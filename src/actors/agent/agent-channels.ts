@@ -1,46 +1,72 @@
 /**
  * Agent side of `kubesphere` channels: the proxy asks, the channel machine decides, and
- * these actors dial the target inside the member cluster and pipe bytes both ways.
+ * each channel's io dials the target inside the member cluster and pipes bytes both ways.
  * A channel is accepted on the SSH side only once the target answered, so the proxy
  * sees a refused or unreachable target as a failed channel open, not as an empty stream.
  */
 import { connect, type Socket } from 'node:net';
 import type { ClientChannel } from 'ssh2';
-import { fromCallback, fromPromise } from 'xstate';
-import { channelMachine, type ChannelEvent } from '../../machines/channel.js';
+import type { ChannelIo } from '../../machines/channel.js';
 import { parseHostPort } from '../../protocol/host-port.js';
 import { pipeStreams } from '../pipe-streams.js';
 import { SlotIds } from '../slot-ids.js';
 
-interface PendingChannel {
-  readonly accept: () => ClientChannel;
-  readonly reject: () => void;
-}
-
-interface LiveChannel {
-  readonly channel: ClientChannel;
-  readonly socket: Socket;
-}
-
-/** The channels of one agent process, shared by its session and channel actors. */
+/** The channels of one agent connection. */
 export class AgentChannels {
-  readonly #pending = new Map<string, PendingChannel>();
-  readonly #live = new Map<string, LiveChannel>();
+  /** Channels asked for and not yet answered: refused if the connection ends first. */
+  readonly #pending = new Map<string, () => void>();
+  /** Open pairs, destroyed if the connection ends first. */
+  readonly #live = new Map<string, { channel: ClientChannel; socket: Socket }>();
   readonly #ids = new SlotIds('ch-');
 
-  constructor(private readonly dialTimeoutMs: number) {}
-
-  /** Park an incoming channel open; returns the id the channel actor will use. */
-  park(accept: () => ClientChannel, reject: () => void): string {
+  /**
+   * A channel the proxy asked for: its id and the io its channel actor drives. `accept` and
+   * `reject` answer the SSH channel open (once).
+   */
+  park(target: string, accept: () => ClientChannel, reject: () => void): { id: string; io: ChannelIo } {
     const id = this.#ids.take();
-    this.#pending.set(id, { accept, reject });
-    return id;
+    let answered = false;
+    const refuse = () => {
+      if (answered) return;
+      answered = true;
+      reject();
+    };
+    this.#pending.set(id, refuse);
+    let pair: { channel: ClientChannel; socket: Socket } | undefined;
+    const io: ChannelIo = {
+      open: async (signal) => {
+        const socket = await dial(target, signal);
+        this.#pending.delete(id);
+        if (answered) {
+          socket.destroy();
+          throw new Error('connection ended before the channel opened');
+        }
+        answered = true;
+        pair = { channel: accept(), socket };
+        this.#live.set(id, pair);
+      },
+      pipe: (done) => {
+        const { channel, socket } = pair!;
+        const abort = pipeStreams(channel, socket, (r) => done({ bytesIn: r.bytesAtoB, bytesOut: r.bytesBtoA, ...(r.error ? { error: r.error } : {}) }));
+        return () => {
+          abort();
+          this.#live.delete(id);
+          this.#release(id);
+        };
+      },
+      refuse: () => {
+        this.#pending.delete(id);
+        refuse();
+        this.#release(id);
+      },
+    };
+    return { id, io };
   }
 
-  /** Refuse everything still pending and drop live pairs (the session ended). */
+  /** Refuse everything still pending and drop live pairs (the connection ended). */
   clear(): void {
-    for (const [id, pending] of this.#pending) {
-      pending.reject();
+    for (const [id, refuse] of this.#pending) {
+      refuse();
       this.#release(id);
     }
     this.#pending.clear();
@@ -56,75 +82,34 @@ export class AgentChannels {
     return this.#live.size;
   }
 
-  /** The channel machine with this side's I/O. */
-  machine() {
-    return channelMachine.provide({
-      actors: {
-        open: fromPromise<void, { id: string; target: string }>(async ({ input, signal }) => {
-          const socket = await this.#dial(input.target, signal);
-          const pending = this.#pending.get(input.id);
-          this.#pending.delete(input.id);
-          if (!pending) {
-            socket.destroy();
-            throw new Error('session ended before the channel opened');
-          }
-          this.#live.set(input.id, { channel: pending.accept(), socket });
-        }),
-        pipe: fromCallback<ChannelEvent, { id: string }>(({ input, sendBack }) => {
-          const live = this.#live.get(input.id);
-          if (!live) {
-            sendBack({ type: 'pipe.done', bytesIn: 0, bytesOut: 0, error: 'channel vanished' });
-            return;
-          }
-          const abort = pipeStreams(live.channel, live.socket, (result) =>
-            sendBack({ type: 'pipe.done', bytesIn: result.bytesAtoB, bytesOut: result.bytesBtoA, error: result.error }),
-          );
-          return () => {
-            abort();
-            this.#live.delete(input.id);
-            this.#release(input.id);
-          };
-        }),
-      },
-      actions: {
-        refuse: ({ context }) => {
-          this.#pending.get(context.id)?.reject();
-          this.#pending.delete(context.id);
-          this.#release(context.id);
-        },
-      },
-    });
-  }
-
   /** Free an id once the parent has stopped its finished child (the next turn). */
   #release(id: string): void {
     setImmediate(() => this.#ids.release(id));
   }
+}
 
-  #dial(target: string, signal: AbortSignal): Promise<Socket> {
-    const address = parseHostPort(target);
-    if (!address) return Promise.reject(new Error(`target ${target} is not host:port`));
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: address.host, port: address.port });
-      socket.setNoDelay(true);
-      const timer = setTimeout(() => fail(new Error(`dial ${target}: no answer within ${this.dialTimeoutMs} ms`)), this.dialTimeoutMs);
-      const onAbort = () => fail(new Error(`dial ${target}: cancelled`));
-      signal.addEventListener('abort', onAbort, { once: true });
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        socket.off('error', fail);
-      }
-      function fail(error: Error) {
-        done();
-        socket.destroy();
-        reject(new Error(error.message.startsWith('dial') ? error.message : `dial ${target}: ${error.message}`));
-      }
-      socket.once('error', fail);
-      socket.once('connect', () => {
-        done();
-        resolve(socket);
-      });
+/** A TCP connection to `target`; the channel machine bounds the time (the signal aborts). */
+function dial(target: string, signal: AbortSignal): Promise<Socket> {
+  const address = parseHostPort(target);
+  if (!address) return Promise.reject(new Error(`target ${target} is not host:port`));
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address.host, port: address.port });
+    socket.setNoDelay(true);
+    const onAbort = () => fail(new Error('cancelled'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    function done() {
+      signal.removeEventListener('abort', onAbort);
+      socket.off('error', fail);
+    }
+    function fail(error: Error) {
+      done();
+      socket.destroy();
+      reject(new Error(`dial ${target}: ${error.message}`));
+    }
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      done();
+      resolve(socket);
     });
-  }
+  });
 }

@@ -16,9 +16,10 @@ export interface AgentOptions {
   readonly kubernetesService?: string;
   /** `--kubesphere-service`, normalized `host:port`. */
   readonly kubesphereService: string;
+  /** `--keepalive`: ping the proxy this often; 0 disables. */
   readonly keepaliveMs: number;
-  /** How long a ping may go unanswered before the session is given up. */
-  readonly pingTimeoutMs: number;
+  /** `--keepalive-count`: pings in a row unanswered (each for a keepalive interval) before the connection is given up. */
+  readonly keepaliveCountMax?: number;
   readonly maxRetry: number;
   readonly backoff: BackoffOptions;
   /** WebSocket + SSH handshake limit (Go agent: 45 s). */
@@ -32,3 +33,23 @@ export interface AgentOptions {
   readonly logger: Logger;
   readonly inspect?: (event: InspectionEvent) => void;
 }
+
+/**
+ * Every timeout and limit of the agent, with its default (the CLI flags override them;
+ * docs/security.md lists them).
+ */
+export const AGENT_DEFAULTS = {
+  /** `--keepalive`: a frozen proxy is given up after keepalive × count (30 s). */
+  keepaliveMs: 10_000,
+  keepaliveCountMax: 3,
+  /** WebSocket + SSH handshake (Go agent: 45 s). */
+  handshakeTimeoutMs: 45_000,
+  /** Dial of a target inside the member cluster. */
+  dialTimeoutMs: 10_000,
+  /** In-cluster: how often the service-account token file is looked at. */
+  tokenCheckIntervalMs: 60_000,
+  /** How long a connection with a rotated token may take to come up before it is abandoned. */
+  rotationConnectTimeoutMs: 120_000,
+  /** How long the replaced connection keeps serving after its successor connected. */
+  rotationGraceMs: 10_000,
+} as const;

@@ -2,21 +2,23 @@
  * Start an agent: check its credentials once (so a bad kubeconfig is a clear error at
  * start, not a retry loop), then run the agent-connection machine until stopped.
  *
- * In-cluster, the service-account token is rotated by the kubelet and the proxy keeps
- * using the one it received at connect time. When the token file changes, the agent
- * connects again with the new token and only then retires the old connection
- * (make-before-break), so the cluster never goes dark.
+ * In-cluster, the kubelet rotates the service-account token while the proxy keeps the one
+ * it received at connect time; the token-rotation machine notices a new token, connects
+ * again with it and only then retires the old connection (make-before-break), so the
+ * cluster never goes dark.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createActor, waitFor, type SnapshotFrom } from 'xstate';
 import { agentConnectionMachine } from '../../machines/agent-connection.js';
 import { backoffDelay } from '../../machines/backoff.js';
+import { tokenRotationMachine } from '../../machines/token-rotation.js';
 import { DEFAULT_KUBERNETES_PORT } from '../../protocol/constants.js';
 import { normalizeHostPort } from '../../protocol/host-port.js';
 import { AgentChannels } from './agent-channels.js';
-import type { AgentOptions } from './agent-options.js';
-import { agentSessionLogic } from './agent-session.js';
+import { AGENT_DEFAULTS, type AgentOptions } from './agent-options.js';
+import { runConnectionAttempt } from './connection-attempt.js';
 import { CredentialError, loadMemberCredentials } from './member-credentials.js';
-import { watchTokenFile } from './token-watch.js';
 
 type ConnectionActor = ReturnType<typeof createActor<typeof agentConnectionMachine>>;
 export type AgentResult = { readonly state: 'failed' | 'stopped'; readonly lastError?: string };
@@ -34,8 +36,12 @@ export interface AgentHandle {
   readonly openChannels: () => number;
 }
 
-/** How long the old connection keeps serving after its replacement connected. */
-const DEFAULT_ROTATION_GRACE_MS = 10_000;
+interface Connection {
+  readonly actor: ConnectionActor;
+  readonly channels: AgentChannels;
+  readonly ended: Promise<AgentResult>;
+  stop(): Promise<void>;
+}
 
 export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const credentials = await loadMemberCredentials(options.credentials);
@@ -44,42 +50,40 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     : credentials.kubernetesSvcHost;
   if (!kubernetesTarget) throw new CredentialError(`--kubernetes-service ${options.kubernetesService} is not host[:port]`);
   const log = options.logger;
+  let generation = 0;
 
-  const connect = () => {
-    const channels = new AgentChannels(options.dialTimeoutMs);
+  const connect = (): Connection => {
+    const channels = new AgentChannels();
     const machine = agentConnectionMachine.provide({
-      actors: {
-        session: agentSessionLogic({ options, channels, kubernetesTarget }),
-        channel: channels.machine(),
-      },
       delays: {
         retryDelay: ({ context }) => {
           const delay = backoffDelay(context.failures, context.backoff);
-          const attempt = options.maxRetry > 0 ? `${context.failures}/${options.maxRetry}` : `${context.failures}`;
           // The machine evaluates this delay on entering `backoff` even when it is about to
           // give up (--max-retry reached); do not announce a retry that will not happen.
           const givingUp = options.maxRetry > 0 && context.failures >= options.maxRetry;
-          if (!givingUp) log.warn({ attempt, retryInMs: delay, reason: context.lastError }, 'Connection error; retrying');
+          if (!givingUp) log.warn({ attempt: context.failures, maxRetry: options.maxRetry, retryInMs: delay, reason: context.lastError }, 'Connection error; retrying');
           return delay;
         },
       },
     });
+    generation += 1;
     const actor = createActor(machine, {
-      id: `agent:${options.name}`,
+      id: generation === 1 ? `agent:${options.name}` : `agent:${options.name}#${generation}`,
       input: {
         maxRetry: options.maxRetry,
         backoff: options.backoff,
         keepaliveMs: options.keepaliveMs,
-        pingTimeoutMs: options.pingTimeoutMs,
+        keepaliveCountMax: options.keepaliveCountMax ?? AGENT_DEFAULTS.keepaliveCountMax,
+        dialTimeoutMs: options.dialTimeoutMs,
         allowedTargets: [kubernetesTarget, options.kubesphereService],
+        io: { attempt: (io) => runConnectionAttempt({ options, channels, kubernetesTarget }, io) },
       },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
-    let previous = '';
+    let previous: unknown;
     actor.subscribe((snapshot: SnapshotFrom<typeof machine>) => {
-      const state = JSON.stringify(snapshot.value);
-      if (state !== previous) log.debug({ state }, 'Agent state');
-      previous = state;
+      if (JSON.stringify(snapshot.value) !== JSON.stringify(previous)) log.debug({ state: snapshot.value }, 'Agent state');
+      previous = snapshot.value;
     });
     const ended = new Promise<AgentResult>((resolve) => {
       actor.subscribe({
@@ -102,58 +106,85 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   };
 
   let current = connect();
-  let retiring: Array<ReturnType<typeof connect>> = [];
-  let stopping = false;
+  let next: Connection | undefined;
+  let previous: Connection | undefined;
   let settle: (result: AgentResult) => void = () => {};
   const done = new Promise<AgentResult>((resolve) => (settle = resolve));
-  const follow = (connection: ReturnType<typeof connect>) =>
+  const follow = (connection: Connection) =>
     void connection.ended.then((result) => {
       if (connection === current) settle(result);
     });
   follow(current);
 
   const rotation =
-    options.credentials.kind === 'in-cluster'
-      ? watchTokenFile(`${options.credentials.serviceAccountDir}/token`, options.tokenCheckIntervalMs ?? 60_000, () => {
-          if (stopping) return;
-          log.info('Service-account token rotated; connecting again with the new one');
-          const next = connect();
-          follow(next);
-          waitFor(next.actor, (s) => s.matches({ session: 'connected' }), { timeout: 120_000 }).then(
-            () => {
-              const old = current;
-              current = next;
-              retiring.push(old);
-              const timer = setTimeout(() => {
-                retiring = retiring.filter((c) => c !== old);
-                void old.stop();
-              }, options.rotationGraceMs ?? DEFAULT_ROTATION_GRACE_MS);
-              timer.unref();
-            },
-            () => {
-              log.warn('The connection with the rotated token did not come up; keeping the current one');
-              void next.stop();
-            },
-          );
-        })
-      : undefined;
+    options.credentials.kind === 'in-cluster' ? startTokenRotation(`${options.credentials.serviceAccountDir}/token`) : undefined;
+
+  function startTokenRotation(tokenFile: string) {
+    let lastDigest: string | undefined;
+    const digest = async () => createHash('sha256').update(await readFile(tokenFile)).digest('hex');
+    void digest().then((d) => (lastDigest ??= d), () => undefined);
+    const actor = createActor(tokenRotationMachine, {
+      id: `tokenRotation:${options.name}`,
+      input: {
+        checkIntervalMs: options.tokenCheckIntervalMs ?? AGENT_DEFAULTS.tokenCheckIntervalMs,
+        connectTimeoutMs: AGENT_DEFAULTS.rotationConnectTimeoutMs,
+        graceMs: options.rotationGraceMs ?? AGENT_DEFAULTS.rotationGraceMs,
+        io: {
+          tokenChanged: async () => {
+            const now = await digest();
+            const changed = lastDigest !== undefined && now !== lastDigest;
+            lastDigest = now;
+            return changed;
+          },
+          startNext: () => {
+            log.info('Service-account token rotated; connecting again with the new one');
+            const connection = connect();
+            next = connection;
+            follow(connection);
+            void waitFor(connection.actor, (s) => s.matches({ session: 'connected' }), { timeout: AGENT_DEFAULTS.rotationConnectTimeoutMs }).then(
+              () => next === connection && actor.send({ type: 'next.connected' }),
+              () => undefined, // the machine's own timeout abandons it
+            );
+          },
+          promoteNext: () => {
+            previous = current;
+            current = next!;
+            next = undefined;
+          },
+          retirePrevious: () => {
+            void previous?.stop();
+            previous = undefined;
+          },
+          abandonNext: () => {
+            log.warn('The connection with the rotated token did not come up; keeping the current one');
+            void next?.stop();
+            next = undefined;
+          },
+        },
+      },
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
+    actor.start();
+    return actor;
+  }
 
   log.info(
     { cluster: options.name, proxy: options.proxyUrl, kubernetes: kubernetesTarget, kubesphere: options.kubesphereService },
     'Agent started',
   );
+  const all = () => [current, next, previous].filter((c): c is Connection => c !== undefined);
   return {
     get actor() {
       return current.actor;
     },
     wake: () => current.actor.send({ type: 'wake' }),
     stop: async () => {
-      stopping = true;
-      rotation?.close();
-      await Promise.all([current, ...retiring].map((c) => c.stop()));
+      rotation?.send({ type: 'stop' });
+      rotation?.stop();
+      await Promise.all(all().map((c) => c.stop()));
       settle({ state: 'stopped' });
     },
     done,
-    openChannels: () => [current, ...retiring].reduce((n, c) => n + c.channels.openCount, 0),
+    openChannels: () => all().reduce((n, c) => n + c.channels.openCount, 0),
   };
 }

@@ -3,41 +3,62 @@
  * and reconciles each proxy-type cluster as the Go tower's controller does — token, ports
  * without collisions, Service, endpoints, conditions, kubeconfig when an agent connects —
  * then serves it to the proxy through the ClusterSource interface.
+ *
+ * The decisions are pure (src/kube/cluster-plan.ts, cluster-status.ts, kubeconfig-plan.ts);
+ * this orchestrates them. A reconcile that finds nothing to change writes nothing: every
+ * write is counted (`tower_controller_writes_total`), and the tests hold a steady state
+ * at zero writes.
  */
-import { randomBytes, X509Certificate } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
+import { randomBytes } from 'node:crypto';
 import type { InspectionEvent } from 'xstate';
-import { KubeError, type KubeClient } from '../../kube/kube-client.js';
+import type { AgentReport, ClusterSource, ClusterSourceEvent, ServedCluster } from '../../cluster-sources/cluster-source.js';
+import { diffClusters } from '../../cluster-sources/cluster-diff.js';
+import { errorMessage } from '../../errors.js';
 import {
+  ALLOCATED_PORTS_ANNOTATION,
   allocatePorts,
   desiredService,
   endpointsFor,
   ingressHost,
   isServable,
+  portClaims,
+  portProblem,
+  portsAllocatedByUs,
   portsOf,
   servedCluster,
-  serviceDiffers,
-  serviceName,
   takenPorts,
+  type Ports,
   type ServiceObject,
 } from '../../kube/cluster-plan.js';
-import { CLUSTERS_PATH, TOWER_NAMESPACE, withCondition, type ClusterObject, type ConditionType } from '../../kube/cluster-types.js';
+import { servedConditions, unservedConditions, type ListenerState } from '../../kube/cluster-status.js';
+import { CLUSTERS_PATH, type ClusterCondition, type ClusterObject } from '../../kube/cluster-types.js';
+import type { KubeClient } from '../../kube/kube-client.js';
+import { planKubeconfig, type KubeconfigReason } from '../../kube/kubeconfig-plan.js';
 import type { Logger } from '../../log.js';
-import type { Delivery, KubeObject } from '../../machines/resource-watch.js';
-import { buildKubeconfig } from '../../pki/kubeconfig.js';
-import { ADMIN_CLIENT } from '../../pki/issue.js';
-import { diffClusters } from '../../cluster-sources/cluster-diff.js';
-import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../cluster-sources/cluster-source.js';
-import type { PkiPool } from '../../workers/pki-pool.js';
+import type { Delivery } from '../../machines/resource-watch.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
+import { ADMIN_CLIENT } from '../../pki/issue.js';
+import { buildKubeconfig } from '../../pki/kubeconfig.js';
+import { DAY_MS } from '../../pki/validity.js';
+import type { PkiPool } from '../../workers/pki-pool.js';
+import { ClusterEvents, type ClusterEvent } from './cluster-events.js';
 import { ClusterWriter } from './cluster-writer.js';
 import { isPortFree } from './port-probe.js';
-import { startResourceWatch } from './resource-watch.js';
+import { startResourceWatch, type WatchedCollection } from './resource-watch.js';
+import { SERVICES_PATH, ServiceWriter } from './service-writer.js';
 import { WorkQueue } from './work-queue.js';
 
-const SERVICES_PATH = `/api/v1/namespaces/${TOWER_NAMESPACE}/services`;
-/** Reissue the kubeconfig's client certificate when less than this is left. */
-const KUBECONFIG_RENEW_MS = 30 * 86_400_000;
+/** The controller's timings and limits (named, with their defaults). */
+export const CONTROLLER_DEFAULTS = {
+  /**
+   * After a (re)start, agents have this long to come back before their clusters are
+   * marked AgentAvailable False: a restarted or newly elected proxy does not flap every
+   * cluster False and back True.
+   */
+  agentGraceMs: 30_000,
+  /** A CA with less than this left is reported (log, Event) once. */
+  caWarningMs: 30 * DAY_MS,
+};
 
 export interface ClusterControllerOptions {
   readonly client: KubeClient;
@@ -45,52 +66,92 @@ export interface ClusterControllerOptions {
   readonly logger: Logger;
   /** Where the cluster listeners bind (to check a port is free before handing it out). */
   readonly host: string;
+  /** The proxy's agent port: no cluster may use it. */
+  readonly agentPort: number;
   readonly publishServiceAddress?: string;
   readonly inspect?: (event: InspectionEvent) => void;
   readonly metrics?: ProxyMetrics;
+  readonly agentGraceMs?: number;
+  /** Clock, for tests. */
+  readonly now?: () => Date;
 }
 
 export class ClusterController implements ClusterSource {
-  readonly #clusters = new Map<string, ClusterObject>();
-  readonly #services = new Map<string, ServiceObject>();
+  readonly #options: ClusterControllerOptions;
+  readonly #log: Logger;
+  readonly #clusters: WatchedCollection<ClusterObject>;
+  readonly #services: WatchedCollection<ServiceObject>;
   readonly #agents = new Map<string, number>();
+  /** Clusters an agent served through this process: the startup grace is over for them. */
+  readonly #seenAgents = new Set<string>();
+  /** The listeners' bind outcome per cluster, for the ports it was about. */
+  readonly #listeners = new Map<string, { ports: Ports; state: ListenerState }>();
   #served = new Map<string, ServedCluster>();
-  readonly #listeners = new Set<(event: ClusterSourceEvent) => void>();
+  readonly #subscribers = new Set<(event: ClusterSourceEvent) => void>();
   readonly #queue: WorkQueue;
   readonly #writer: ClusterWriter;
-  readonly #watches: Array<{ stop(): void }> = [];
-  readonly #log: Logger;
-  #synced = { clusters: false, services: false };
-  #onSynced: (() => void) | undefined;
+  readonly #serviceWriter: ServiceWriter;
+  readonly #events: ClusterEvents;
+  readonly #now: () => Date;
+  readonly #startedAt: number;
+  #graceTimer: NodeJS.Timeout | undefined;
+  /** Port problems already told as an Event, by cluster. */
+  readonly #toldPortProblems = new Map<string, string>();
+  readonly #toldCaExpiring = new Set<string>();
   /** Reconciles done, for tests and metrics. */
   reconciles = 0;
   reconcileErrors = 0;
+  readonly #reconciled = new Set<() => void>();
 
-  constructor(private readonly options: ClusterControllerOptions) {
+  constructor(options: ClusterControllerOptions) {
+    this.#options = options;
+    this.#now = options.now ?? (() => new Date());
+    this.#startedAt = this.#now().getTime();
     this.#log = options.logger.child({ component: 'cluster-controller' });
-    this.#writer = new ClusterWriter(options.client, this.#clusters);
+    const metrics = options.metrics;
+    const common = { client: options.client, logger: options.logger, ...(options.inspect ? { inspect: options.inspect } : {}) };
+    const watch = <T extends ClusterObject | ServiceObject>(path: string, resource: string, onDelivery: (d: Delivery) => void) =>
+      startResourceWatch<T>({
+        ...common,
+        path,
+        resource,
+        onDelivery,
+        onRelist: () => metrics?.watchRestarts.inc({ resource }),
+      });
+    this.#clusters = watch<ClusterObject>(CLUSTERS_PATH, 'clusters.cluster.kubesphere.io', (d) => this.#onClusters(d));
+    this.#services = watch<ServiceObject>(SERVICES_PATH, 'services/kubesphere-system', (d) => this.#onServices(d));
+    const count = (resource: string, cluster: string, reason: string) => metrics?.writes.inc({ resource, cluster, reason });
+    this.#writer = new ClusterWriter(options.client, this.#clusters, (resource, cluster, reasons) => count(resource, cluster, reasons.join('+')));
+    this.#serviceWriter = new ServiceWriter(options.client, this.#services, (cluster, reason) => count('service', cluster, reason));
+    this.#events = new ClusterEvents({
+      client: options.client,
+      logger: options.logger,
+      uidOf: (name) => this.#clusters.get(name)?.metadata.uid,
+      counted: (cluster, reason) => count('event', cluster, reason),
+      dropped: () => metrics?.eventsDropped.inc(),
+      now: () => this.#now().getTime(),
+    });
     this.#queue = new WorkQueue(
-      (name) => this.#reconcile(name),
+      (name) => this.#reconcile(name).finally(() => this.#reconciled.forEach((listener) => listener())),
       (name, error, retryInMs) => {
         this.reconcileErrors += 1;
-        options.metrics?.reconciles.inc({ result: 'error' });
-        this.#log.warn({ cluster: name, error: error instanceof Error ? error.message : String(error), retryInMs }, 'Reconcile failed; retrying');
+        metrics?.reconciles.inc({ result: 'error' });
+        this.#log.warn({ cluster: name, error: errorMessage(error), retryInMs }, 'Reconcile failed; retrying');
       },
     );
   }
 
   /** Start watching; resolves once both collections were listed and first reconciled. */
   async start(): Promise<void> {
-    const synced = new Promise<void>((resolve) => (this.#onSynced = resolve));
-    const common = { client: this.options.client, logger: this.options.logger, ...(this.options.inspect ? { inspect: this.options.inspect } : {}) };
-    const watch = (path: string, resource: string, onDelivery: (d: Delivery) => void) =>
-      startResourceWatch({ ...common, path, resource, onDelivery, onRelist: () => this.options.metrics?.watchRestarts.inc({ resource }) });
-    this.#watches.push(
-      watch(CLUSTERS_PATH, 'clusters.cluster.kubesphere.io', (d) => this.#onClusters(d)),
-      watch(SERVICES_PATH, `services/${TOWER_NAMESPACE}`, (d) => this.#onServices(d)),
-    );
-    await synced;
+    await new Promise<void>((resolve) => {
+      const check = () => (this.#clusters.synced && this.#services.synced ? resolve() : setTimeout(check, 10).unref());
+      check();
+    });
+    this.#requeueAll();
     await this.#queue.idle();
+    const grace = this.#options.agentGraceMs ?? CONTROLLER_DEFAULTS.agentGraceMs;
+    this.#graceTimer = setTimeout(() => this.#requeueAll(), grace);
+    this.#graceTimer.unref();
   }
 
   snapshot(): ReadonlyMap<string, ServedCluster> {
@@ -98,12 +159,14 @@ export class ClusterController implements ClusterSource {
   }
 
   subscribe(listener: (event: ClusterSourceEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    this.#subscribers.add(listener);
+    return () => this.#subscribers.delete(listener);
   }
 
   async close(): Promise<void> {
-    for (const watch of this.#watches) watch.stop();
+    clearTimeout(this.#graceTimer);
+    this.#clusters.stop();
+    this.#services.stop();
     this.#queue.close();
     await this.#queue.idle(); // let a reconcile in flight finish its request
   }
@@ -112,8 +175,40 @@ export class ClusterController implements ClusterSource {
   agentsChanged(name: string, count: number): void {
     const before = this.#agents.get(name) ?? 0;
     if (count === 0) this.#agents.delete(name);
-    else this.#agents.set(name, count);
+    else {
+      this.#agents.set(name, count);
+      this.#seenAgents.add(name);
+    }
     if ((before === 0) !== (count === 0)) this.#queue.add(name);
+  }
+
+  /** The proxy's word on a cluster's listeners: bound (undefined) or why not. */
+  bindChanged(name: string, problem: string | undefined): void {
+    const served = this.#served.get(name);
+    if (!served) return;
+    const ports = { kube: served.kubernetesAPIServerPort, ks: served.kubesphereAPIServerPort };
+    const state: ListenerState =
+      problem === undefined ? { ok: true } : { ok: false, reason: /already in use/.test(problem) ? 'PortInUse' : 'ListenFailed', message: problem };
+    this.#listeners.set(name, { ports, state });
+    this.#queue.add(name);
+  }
+
+  /** The proxy's word on an agent, for the Cluster's Events. */
+  agentReport(report: AgentReport): void {
+    if (!this.#clusters.get(report.cluster)) return; // no Event about a name that is no Cluster
+    const event: ClusterEvent =
+      report.kind === 'connected'
+        ? { cluster: report.cluster, type: 'Normal', reason: 'AgentConnected', message: `Agent ${report.version ?? '(no version)'} connected from ${report.remote}` }
+        : report.kind === 'disconnected'
+          ? { cluster: report.cluster, type: 'Normal', reason: 'AgentDisconnected', message: `Agent disconnected: ${report.reason}` }
+          : { cluster: report.cluster, type: 'Warning', reason: 'AgentRejected', message: `Agent from ${report.remote} rejected: ${report.reason}` };
+    this.#events.record(event);
+  }
+
+  /** Called after every reconcile (done or failed); returns an unsubscribe. */
+  onReconciled(listener: () => void): () => void {
+    this.#reconciled.add(listener);
+    return () => this.#reconciled.delete(listener);
   }
 
   /** Resolves when no reconcile is queued or running. */
@@ -121,173 +216,175 @@ export class ClusterController implements ClusterSource {
     return this.#queue.idle();
   }
 
+  #requeueAll(): void {
+    for (const cluster of this.#clusters.values()) this.#queue.add(cluster.metadata.name);
+    for (const name of this.#served.keys()) this.#queue.add(name);
+  }
+
   #onClusters(delivery: Delivery): void {
-    if (delivery.type === 'sync') {
-      const names = new Set(this.#clusters.keys());
-      this.#clusters.clear();
-      for (const item of delivery.items) this.#clusters.set(item.metadata.name, item as ClusterObject);
-      for (const name of new Set([...names, ...this.#clusters.keys()])) this.#queue.add(name);
-      this.#markSynced('clusters');
-      return;
-    }
-    const name = delivery.object.metadata.name;
-    if (delivery.type === 'DELETED') this.#clusters.delete(name);
-    else if (isNewer(delivery.object, this.#clusters.get(name))) this.#clusters.set(name, delivery.object as ClusterObject);
-    this.#queue.add(name);
+    if (!this.#services.synced) return; // start() reconciles everything once both are listed
+    if (delivery.type === 'sync') this.#requeueAll();
+    else this.#queue.add(delivery.object.metadata.name);
   }
 
   #onServices(delivery: Delivery): void {
-    const relevant = (o: KubeObject) => o.metadata.name.startsWith('mc-');
-    if (delivery.type === 'sync') {
-      this.#services.clear();
-      for (const item of delivery.items.filter(relevant)) this.#services.set(item.metadata.name, item as unknown as ServiceObject);
-      this.#markSynced('services');
-      return;
-    }
-    if (!relevant(delivery.object)) return;
+    if (!this.#clusters.synced) return;
+    if (delivery.type === 'sync') return this.#requeueAll();
     const name = delivery.object.metadata.name;
-    if (delivery.type === 'DELETED') this.#services.delete(name);
-    else this.#services.set(name, delivery.object as unknown as ServiceObject);
     // A Service change matters for its cluster (ClusterIP, load-balancer ingress).
-    this.#queue.add(name.slice('mc-'.length));
-  }
-
-  #markSynced(which: 'clusters' | 'services'): void {
-    this.#synced[which] = true;
-    if (this.#synced.clusters && this.#synced.services) {
-      // Reconciles asked for before both lists arrived were skipped: do them now.
-      for (const name of this.#clusters.keys()) this.#queue.add(name);
-      this.#onSynced?.();
-      this.#onSynced = undefined;
-    }
+    if (name.startsWith('mc-')) this.#queue.add(name.slice('mc-'.length));
   }
 
   async #reconcile(name: string): Promise<void> {
-    if (!this.#synced.clusters || !this.#synced.services) return;
+    if (!this.#clusters.synced || !this.#services.synced) return;
     this.reconciles += 1;
-    this.options.metrics?.reconciles.inc({ result: 'ok' });
+    this.#options.metrics?.reconciles.inc({ result: 'ok' });
     const cluster = this.#clusters.get(name);
-    if (!cluster || !isServable(cluster)) {
-      this.#serve(name, undefined);
-      await this.#deleteService(name);
-      return;
-    }
-    const initialized = await this.#writer.write(name, (c) => this.#ensureTokenAndPorts(c), undefined);
+    if (!cluster || !isServable(cluster)) return this.#unserve(name, cluster);
+
+    const initialized = await this.#writer.write(name, (c) => this.#tokenAndPorts(c), undefined);
     if (!initialized) return;
     const ports = portsOf(initialized);
-    if (!ports) return;
-    const service = await this.#ensureService(initialized, ports);
+    const now = this.#now();
+    const claims = portClaims(this.#clusters.values());
+    const problem = ports
+      ? portProblem(ports, this.#options.agentPort, (port) => (claims.get(port) === name ? undefined : claims.get(port)))
+      : { reason: 'InvalidPort' as const, message: 'no free port pair is left in 6000-7000 / 16000-17000' };
+    if (!ports || problem) {
+      // Ports nobody can serve: no listeners, no Service; the Cluster says why.
+      const why = problem ?? { reason: 'InvalidPort' as const, message: 'no ports' };
+      this.#serve(name, undefined);
+      this.#tell(name, why.reason, why.message);
+      await this.#writer.write(name, undefined, (c) =>
+        changedStatus(c, servedConditions(c.status?.conditions, this.#facts(name, undefined, { ok: false, ...why }), now.toISOString())),
+      );
+      return;
+    }
+
+    const service = await this.#serviceWriter.ensure(name, desiredService(initialized, ports));
     const external = initialized.spec?.externalKubeAPIEnabled ? ingressHost(service) : undefined;
-    const endpoints = endpointsFor(ports, this.options.publishServiceAddress, service.spec.clusterIP);
-    const now = new Date().toISOString();
+    const endpoints = endpointsFor(ports, this.#options.publishServiceAddress, service.spec.clusterIP);
     const agents = this.#agents.get(name) ?? 0;
-    const kubeconfig = agents > 0 && endpoints ? await this.#kubeconfigFor(initialized, endpoints.kubernetes) : undefined;
+    const kubeconfig = agents > 0 && endpoints ? await this.#kubeconfigFor(initialized, endpoints.kubernetes, now) : undefined;
+    const listeners = this.#listenerState(name, ports);
+    if (listeners && !listeners.ok) this.#tell(name, listeners.reason, listeners.message);
+    else this.#toldPortProblems.delete(name);
     const written = await this.#writer.write(
       name,
       (c) => {
         const conn = (c.spec ??= {}).connection ?? {};
-        const before = JSON.stringify(conn);
-        if (endpoints) {
+        const reasons: string[] = [];
+        if (endpoints && (conn.kubernetesAPIEndpoint !== endpoints.kubernetes || conn.kubesphereAPIEndpoint !== endpoints.kubesphere)) {
           conn.kubernetesAPIEndpoint = endpoints.kubernetes;
           conn.kubesphereAPIEndpoint = endpoints.kubesphere;
+          reasons.push('endpoints');
         }
-        if (external) conn.externalKubernetesAPIEndpoint = `https://${external.includes(':') ? `[${external}]` : external}:6443`;
-        if (kubeconfig && kubeconfig !== conn.kubeconfig) conn.kubeconfig = kubeconfig;
+        const externalEndpoint = external ? `https://${external.includes(':') ? `[${external}]` : external}:6443` : undefined;
+        if (externalEndpoint && conn.externalKubernetesAPIEndpoint !== externalEndpoint) {
+          conn.externalKubernetesAPIEndpoint = externalEndpoint;
+          reasons.push('external-endpoint');
+        }
+        if (kubeconfig && conn.kubeconfig !== kubeconfig) {
+          conn.kubeconfig = kubeconfig;
+          reasons.push('kubeconfig');
+        }
         c.spec.connection = conn;
-        return JSON.stringify(conn) !== before;
+        return reasons;
       },
-      (c) => {
-        let conditions = c.status?.conditions;
-        const set = (type: ConditionType, status: 'True' | 'False', reason: string, message: string) => {
-          conditions = withCondition(conditions, type, status, reason, message, now) ?? conditions;
-        };
-        set('Initialized', 'True', 'Initialized', 'Cluster has been initialized');
-        if (agents > 0) set('AgentAvailable', 'True', 'AgentConnected', 'Agent has connected to proxy successfully.');
-        else if (c.status?.conditions?.some((x) => x.type === 'AgentAvailable')) {
-          set('AgentAvailable', 'False', 'AgentDisconnected', 'Agent has not connected to proxy.');
-        }
-        if (external) set('ExternalAccessReady', 'True', 'LoadBalancerReady', `External kube-apiserver endpoint is https://${external}:6443`);
-        if (conditions === c.status?.conditions) return false;
-        c.status = { ...(c.status ?? {}), conditions: conditions ?? [] };
-        return true;
-      },
+      (c) => changedStatus(c, servedConditions(c.status?.conditions, this.#facts(name, external, listeners), now.toISOString())),
     );
     if (!written) return;
-    const hosts = [this.options.publishServiceAddress, service.spec.clusterIP, external].filter((h): h is string => Boolean(h) && h !== 'None');
-    this.#serve(name, servedCluster(written, hosts));
+    const hosts = [this.#options.publishServiceAddress, service.spec.clusterIP, external].filter((h): h is string => Boolean(h) && h !== 'None');
+    this.#serve(name, servedCluster(written, ports, hosts));
   }
 
-  /** Token (32 random bytes, hex) when empty; ports when unset. */
-  async #ensureTokenAndPorts(cluster: ClusterObject): Promise<boolean> {
+  /** Not served (deleted, being deleted, not a proxy cluster): no listeners, no Service, AgentAvailable not True. */
+  async #unserve(name: string, cluster: ClusterObject | undefined): Promise<void> {
+    this.#serve(name, undefined);
+    this.#listeners.delete(name);
+    await this.#serviceWriter.delete(name);
+    if (cluster && !cluster.metadata.deletionTimestamp) {
+      const now = this.#now().toISOString();
+      await this.#writer.write(name, undefined, (c) => changedStatus(c, unservedConditions(c.status?.conditions, now)));
+    }
+  }
+
+  #facts(name: string, external: string | undefined, listeners: ListenerState) {
+    const grace = this.#options.agentGraceMs ?? CONTROLLER_DEFAULTS.agentGraceMs;
+    return {
+      agents: this.#agents.get(name) ?? 0,
+      agentGraceOver: this.#seenAgents.has(name) || this.#now().getTime() - this.#startedAt >= grace,
+      external,
+      listeners,
+    };
+  }
+
+  /** The listeners' outcome for these ports, if the gateway reported one. */
+  #listenerState(name: string, ports: Ports): ListenerState {
+    const known = this.#listeners.get(name);
+    return known && known.ports.kube === ports.kube && known.ports.ks === ports.ks ? known.state : undefined;
+  }
+
+  /**
+   * Token (32 random bytes, hex) when empty; ports when unset, and again when the ports the
+   * proxy chose cannot be bound (someone else took them); ports a user set are only reported.
+   */
+  async #tokenAndPorts(cluster: ClusterObject): Promise<string[]> {
+    const name = cluster.metadata.name;
     const conn = ((cluster.spec ??= {}).connection ??= {});
-    let changed = false;
+    const reasons: string[] = [];
     if (!conn.token) {
       conn.token = randomBytes(32).toString('hex');
-      changed = true;
+      reasons.push('token');
     }
-    if (!portsOf(cluster)) {
-      const ports = await allocatePorts(takenPorts(this.#clusters.values(), cluster.metadata.name), (p) => isPortFree(this.options.host, p));
-      if (!ports) throw new Error('no free port pair left in 6000-7000 / 16000-17000');
+    const current = portsOf(cluster);
+    const listeners = current ? this.#listenerState(name, current) : undefined;
+    const taken = current !== undefined && listeners?.ok === false && listeners.reason === 'PortInUse' && portsAllocatedByUs(cluster, current);
+    if (!current || taken) {
+      const agentPort = this.#options.agentPort;
+      const ports = await allocatePorts(takenPorts(this.#clusters.values(), name, agentPort), (p) => isPortFree(this.#options.host, p));
+      if (!ports) return reasons; // reported as InvalidPort by the reconcile
       conn.kubernetesAPIServerPort = ports.kube;
       conn.kubesphereAPIServerPort = ports.ks;
-      changed = true;
+      (cluster.metadata.annotations ??= {})[ALLOCATED_PORTS_ANNOTATION] = `${ports.kube},${ports.ks}`;
+      reasons.push(taken ? 'ports-reallocated' : 'ports');
+      if (taken) this.#log.warn({ cluster: name, from: current, to: ports }, 'Ports the proxy chose are taken by another process; chose new ones');
     }
-    return changed;
+    return reasons;
   }
 
-  async #ensureService(cluster: ClusterObject, ports: { kube: number; ks: number }): Promise<ServiceObject> {
-    const desired = desiredService(cluster, ports);
-    const name = desired.metadata.name;
-    const live = this.#services.get(name);
-    const path = `${SERVICES_PATH}/${name}`;
-    let result: ServiceObject;
-    if (!live) {
-      try {
-        result = await this.options.client.json<ServiceObject>({ method: 'POST', path: SERVICES_PATH, body: desired });
-      } catch (error) {
-        if (!(error instanceof KubeError && error.code === 409)) throw error;
-        result = await this.options.client.json<ServiceObject>({ method: 'GET', path });
-      }
-    } else if (serviceDiffers(live, desired)) {
-      const merged: ServiceObject = {
-        ...live,
-        metadata: { ...live.metadata, ...desired.metadata, annotations: { ...live.metadata.annotations, ...desired.metadata.annotations } },
-        spec: { ...live.spec, ...desired.spec, ...(live.spec.clusterIP ? { clusterIP: live.spec.clusterIP } : {}) },
-      };
-      result = await this.options.client.json<ServiceObject>({ method: 'PUT', path, body: merged });
-    } else {
-      return live;
-    }
-    this.#services.set(name, result);
-    return result;
-  }
-
-  async #deleteService(cluster: string): Promise<void> {
-    const name = serviceName(cluster);
-    if (!this.#services.has(name)) return;
-    try {
-      await this.options.client.json({ method: 'DELETE', path: `${SERVICES_PATH}/${name}` });
-    } catch (error) {
-      if (!(error instanceof KubeError && error.code === 404)) throw error;
-    }
-    this.#services.delete(name);
-    this.#log.info({ cluster, service: name }, 'Service deleted');
-  }
-
-  /** The kubeconfig to store (base64), reusing the current one while it still fits. */
-  async #kubeconfigFor(cluster: ClusterObject, server: string): Promise<string> {
+  /** The kubeconfig to store (base64): the current one while it still fits, else a new one. */
+  async #kubeconfigFor(cluster: ClusterObject, server: string, now: Date): Promise<string | undefined> {
+    const name = cluster.metadata.name;
+    const pki = this.#options.pki;
     const current = cluster.spec?.connection?.kubeconfig;
-    if (current && kubeconfigStillGood(current, server, this.options.pki.caPem)) return current;
-    const cert = await this.options.pki.issueClientCert(ADMIN_CLIENT);
-    const yaml = buildKubeconfig({
-      server,
-      clusterName: cluster.metadata.name,
-      caPem: this.options.pki.caPem,
-      clientCertPem: cert.certPem,
-      clientKeyPem: cert.keyPem,
-    });
-    this.#log.info({ cluster: cluster.metadata.name, server }, 'Kubeconfig issued');
+    this.#warnIfCaExpiring(name, now);
+    const decision = planKubeconfig(current, { server, caPem: pki.caPem, caNotAfter: pki.caNotAfter, now });
+    if (!decision.issue) return current;
+    const cert = await pki.issueClientCert(ADMIN_CLIENT);
+    const yaml = buildKubeconfig({ server, clusterName: name, caPem: pki.caPem, clientCertPem: cert.certPem, clientKeyPem: cert.keyPem });
+    this.#log.info({ cluster: name, server, reason: decision.reason }, 'Kubeconfig issued');
+    this.#events.record({ cluster: name, type: 'Normal', ...KUBECONFIG_EVENTS[decision.reason] });
     return Buffer.from(yaml).toString('base64');
+  }
+
+  /** A CA near its end is said once per process (log) and once per cluster (Event), not at every reconcile. */
+  #warnIfCaExpiring(name: string, now: Date): void {
+    const left = this.#options.pki.caNotAfter.getTime() - now.getTime();
+    if (left >= CONTROLLER_DEFAULTS.caWarningMs || this.#toldCaExpiring.has(name)) return;
+    const days = Math.max(0, Math.floor(left / DAY_MS));
+    const message = `The proxy CA expires in ${days} day(s) (${this.#options.pki.caNotAfter.toISOString()}); kubeconfigs cannot outlive it: rotate the CA (--ca-cert/--ca-key)`;
+    if (this.#toldCaExpiring.size === 0) this.#log.warn({ caNotAfter: this.#options.pki.caNotAfter.toISOString(), days }, message);
+    this.#toldCaExpiring.add(name);
+    this.#events.record({ cluster: name, type: 'Warning', reason: 'CAExpiring', message });
+  }
+
+  /** A port problem, as an Event once per change. */
+  #tell(name: string, reason: string, message: string): void {
+    if (this.#toldPortProblems.get(name) === message) return;
+    this.#toldPortProblems.set(name, message);
+    this.#log.warn({ cluster: name, reason }, message);
+    this.#events.record({ cluster: name, type: 'Warning', reason, message });
   }
 
   #serve(name: string, cluster: ServedCluster | undefined): void {
@@ -298,31 +395,22 @@ export class ClusterController implements ClusterSource {
     this.#served = next;
     for (const event of events) {
       this.#log.info({ cluster: name, change: event.type }, event.type === 'cluster.upsert' ? 'Serving cluster' : 'No longer serving cluster');
-      for (const listener of this.#listeners) listener(event);
+      for (const subscriber of this.#subscribers) subscriber(event);
     }
   }
 }
 
-function isNewer(incoming: KubeObject, cached: KubeObject | undefined): boolean {
-  const a = Number(incoming.metadata.resourceVersion);
-  const b = Number(cached?.metadata.resourceVersion);
-  return !cached || !Number.isFinite(a) || !Number.isFinite(b) || a >= b;
+/** Set the planned conditions on `cluster` (nothing planned: nothing to write). */
+function changedStatus(cluster: ClusterObject, conditions: ClusterCondition[] | undefined): string[] {
+  if (!conditions) return [];
+  cluster.status = { ...(cluster.status ?? {}), conditions };
+  return ['conditions'];
 }
 
-/** Same server and CA, and a client certificate with more than 30 days left. */
-function kubeconfigStillGood(base64: string, server: string, caPem: string): boolean {
-  try {
-    const config = parseYaml(Buffer.from(base64, 'base64').toString('utf8')) as {
-      clusters?: Array<{ cluster?: { server?: string; 'certificate-authority-data'?: string } }>;
-      users?: Array<{ user?: { 'client-certificate-data'?: string } }>;
-    };
-    const cluster = config.clusters?.[0]?.cluster;
-    const certData = config.users?.[0]?.user?.['client-certificate-data'];
-    if (!cluster || cluster.server !== server || !certData) return false;
-    if (Buffer.from(cluster['certificate-authority-data'] ?? '', 'base64').toString('utf8').trim() !== caPem.trim()) return false;
-    const cert = new X509Certificate(Buffer.from(certData, 'base64'));
-    return new Date(cert.validTo).getTime() - Date.now() > KUBECONFIG_RENEW_MS;
-  } catch {
-    return false;
-  }
-}
+const KUBECONFIG_EVENTS: Record<KubeconfigReason, { reason: string; message: string }> = {
+  missing: { reason: 'KubeconfigIssued', message: 'Issued the kubeconfig for this cluster (client certificate signed by the proxy CA)' },
+  unreadable: { reason: 'KubeconfigIssued', message: 'The stored kubeconfig could not be read; issued a new one' },
+  'server-changed': { reason: 'KubeconfigIssued', message: 'The cluster endpoint changed; issued a kubeconfig for the new one' },
+  'ca-changed': { reason: 'KubeconfigIssued', message: 'The proxy CA changed; issued a kubeconfig signed by the new one' },
+  renewal: { reason: 'KubeconfigRenewed', message: 'The kubeconfig\'s client certificate was in the last third of its lifetime; renewed it' },
+};

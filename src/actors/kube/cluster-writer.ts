@@ -1,7 +1,8 @@
 /**
  * Read-modify-write of Cluster objects with retries on Conflict. Status goes through
  * `/status` when the CRD declares that subresource and with the object when it does not
- * (KubeSphere's CRD has none); both are handled.
+ * (KubeSphere's CRD has none); both are handled. Every write is counted with its reasons,
+ * and its answer goes back into the watch's cache, so the next reconcile starts from it.
  */
 import { KubeError, type KubeClient } from '../../kube/kube-client.js';
 import { CLUSTER_GROUP, CLUSTER_VERSION, CLUSTERS_PATH, type ClusterObject } from '../../kube/cluster-types.js';
@@ -9,16 +10,28 @@ import { CLUSTER_GROUP, CLUSTER_VERSION, CLUSTERS_PATH, type ClusterObject } fro
 /** Attempts per write before giving up (the work queue retries later). */
 const MAX_CONFLICT_RETRIES = 8;
 
-/** Mutates its argument; returns true when it changed something. */
-export type Mutation = (cluster: ClusterObject) => boolean | Promise<boolean>;
+/**
+ * Changes its argument; returns why, one word per change (empty: nothing changed, nothing
+ * is written).
+ */
+export type Mutation = (cluster: ClusterObject) => string[] | Promise<string[]>;
+
+/** Where the freshest copies live (the Cluster watch's cache). */
+export interface ClusterStore {
+  get(name: string): ClusterObject | undefined;
+  store(cluster: ClusterObject): void;
+}
+
+/** Told of every write made: which resource, which cluster, why. */
+export type WriteCounter = (resource: 'cluster' | 'cluster-status', cluster: string, reasons: readonly string[]) => void;
 
 export class ClusterWriter {
   #statusSubresource: boolean | undefined;
 
   constructor(
     private readonly client: KubeClient,
-    /** The freshest copy we have (the watch cache); updated with every write's answer. */
-    private readonly cache: Map<string, ClusterObject>,
+    private readonly cache: ClusterStore,
+    private readonly counted: WriteCounter = () => {},
   ) {}
 
   /** Apply `spec` and `status` mutations to cluster `name`, retrying on Conflict. */
@@ -43,20 +56,22 @@ export class ClusterWriter {
 
   async #writeOnce(cluster: ClusterObject, spec: Mutation | undefined, status: Mutation | undefined): Promise<ClusterObject> {
     const name = cluster.metadata.name;
-    const specChanged = spec ? await spec(cluster) : false;
+    const reasons = spec ? await spec(cluster) : [];
     const separateStatus = await this.#hasStatusSubresource();
-    let statusChanged = false;
-    if (status && !separateStatus) statusChanged = await status(cluster);
+    if (status && !separateStatus) reasons.push(...(await status(cluster)));
     let result = cluster;
-    if (specChanged || statusChanged) {
+    if (reasons.length > 0) {
       result = await this.client.json<ClusterObject>({ method: 'PUT', path: `${CLUSTERS_PATH}/${name}`, body: cluster });
-      this.cache.set(name, result);
+      this.counted('cluster', name, reasons);
+      this.cache.store(result);
     }
     if (status && separateStatus) {
       const next = structuredClone(result);
-      if (await status(next)) {
+      const statusReasons = await status(next);
+      if (statusReasons.length > 0) {
         result = await this.client.json<ClusterObject>({ method: 'PUT', path: `${CLUSTERS_PATH}/${name}/status`, body: next });
-        this.cache.set(name, result);
+        this.counted('cluster-status', name, statusReasons);
+        this.cache.store(result);
       }
     }
     return result;
@@ -65,7 +80,7 @@ export class ClusterWriter {
   async #get(name: string): Promise<ClusterObject | undefined> {
     try {
       const fresh = await this.client.json<ClusterObject>({ method: 'GET', path: `${CLUSTERS_PATH}/${name}` });
-      this.cache.set(name, fresh);
+      this.cache.store(fresh);
       return fresh;
     } catch (error) {
       if (error instanceof KubeError && error.code === 404) return undefined;

@@ -1,7 +1,10 @@
 /**
- * The proxy's port for agents: `GET /health`, `GET /version`, and the WebSocket upgrade
- * with subprotocol `kubesphere-v1` that carries an agent's SSH session. Anything else is
- * 404, a wrong subprotocol 400 with a line saying which one is spoken here.
+ * The proxy's port for agents: the WebSocket upgrade with subprotocol `kubesphere-v1` that
+ * carries an agent's SSH session, and the plain routes `GET /livez` (the process answers),
+ * `GET /readyz` (this replica serves: a Service should send agents here), `GET /health`
+ * (the Go tower's), `GET /version` and the extra routes (e.g. /metrics). Anything else is
+ * 404, a wrong subprotocol 400 with a line saying which one is spoken here; an agent that
+ * comes while this replica does not serve (a standby, or draining) gets 503.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -25,8 +28,13 @@ export interface AgentEndpointOptions {
   readonly host: string;
   readonly port: number;
   readonly logger: Logger;
-  /** A new agent's byte stream (the WebSocket as a duplex) and where it came from. */
-  readonly onAgent: (stream: Duplex, remoteAddress: string) => void;
+  /**
+   * Where a new agent's byte stream (the WebSocket as a duplex) goes, while this replica
+   * serves; undefined when it does not (the upgrade is refused with 503).
+   */
+  readonly agentHandler: () => ((stream: Duplex, remoteAddress: string) => void) | undefined;
+  /** `/readyz`: true while this replica serves. */
+  readonly ready: () => boolean;
   /** Extra plain-HTTP routes (e.g. /metrics), tried before the 404. */
   readonly extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
@@ -47,11 +55,15 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
   });
   const sockets = new Set<Socket>();
 
+  const text = (res: ServerResponse, code: number, body: string) => void res.writeHead(code, { 'content-type': 'text/plain' }).end(`${body}\n`);
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/health') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('OK\n');
-    if (req.method === 'GET' && req.url === '/version') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(`${BUILD_VERSION}\n`);
+    if (req.method === 'GET') {
+      if (req.url === '/livez' || req.url === '/health') return text(res, 200, 'OK');
+      if (req.url === '/readyz') return options.ready() ? text(res, 200, 'OK') : text(res, 503, 'not serving (standby, starting or draining)');
+      if (req.url === '/version') return text(res, 200, BUILD_VERSION);
+    }
     if (options.extraRoutes?.(req, res)) return;
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n');
+    text(res, 404, 'Not Found');
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -77,10 +89,13 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
       socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const stream = createWebSocketStream(ws);
-      options.onAgent(stream, remote);
-    });
+    const handler = options.agentHandler();
+    if (!handler) {
+      const reason = 'this proxy replica is not serving right now (standby, starting or draining); retry';
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => handler(createWebSocketStream(ws), remote));
   });
 
   await new Promise<void>((resolve, reject) => {

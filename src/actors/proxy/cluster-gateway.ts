@@ -1,21 +1,33 @@
 /**
- * The listeners of one member cluster: HTTPS for its kube-apiserver (client certificates
- * signed by the proxy CA required) and HTTP for its ks-apiserver, both bound to `--host`.
- * The cluster-gateway machine decides when they open and close; this gives it the I/O
- * and picks a session per request, round-robin over the live ones.
+ * The listeners of one served cluster: HTTPS for its kube-apiserver (client certificates
+ * signed by the proxy CA required) and HTTP for its ks-apiserver, both bound to `--host`
+ * for as long as the cluster is served. The cluster-gateway machine decides when they
+ * bind, rebind and close; this gives it the I/O and picks a session per request,
+ * round-robin over the live ones (none: 503).
+ *
+ * Pay per use: a bound port is a plain TCP listener; the TLS and HTTP servers behind it
+ * (the serving certificate, its TLS context) are made at the first connection.
  */
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
-import { createActor, fromPromise, type InspectionEvent } from 'xstate';
-import type { Logger } from '../../log.js';
-import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
-import { clusterGatewayMachine } from '../../machines/cluster-gateway.js';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createActor, toPromise, type InspectionEvent } from 'xstate';
 import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
+import { errorMessage } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { clusterGatewayMachine, type GatewayIo } from '../../machines/cluster-gateway.js';
+import type { BackoffOptions } from '../../machines/backoff.js';
+import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import type { IssuedCert } from '../../pki/issue.js';
 import type { ProxySession } from './proxy-session.js';
 import { createReverseProxy, type Upstream } from './reverse-proxy.js';
 import { TunnelHttpAgent, TunnelHttpsAgent } from './upstream-agents.js';
+
+/** The bind outcome "listening", beside the error strings. */
+const BOUND = '(bound)';
+
+/** Retry of a failed bind: from 2 s, capped at 1 min (named limit). */
+export const LISTEN_RETRY: BackoffOptions = { minMs: 2_000, maxMs: 60_000, factor: 2 };
 
 export interface ClusterGatewayOptions {
   readonly cluster: ServedCluster;
@@ -25,6 +37,9 @@ export interface ClusterGatewayOptions {
   readonly logger: Logger;
   readonly metrics?: ProxyMetrics;
   readonly inspect?: (event: InspectionEvent) => void;
+  /** Told when binding fails (the error in words) and when it succeeds again (undefined). */
+  readonly onBindProblem?: (clusterName: string, problem: string | undefined) => void;
+  readonly retry?: BackoffOptions;
 }
 
 interface SessionUpstreams {
@@ -33,54 +48,50 @@ interface SessionUpstreams {
   readonly kubesphere: Upstream;
 }
 
-/**
- * The machine with its I/O, made once: a provided machine per cluster costs ~17 KB of
- * state nodes. Each actor finds its gateway by the `key` in its input.
- */
-const live = new Map<string, ClusterGateway>();
-let nextKey = 0;
-const gatewayOf = (key: string): ClusterGateway => {
-  const gateway = live.get(key);
-  if (!gateway) throw new Error(`gateway ${key} is gone`);
-  return gateway;
-};
-const gatewayMachine = clusterGatewayMachine.provide({
-  actors: {
-    listen: fromPromise<void, { key: string }>(({ input }) => gatewayOf(input.key).listen()),
-    unlisten: fromPromise<void, { key: string }>(({ input }) => gatewayOf(input.key).unlisten()),
-  },
-});
+type Listener = 'kubernetes' | 'kubesphere';
 
-export class ClusterGateway {
+export class ClusterGateway implements GatewayIo {
   #cluster: ServedCluster;
-  readonly #sessions = new Map<string, SessionUpstreams>();
-  #servers: HttpServer[] = [];
-  readonly #sockets = new Set<Socket | import('node:stream').Duplex>();
-  #turn = 0;
-  readonly actor;
-  readonly done: Promise<void>;
+  readonly #options: ClusterGatewayOptions;
   readonly #log: Logger;
+  readonly #sessions = new Map<string, SessionUpstreams>();
+  readonly #sockets = new Set<Socket>();
+  #ports: NetServer[] = [];
+  #pendingListen: Promise<void> | undefined;
+  #turn = 0;
+  #https: Promise<HttpsServer> | undefined;
+  #http: HttpServer | undefined;
+  readonly #proxies;
+  readonly actor;
+  readonly done: Promise<unknown>;
 
-  constructor(private readonly options: ClusterGatewayOptions) {
+  constructor(options: ClusterGatewayOptions) {
+    this.#options = options;
     this.#cluster = options.cluster;
     this.#log = options.logger.child({ cluster: options.cluster.name });
-    const key = `g${++nextKey}`;
-    live.set(key, this);
-    this.actor = createActor(gatewayMachine, {
+    const proxyFor = (listener: Listener) =>
+      createReverseProxy({
+        clusterName: options.cluster.name,
+        listener,
+        pickUpstream: () => this.#pick(listener),
+        logger: options.logger,
+        ...(options.metrics ? { metrics: options.metrics } : {}),
+      });
+    this.#proxies = { kubernetes: proxyFor('kubernetes'), kubesphere: proxyFor('kubesphere') };
+    this.actor = createActor(clusterGatewayMachine, {
       id: `gateway:${options.cluster.name}`,
-      input: { clusterName: options.cluster.name, key, retryListenMs: 2_000 },
+      input: { clusterName: options.cluster.name, retry: options.retry ?? LISTEN_RETRY, io: this },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
-    this.done = new Promise((resolve) => {
-      this.actor.subscribe({ next: (s) => s.status === 'done' && resolve(), error: () => resolve() });
-    });
-    void this.done.then(() => live.delete(key));
-    let previous = '';
+    this.done = toPromise(this.actor).catch(() => undefined);
+    // Report each change of the bind outcome once: bound, or the error (logged once per change).
+    let reported: string | undefined;
     this.actor.subscribe((snapshot) => {
-      const state = String(snapshot.value);
-      if (state === previous) return;
-      previous = state;
-      if (state === 'retrying') this.#log.error({ error: snapshot.context.lastError }, 'Cannot open the cluster listeners; retrying');
+      const outcome = snapshot.matches('listening') ? BOUND : snapshot.matches('retrying') ? snapshot.context.lastError : reported;
+      if (outcome === reported || outcome === undefined) return;
+      reported = outcome;
+      if (outcome !== BOUND) this.#log.error({ error: outcome, failures: snapshot.context.failures }, 'Cannot open the cluster listeners; retrying');
+      options.onBindProblem?.(this.#cluster.name, outcome === BOUND ? undefined : outcome);
     });
     this.actor.start();
   }
@@ -92,15 +103,14 @@ export class ClusterGateway {
     return this.#sessions.size;
   }
   get listening(): boolean {
-    return this.actor.getSnapshot().matches('serving');
+    return this.actor.getSnapshot().matches('listening');
   }
 
   addSession(session: ProxySession): void {
-    const config = session.config;
-    const kubernetesTarget = session.kubernetesTarget;
-    const kubesphereTarget = session.kubesphereTarget;
-    if (!config || !kubernetesTarget || !kubesphereTarget) return;
+    const accepted = session.accepted;
+    if (!accepted) return;
     const open = (target: string) => session.openStream(target);
+    const { config, kubernetesTarget, kubesphereTarget } = accepted;
     this.#sessions.set(session.id, {
       session,
       kubernetes: {
@@ -124,21 +134,18 @@ export class ClusterGateway {
     this.actor.send({ type: 'session.remove', sessionId: session.id });
   }
 
-  /** The cluster's settings changed; new ports or hosts reopen the listeners with them. */
+  /** The cluster's settings changed: new ports rebind; new hosts get a new certificate. */
   update(cluster: ServedCluster): void {
     const before = this.#cluster;
     this.#cluster = cluster;
-    const hosts = (c: ServedCluster) => [...(c.extraHosts ?? [])].sort().join(',');
-    if (
-      before.kubernetesAPIServerPort !== cluster.kubernetesAPIServerPort ||
-      before.kubesphereAPIServerPort !== cluster.kubesphereAPIServerPort ||
-      hosts(before) !== hosts(cluster)
-    ) {
+    if (before.kubernetesAPIServerPort !== cluster.kubernetesAPIServerPort || before.kubesphereAPIServerPort !== cluster.kubesphereAPIServerPort) {
       this.actor.send({ type: 'cluster.update' });
     }
+    const hosts = (c: ServedCluster) => [...(c.extraHosts ?? [])].sort().join(',');
+    if (hosts(before) !== hosts(cluster)) void this.#renewServingCert();
   }
 
-  /** The cluster is gone: close listeners and end its sessions. */
+  /** The cluster is no longer served: close the listeners and end its sessions. */
   async remove(): Promise<void> {
     this.actor.send({ type: 'cluster.remove' });
     await Promise.all([...this.#sessions.values()].map(({ session }) => session.stop('cluster removed')));
@@ -146,9 +153,106 @@ export class ClusterGateway {
     this.actor.stop();
   }
 
-  #pick(kind: 'kubernetes' | 'kubesphere'): Upstream | undefined {
+  /** GatewayIo: bind both ports. */
+  listen(): Promise<void> {
+    this.#pendingListen = this.#bind();
+    return this.#pendingListen;
+  }
+
+  /** GatewayIo: close both ports and every connection through them. */
+  async unlisten(): Promise<void> {
+    await this.#pendingListen?.catch(() => undefined); // a bind in flight must not outlive us
+    const ports = this.#ports;
+    this.#ports = [];
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    await Promise.all(ports.map(closeServer));
+    const https = this.#https;
+    this.#https = undefined;
+    this.#http = undefined;
+    (await https?.catch(() => undefined))?.close();
+    if (ports.length) this.#log.info('Cluster listeners closed');
+  }
+
+  /** Inspectors serialize actor input; a gateway is named, not dumped. */
+  toJSON(): string {
+    return `ClusterGateway ${this.#cluster.name}`;
+  }
+
+  async #bind(): Promise<void> {
+    const cluster = this.#cluster;
+    const host = this.#options.host;
+    const ports: NetServer[] = [];
+    try {
+      for (const [listener, port] of [
+        ['kubernetes', cluster.kubernetesAPIServerPort],
+        ['kubesphere', cluster.kubesphereAPIServerPort],
+      ] as const) {
+        // Kube connections wait for the TLS server (made at the first one): they start paused.
+        const server = createNetServer({ pauseOnConnect: listener === 'kubernetes' }, (socket) => this.#accept(listener, socket));
+        ports.push(server);
+        await listen(server, port, host);
+      }
+    } catch (error) {
+      await Promise.all(ports.map(closeServer));
+      throw error;
+    }
+    this.#ports = ports;
+    this.#log.info({ kubernetesPort: cluster.kubernetesAPIServerPort, kubespherePort: cluster.kubesphereAPIServerPort, host }, 'Cluster listeners open');
+  }
+
+  #accept(listener: Listener, socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => {});
+    if (listener === 'kubesphere') {
+      this.#http ??= this.#httpServer();
+      return void this.#http.emit('connection', socket);
+    }
+    this.#https ??= this.#httpsServer();
+    this.#https.then(
+      (server) => socket.destroyed || server.emit('connection', socket),
+      (error: unknown) => {
+        this.#log.error({ error: errorMessage(error) }, 'No serving certificate for the kube listener');
+        this.#https = undefined; // the next connection asks again
+        socket.destroy();
+      },
+    );
+  }
+
+  #httpServer(): HttpServer {
+    const ks = this.#proxies.kubesphere;
+    const server = createHttpServer(ks.handleRequest);
+    server.on('upgrade', ks.handleUpgrade);
+    return server;
+  }
+
+  async #httpsServer(): Promise<HttpsServer> {
+    const cert = await this.#options.servingCert(this.#cluster);
+    const kube = this.#proxies.kubernetes;
+    const server = createHttpsServer(
+      { cert: cert.certPem, key: cert.keyPem, ca: this.#options.caPem, requestCert: true, rejectUnauthorized: true },
+      kube.handleRequest,
+    );
+    server.on('upgrade', kube.handleUpgrade);
+    server.on('tlsClientError', () => {}); // a client without a valid certificate: refused, nothing to log
+    return server;
+  }
+
+  /** New hosts (or a renewed certificate): give the running TLS server the new context. */
+  async #renewServingCert(): Promise<void> {
+    const pending = this.#https;
+    if (!pending) return; // made with the new hosts at the next connection
+    try {
+      const [server, cert] = await Promise.all([pending, this.#options.servingCert(this.#cluster)]);
+      server.setSecureContext({ cert: cert.certPem, key: cert.keyPem, ca: this.#options.caPem });
+    } catch (error) {
+      this.#log.error({ error: errorMessage(error) }, 'Cannot renew the serving certificate');
+    }
+  }
+
+  #pick(kind: Listener): Upstream | undefined {
     const ids = this.actor.getSnapshot().context.sessions;
-    if (ids.length === 0) return undefined;
     for (let i = 0; i < ids.length; i += 1) {
       const entry = this.#sessions.get(ids[(this.#turn + i) % ids.length]!);
       if (entry) {
@@ -158,78 +262,21 @@ export class ClusterGateway {
     }
     return undefined;
   }
-
-  /** For the machine's `listen` actor only. */
-  async listen(): Promise<void> {
-    const cluster = this.#cluster;
-    const cert = await this.options.servingCert(cluster);
-    const proxyFor = (listener: 'kubernetes' | 'kubesphere') =>
-      createReverseProxy({
-        clusterName: cluster.name,
-        listener,
-        pickUpstream: () => this.#pick(listener),
-        logger: this.options.logger,
-        ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
-      });
-    const kube = proxyFor('kubernetes');
-    const ks = proxyFor('kubesphere');
-    const https = createHttpsServer(
-      { cert: cert.certPem, key: cert.keyPem, ca: this.options.caPem, requestCert: true, rejectUnauthorized: true },
-      kube.handleRequest,
-    );
-    https.on('upgrade', kube.handleUpgrade);
-    const http = createHttpServer(ks.handleRequest);
-    http.on('upgrade', ks.handleUpgrade);
-    const servers = [https, http];
-    for (const server of servers) {
-      server.on('connection', (socket: Socket) => {
-        this.#sockets.add(socket);
-        socket.once('close', () => this.#sockets.delete(socket));
-      });
-      server.on('tlsClientError', () => {}); // a client without a valid certificate: refused, nothing to log
-    }
-    try {
-      await listen(https, cluster.kubernetesAPIServerPort, this.options.host);
-      await listen(http, cluster.kubesphereAPIServerPort, this.options.host);
-    } catch (error) {
-      await Promise.all(servers.map(closeServer));
-      throw error;
-    }
-    this.#servers = servers;
-    this.#log.info(
-      { kubernetesPort: cluster.kubernetesAPIServerPort, kubespherePort: cluster.kubesphereAPIServerPort, host: this.options.host },
-      'Cluster listeners open',
-    );
-  }
-
-  /** For the machine's `unlisten` actor only. */
-  async unlisten(): Promise<void> {
-    const servers = this.#servers;
-    this.#servers = [];
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    await Promise.all(servers.map(closeServer));
-    if (servers.length) this.#log.info('Cluster listeners closed');
-  }
 }
 
-function listen(server: HttpServer, port: number, host: string): Promise<void> {
+function listen(server: NetServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       reject(new Error(error.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use` : `listen on ${host}:${port}: ${error.message}`));
     };
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, exclusive: true }, () => {
       server.off('error', onError);
       resolve();
     });
   });
 }
 
-function closeServer(server: HttpServer): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) return resolve();
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+function closeServer(server: NetServer): Promise<void> {
+  return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
 }

@@ -1,42 +1,56 @@
 /**
- * Decide whether an agent's config admits it: the cluster must be served and the token
- * must match (compared in constant time, over digests so the length does not leak).
- * Reasons are safe to send back to the agent and to log: they never quote a secret.
+ * Decide whether an agent's config admits it: the payload must decode, the cluster must be
+ * served and the token must match (compared in constant time, over digests so the length
+ * does not leak). Reasons are safe to send back to the agent and to log: they never quote
+ * a secret.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import type { AgentConfig } from '../../protocol/agent-config.js';
+import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
+import type { RejectCode } from '../../machines/agent-session.js';
+import { AgentConfigError, decodeAgentConfig, type AgentConfig } from '../../protocol/agent-config.js';
 import { DEFAULT_KUBERNETES_PORT, DEFAULT_KUBESPHERE_PORT } from '../../protocol/constants.js';
 import { normalizeHostPort } from '../../protocol/host-port.js';
-import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
 
 export type ConfigVerdict =
   | {
       readonly ok: true;
+      readonly config: AgentConfig;
       readonly cluster: ServedCluster;
       /** Normalized `host:port` of the member kube-apiserver and ks-apiserver. */
       readonly kubernetesTarget: string;
       readonly kubesphereTarget: string;
     }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly code: RejectCode; readonly reason: string; readonly config?: AgentConfig };
 
-export function checkAgentConfig(
-  config: AgentConfig,
-  lookup: (name: string) => ServedCluster | undefined,
-): ConfigVerdict {
+export type AcceptedConfig = Extract<ConfigVerdict, { ok: true }>;
+
+/** Decode `payload` and check it against the served clusters. */
+export function checkConfigPayload(payload: Buffer, lookup: (name: string) => ServedCluster | undefined): ConfigVerdict {
+  let config: AgentConfig;
+  try {
+    config = decodeAgentConfig(payload);
+  } catch (error) {
+    return { ok: false, code: 'bad_config', reason: error instanceof AgentConfigError ? error.message : 'invalid config' };
+  }
+  return checkAgentConfig(config, lookup);
+}
+
+export function checkAgentConfig(config: AgentConfig, lookup: (name: string) => ServedCluster | undefined): ConfigVerdict {
+  const refuse = (code: RejectCode, reason: string): ConfigVerdict => ({ ok: false, code, reason, config });
   const cluster = lookup(config.name);
   // Same wording for "unknown cluster" and "wrong token" would hide which names exist,
   // but operators need to tell them apart; names are not secrets, tokens are.
-  if (!cluster) return { ok: false, reason: `Unauthorized agent: cluster ${JSON.stringify(config.name)} is not served by this proxy` };
+  if (!cluster) return refuse('unknown_cluster', `Unauthorized agent: cluster ${JSON.stringify(config.name)} is not served by this proxy`);
   if (!tokensEqual(config.token, cluster.token)) {
-    return { ok: false, reason: `Unauthorized agent: wrong token for cluster ${JSON.stringify(config.name)}` };
+    return refuse('wrong_token', `Unauthorized agent: wrong token for cluster ${JSON.stringify(config.name)}`);
   }
   const kubernetesTarget = normalizeHostPort(config.kubernetesSvcHost, DEFAULT_KUBERNETES_PORT);
-  if (!kubernetesTarget) return { ok: false, reason: 'KubernetesSvcHost is not host[:port]' };
+  if (!kubernetesTarget) return refuse('bad_config', 'KubernetesSvcHost is not host[:port]');
   const kubesphereTarget = normalizeHostPort(config.kubeSphereSvcHost, DEFAULT_KUBESPHERE_PORT);
-  if (!kubesphereTarget) return { ok: false, reason: 'KubeSphereSvcHost is not host[:port]' };
+  if (!kubesphereTarget) return refuse('bad_config', 'KubeSphereSvcHost is not host[:port]');
   if (!config.bearerToken && !(config.certData && config.keyData)) {
-    return { ok: false, reason: 'config carries no credentials (BearerToken or CertData+KeyData)' };
+    return refuse('bad_config', 'config carries no credentials (BearerToken or CertData+KeyData)');
   }
   try {
     // The upstream TLS context is built from these once per session: check they parse.
@@ -45,9 +59,9 @@ export function checkAgentConfig(
       ...(config.certData && config.keyData ? { cert: config.certData, key: config.keyData } : {}),
     });
   } catch {
-    return { ok: false, reason: 'CAData, CertData or KeyData is not a valid PEM certificate/key pair' };
+    return refuse('bad_config', 'CAData, CertData or KeyData is not a valid PEM certificate/key pair');
   }
-  return { ok: true, cluster, kubernetesTarget, kubesphereTarget };
+  return { ok: true, config, cluster, kubernetesTarget, kubesphereTarget };
 }
 
 export function tokensEqual(given: string, expected: string): boolean {

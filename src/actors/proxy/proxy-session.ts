@@ -1,154 +1,86 @@
 /**
- * One agent connected to the proxy: the agent-session machine actor, its SSH side, and
- * the channel actors it spawns when the cluster gateway asks for a stream.
+ * One agent connected to the proxy: the agent-session machine actor and its I/O. The SSH
+ * side runs on an SshEngine (inline or in a data-plane thread); `openStream` is the whole
+ * request path into the tunnel: it spawns a channel actor whose `io` asks the engine for
+ * the channel and hands the stream to the caller.
  */
 import type { Duplex } from 'node:stream';
-import { createActor, fromCallback, fromPromise, type InspectionEvent } from 'xstate';
+import { createActor, toPromise, type InspectionEvent } from 'xstate';
+import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
+import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { agentSessionMachine, type AgentSessionEvent, type SshCommand } from '../../machines/agent-session.js';
-import { channelMachine, type ChannelEvent } from '../../machines/channel.js';
-import type { AgentConfig } from '../../protocol/agent-config.js';
-import type { SshWorkerPool } from '../../workers/ssh-worker-pool.js';
-import type { ChannelOpener } from './channel-opener.js';
-import type { ConfigVerdict } from './config-check.js';
-import { sessionSshRun, type SessionSshDeps } from './session-ssh.js';
-import type { SshRun } from './ssh-run.js';
-import { workerSessionSshRun } from './worker-session-ssh.js';
+import {
+  agentSessionMachine,
+  type AgentSessionEvent,
+  type AgentSessionOutput,
+  type SessionIo,
+  type SshCommand,
+} from '../../machines/agent-session.js';
+import type { ChannelIo } from '../../machines/channel.js';
+import { describeAgentConfig } from '../../protocol/agent-config.js';
 import { SlotIds } from '../slot-ids.js';
+import { checkConfigPayload, type AcceptedConfig } from './config-check.js';
+import type { SessionTransport, SshEngine } from './ssh-engine.js';
 
-/**
- * Where a session's SSH engine runs: on the main thread (`inline`), or in one of the
- * data-plane worker threads of `pool` (`--data-plane-threads N`). Only the `ssh` actor and
- * the transport of channel streams differ; the machines are the same.
- */
-export type SessionEngine = { readonly kind: 'inline' } | { readonly kind: 'worker'; readonly pool: SshWorkerPool };
+export interface SessionLimits {
+  readonly handshakeTimeoutMs: number;
+  readonly configTimeoutMs: number;
+  /** Time the agent has to answer a channel open. */
+  readonly channelOpenTimeoutMs: number;
+  /** Time the failure reply has to reach a rejected agent before the close. */
+  readonly rejectLingerMs: number;
+}
 
 export interface ProxySessionOptions {
   readonly id: string;
   readonly stream: Duplex;
   readonly remoteAddress: string;
-  readonly hostKey: Buffer;
+  readonly engine: SshEngine;
+  readonly limits: SessionLimits;
+  /** The clusters served now, by name. */
+  readonly lookup: (name: string) => ServedCluster | undefined;
   readonly logger: Logger;
-  readonly verify: (config: AgentConfig) => ConfigVerdict;
-  readonly handshakeTimeoutMs: number;
-  readonly configTimeoutMs: number;
-  readonly keepaliveIntervalMs: number;
-  readonly keepaliveCountMax: number;
-  /** Limit for the agent to confirm a channel open. */
-  readonly channelOpenTimeoutMs: number;
   readonly inspect?: (event: InspectionEvent) => void;
-  /** Where the SSH engine runs; inline when not given. */
-  readonly engine?: SessionEngine;
   /** The session reached `serving` (config accepted). */
   readonly onServing: (session: ProxySession) => void;
-  /** The session left `serving` or ended before it. */
+  /** The session left `serving`. */
   readonly onEnded: (session: ProxySession) => void;
 }
 
-interface StreamRequest {
-  resolve(channel: Duplex): void;
-  reject(error: Error): void;
-}
-
-/**
- * The machines with their I/O, provided once per process: a provided machine per session
- * costs ~15 KB of state nodes (measured 21.1 KB vs 6.4 KB per session actor). Each actor
- * finds its session by the `key` (or channel `owner`) in its input.
- */
-const live = new Map<string, ProxySession>();
-let nextKey = 0;
-function sessionOf(key: string | undefined): ProxySession {
-  const session = key === undefined ? undefined : live.get(key);
-  if (!session) throw new Error('agent session is gone');
-  return session;
-}
-const sessionMachine = agentSessionMachine.provide({
-  actors: {
-    ssh: fromCallback<SshCommand, { key: string }, AgentSessionEvent>(({ input, sendBack, receive }) =>
-      sessionOf(input.key).runSsh({ sendBack, receive }),
-    ),
-    channel: channelMachine.provide({
-      actors: {
-        open: fromPromise<void, { id: string; target: string; owner?: string }>(({ input }) =>
-          sessionOf(input.owner).openChannel(input.id, input.target),
-        ),
-        pipe: fromCallback<ChannelEvent, { id: string; owner?: string }>(({ input, sendBack }) =>
-          sessionOf(input.owner).watchChannel(input.id, sendBack),
-        ),
-      },
-      actions: {
-        refuse: ({ context }) => live.get(context.owner ?? '')?.refuseChannel(context.id, context.reason),
-      },
-    }),
-  },
-  actions: {
-    announceServing: ({ context }) => live.get(context.key)?.announce(true),
-    announceEnded: ({ context }) => live.get(context.key)?.announce(false),
-  },
-});
-
-export class ProxySession {
+export class ProxySession implements SessionIo {
   readonly id: string;
   readonly actor;
-  /** What this session's `ssh` actor runs (inline or through a data-plane worker). */
-  readonly runSsh: SshRun;
-  #open: ChannelOpener | undefined;
-  #config: AgentConfig | undefined;
-  #verdict: Extract<ConfigVerdict, { ok: true }> | undefined;
-  readonly #requests = new Map<string, StreamRequest>();
-  readonly #live = new Map<string, Duplex>();
+  /** How the session ended; settles once its machine is done. */
+  readonly done: Promise<AgentSessionOutput>;
+  readonly #options: ProxySessionOptions;
+  readonly #log: Logger;
   readonly #channelIds = new SlotIds('ch-');
-  readonly done: Promise<void>;
+  #transport: SessionTransport | undefined;
+  #accepted: AcceptedConfig | undefined;
+  #attempted: string | undefined;
+  #openChannels = 0;
 
-  constructor(private readonly options: ProxySessionOptions) {
+  constructor(options: ProxySessionOptions) {
     this.id = options.id;
-    const log = options.logger;
-    const sshDeps: SessionSshDeps = {
-      stream: options.stream,
-      hostKey: options.hostKey,
-      keepaliveIntervalMs: options.keepaliveIntervalMs,
-      keepaliveCountMax: options.keepaliveCountMax,
-      logger: log,
-      verify: options.verify,
-      onAccepted: (open, config, verdict) => {
-        this.#open = open;
-        this.#config = config;
-        this.#verdict = verdict;
-      },
-    };
-    const engine = options.engine;
-    this.runSsh = engine?.kind === 'worker' ? workerSessionSshRun({ ...sshDeps, pool: engine.pool }) : sessionSshRun(sshDeps);
-    const key = `p${++nextKey}`;
-    live.set(key, this);
-    this.actor = createActor(sessionMachine, {
+    this.#options = options;
+    this.#log = options.logger;
+    const { limits } = options;
+    this.actor = createActor(agentSessionMachine, {
       id: `session:${options.id}`,
-      input: {
-        sessionId: options.id,
-        key,
-        remoteAddress: options.remoteAddress,
-        handshakeTimeoutMs: options.handshakeTimeoutMs,
-        configTimeoutMs: options.configTimeoutMs,
-        rejectLingerMs: 200,
-      },
+      input: { sessionId: options.id, remoteAddress: options.remoteAddress, ...limits, io: this },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
-    this.done = new Promise((resolve) => {
-      this.actor.subscribe({
-        next: (s) => s.status === 'done' && resolve(),
-        error: (error) => {
-          log.error({ error: error instanceof Error ? error.message : String(error) }, 'Agent session failed');
-          resolve();
-        },
-      });
-    });
-    void this.done.then(() => {
-      const snapshot = this.actor.getSnapshot();
-      const reason = snapshot.context.reason ?? 'closed';
-      if (snapshot.context.clusterName) log.info({ cluster: snapshot.context.clusterName, reason }, 'Agent disconnected');
-      else log.info({ remote: options.remoteAddress, reason }, 'Agent connection closed');
-      this.#failRequests(new Error(`agent session ended: ${reason}`));
+    this.done = toPromise(this.actor).then(
+      (output) => output,
+      (error: unknown): AgentSessionOutput => {
+        this.#log.error({ error: errorMessage(error) }, 'Agent session failed');
+        return { clusterName: this.clusterName, code: 'disconnected', reason: errorMessage(error) };
+      },
+    );
+    void this.done.then(({ clusterName, reason }) => {
+      if (clusterName) this.#log.info({ cluster: clusterName, reason }, 'Agent disconnected');
+      else this.#log.info({ remote: options.remoteAddress, reason }, 'Agent connection closed');
       this.actor.stop();
-      live.delete(key);
     });
   }
 
@@ -157,104 +89,124 @@ export class ProxySession {
   }
 
   get clusterName(): string | undefined {
-    return this.#verdict?.cluster.name;
+    return this.#accepted?.cluster.name;
   }
-  get config(): AgentConfig | undefined {
-    return this.#config;
+  /** The cluster a config named, accepted or not (for reports of rejected agents). */
+  get attemptedCluster(): string | undefined {
+    return this.#attempted;
   }
-  get kubernetesTarget(): string | undefined {
-    return this.#verdict?.kubernetesTarget;
-  }
-  get kubesphereTarget(): string | undefined {
-    return this.#verdict?.kubesphereTarget;
+  /** The accepted config and its targets (undefined before the config was accepted). */
+  get accepted(): AcceptedConfig | undefined {
+    return this.#accepted;
   }
   get openChannels(): number {
-    return this.#live.size;
+    return this.#openChannels;
   }
 
-  /** Ask the agent for a stream to `target` (one of its two services). */
+  /** A stream to `target` (one of the agent's two services) through a new channel actor. */
   openStream(target: string): Promise<Duplex> {
-    if (!this.actor.getSnapshot().matches('serving')) {
-      return Promise.reject(new Error('agent session is not serving'));
-    }
-    const id = this.#channelIds.take();
-    const opened = new Promise<Duplex>((resolve, reject) => this.#requests.set(id, { resolve, reject }));
-    this.actor.send({ type: 'channel.requested', id, target });
-    return opened;
+    const transport = this.#transport;
+    if (!transport || !this.actor.getSnapshot().matches('serving')) return Promise.reject(new Error('agent session is not serving'));
+    return new Promise((resolve, reject) => {
+      const id = this.#channelIds.take();
+      const io = this.#channelIo(transport, target, id, resolve, reject);
+      this.actor.send({ type: 'channel.requested', id, target, io });
+    });
   }
 
   /** End the session (cluster removed, proxy stopping). */
-  stop(reason: string): Promise<void> {
+  stop(reason: string): Promise<AgentSessionOutput> {
     this.actor.send({ type: 'stop', reason });
     return this.done;
   }
 
-  #failRequests(error: Error): void {
-    for (const request of this.#requests.values()) request.reject(error);
-    this.#requests.clear();
-    for (const channel of this.#live.values()) channel.destroy();
-    this.#live.clear();
-  }
-
-  /** Free a channel id once the machine has stopped its finished child (the next turn). */
-  #releaseChannelId(id: string): void {
-    setImmediate(() => this.#channelIds.release(id));
-  }
-
-  // The I/O of this session's channel actors (called by the shared provided machine).
-
-  /** Channel actor `open`: ask the agent for the channel and hand it to the waiting request. */
-  openChannel(id: string, target: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const open = this.#open;
-      if (!open) return reject(new Error('agent session is not serving'));
-      const timer = setTimeout(
-        () => reject(new Error(`agent did not answer the channel open within ${this.options.channelOpenTimeoutMs} ms`)),
-        this.options.channelOpenTimeoutMs,
-      );
-      open(target, (error, channel) => {
-        clearTimeout(timer);
-        if (error || !channel) return reject(new Error(`agent refused the channel to ${target}: ${error?.message ?? 'no reason given'}`));
-        const request = this.#requests.get(id);
-        this.#requests.delete(id);
-        if (!request) {
-          channel.destroy();
-          return reject(new Error('nobody waits for this channel any more'));
+  /** SessionIo: the body of the machine's `ssh` actor. */
+  runSsh({
+    sendBack,
+    receive,
+  }: {
+    sendBack: (event: AgentSessionEvent) => void;
+    receive: (listener: (command: SshCommand) => void) => void;
+  }): () => void {
+    const log = this.#log;
+    const transport = this.#options.engine.start(this.#options.stream, {
+      ready: () => sendBack({ type: 'ssh.ready' }),
+      config: (payload, answer) => {
+        const verdict = checkConfigPayload(payload, this.#options.lookup);
+        this.#attempted = verdict.config?.name;
+        if (!verdict.ok) {
+          log.warn({ ...(verdict.config ? { agent: describeAgentConfig(verdict.config) } : {}), reason: verdict.reason }, 'Agent rejected');
+          answer.reject(verdict.reason);
+          sendBack({ type: 'config.rejected', reason: verdict.reason, code: verdict.code });
+          return;
         }
-        this.#live.set(id, channel);
-        request.resolve(channel);
-        resolve();
-      });
+        this.#accepted = verdict;
+        answer.accept();
+        sendBack({
+          type: 'config.accepted',
+          clusterName: verdict.cluster.name,
+          allowedTargets: [verdict.kubernetesTarget, verdict.kubesphereTarget],
+        });
+      },
+      closed: (reason) => sendBack({ type: 'ssh.closed', reason }),
+      log: (level, message, fields) => log[level](fields, message),
     });
+    this.#transport = transport;
+    receive((command) => command.type === 'close' && transport.close());
+    return () => transport.release();
   }
 
-  /** Channel actor `pipe`: the HTTP client owns the stream now; report when it closes. */
-  watchChannel(id: string, sendBack: (event: ChannelEvent) => void): () => void {
-    const channel = this.#live.get(id);
-    if (!channel) {
-      sendBack({ type: 'pipe.done', bytesIn: 0, bytesOut: 0, error: 'channel vanished' });
-      return () => this.#releaseChannelId(id);
-    }
-    const onClose = () => sendBack({ type: 'pipe.done', bytesIn: 0, bytesOut: 0 });
-    channel.once('close', onClose);
-    return () => {
-      channel.off('close', onClose);
-      this.#live.delete(id);
-      this.#releaseChannelId(id);
-    };
-  }
-
-  /** Channel action `refuse`: fail the waiting request with the reason. */
-  refuseChannel(id: string, reason: string | undefined): void {
-    const request = this.#requests.get(id);
-    this.#requests.delete(id);
-    request?.reject(new Error(reason ?? 'channel refused'));
-    this.#releaseChannelId(id);
-  }
-
-  /** Session actions `announceServing` / `announceEnded`. */
+  /** SessionIo: tell the proxy the session started or stopped serving. */
   announce(serving: boolean): void {
-    if (serving) this.options.onServing(this);
-    else this.options.onEnded(this);
+    if (serving) this.#options.onServing(this);
+    else this.#options.onEnded(this);
+  }
+
+  /** Inspectors serialize actor input; a session is named, not dumped. */
+  toJSON(): string {
+    return `ProxySession ${this.id}`;
+  }
+
+  /**
+   * The I/O of one channel actor: open through the transport and resolve the caller with
+   * the stream; report its close; reject the caller when the open is refused, fails, times
+   * out or the session ends first (the open actor's signal aborts).
+   */
+  #channelIo(transport: SessionTransport, target: string, id: string, resolve: (s: Duplex) => void, reject: (e: Error) => void): ChannelIo {
+    let stream: Duplex | undefined;
+    const release = () => setImmediate(() => this.#channelIds.release(id)); // once the machine stopped the child
+    return {
+      open: (signal) =>
+        new Promise<void>((opened, failed) => {
+          const abandon = () => reject(new Error('agent session ended before the channel opened'));
+          signal.addEventListener('abort', abandon, { once: true });
+          transport.openChannel(target, (error, channel) => {
+            signal.removeEventListener('abort', abandon);
+            if (error || !channel) return failed(new Error(`agent refused the channel to ${target}: ${error?.message ?? 'no reason given'}`));
+            if (signal.aborted) return void channel.destroy();
+            stream = channel;
+            this.#openChannels += 1;
+            resolve(channel);
+            opened();
+          });
+        }),
+      // The HTTP client owns the stream now; the channel ends when it closes.
+      pipe: (done) => {
+        const channel = stream!;
+        const onClose = () => done({ bytesIn: 0, bytesOut: 0 });
+        if (channel.destroyed) queueMicrotask(onClose);
+        else channel.once('close', onClose);
+        return () => {
+          channel.off('close', onClose);
+          channel.destroy(); // the session ended under it
+          this.#openChannels -= 1;
+          release();
+        };
+      },
+      refuse: (reason) => {
+        reject(new Error(reason));
+        release();
+      },
+    };
   }
 }

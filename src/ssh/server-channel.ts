@@ -1,6 +1,6 @@
 /**
- * Two facts about ssh2's server channels that both session engines (inline and worker)
- * need: how to really destroy one, and how to say why an open failed.
+ * Two facts about ssh2's server channels: how to really destroy one, and how to say why
+ * an open failed.
  */
 import { Duplex } from 'node:stream';
 import type { ServerChannel } from 'ssh2';

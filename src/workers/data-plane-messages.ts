@@ -1,13 +1,14 @@
 /**
- * The messages between the proxy's main thread and a data-plane worker (see
- * ssh-worker-pool.ts). Control travels on the worker's own port, tagged with the session;
+ * The messages between the proxy's main thread and a data-plane worker thread (see
+ * data-plane-pool.ts). Control travels on the worker's own port, tagged with the session;
  * bytes travel on MessagePorts of their own (PortDuplex): one per session for the SSH
  * connection, one per `kubesphere` channel.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { SessionLogLevel } from '../ssh/server-session.js';
 
 /** Main thread → worker. */
-export type ToSshWorker =
+export type ToDataPlane =
   /** A new agent connection: run an SSH server over the bytes on `socket`. */
   | {
       readonly t: 'session';
@@ -24,10 +25,8 @@ export type ToSshWorker =
   /** End the session (the agent-session machine's `close`, or the actor stopped). */
   | { readonly t: 'close'; readonly sid: number };
 
-export type WorkerLogLevel = 'warn' | 'info' | 'debug';
-
 /** Worker → main thread. */
-export type FromSshWorker =
+export type FromDataPlane =
   | { readonly t: 'ready'; readonly sid: number }
   /** The agent's `config` request payload, for the main thread to verify. */
   | { readonly t: 'config'; readonly sid: number; readonly payload: Uint8Array }
@@ -39,7 +38,7 @@ export type FromSshWorker =
   | {
       readonly t: 'log';
       readonly sid: number;
-      readonly level: WorkerLogLevel;
+      readonly level: SessionLogLevel;
       readonly message: string;
       readonly fields: Readonly<Record<string, string | number | boolean>>;
     };

@@ -16,9 +16,11 @@
 import { once } from 'node:events';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Logger } from '../log.js';
-import type { ChannelOpener } from '../actors/proxy/channel-opener.js';
+import type { ChannelOpener } from '../ssh/channel-opener.js';
+import type { ServerSessionHooks, ServerSessionSpec } from '../ssh/server-session.js';
+import { errorMessage } from '../errors.js';
 import { PortDuplex } from './port-duplex.js';
-import type { FromSshWorker, ToSshWorker, WorkerLogLevel } from './ssh-worker-messages.js';
+import type { FromDataPlane, ToDataPlane } from './data-plane-messages.js';
 
 /** Most data-plane threads the flag accepts (named limit). */
 export const MAX_DATA_PLANE_THREADS = 64;
@@ -27,26 +29,9 @@ const WORKER_START_TIMEOUT_MS = 10_000;
 /** A worker that dies sooner than this after its start is replaced only after this long. */
 const RESPAWN_PAUSE_MS = 1_000;
 
-export interface SshWorkerPoolOptions {
+export interface DataPlanePoolOptions {
   readonly threads: number;
   readonly logger: Logger;
-}
-
-/** What a worker needs to run one session. */
-export interface WorkerSessionSpec {
-  readonly hostKey: Buffer;
-  readonly keepaliveIntervalMs: number;
-  readonly keepaliveCountMax: number;
-}
-
-/** What the session tells its main-thread actor. */
-export interface WorkerSessionHandlers {
-  ready(): void;
-  /** The agent's `config` payload: answer with `accept()` or `reject(message)`. */
-  config(payload: Buffer): void;
-  /** The session is gone (the agent left, SSH failed, the worker died); once. */
-  closed(reason: string): void;
-  log(level: WorkerLogLevel, message: string, fields: Readonly<Record<string, string | number | boolean>>): void;
 }
 
 /** The main thread's end of one session in a worker. */
@@ -55,8 +40,6 @@ export interface WorkerSessionLink {
   readonly socket: PortDuplex;
   /** The worker thread running the session. */
   readonly threadId: number;
-  accept(): void;
-  reject(message: string): void;
   readonly openChannel: ChannelOpener;
   /** Ask the worker to end the session; `closed` follows. */
   close(): void;
@@ -77,16 +60,16 @@ interface Entry {
   /** Where the session runs; undefined when no worker was there to take it. */
   readonly slot: Slot | undefined;
   readonly worker: Worker | undefined;
-  readonly handlers: WorkerSessionHandlers;
+  readonly hooks: ServerSessionHooks;
   readonly socket: PortDuplex;
   readonly opens: Map<number, (error: Error | undefined) => void>;
   ended: boolean;
   closeSent: boolean;
 }
 
-const WORKER_ENTRY = new URL('./ssh-session-worker.js', import.meta.url);
+const WORKER_ENTRY = new URL('./data-plane-thread.js', import.meta.url);
 
-export class SshWorkerPool {
+export class DataPlanePool {
   readonly #log: Logger;
   readonly #slots: Slot[];
   #turn = 0;
@@ -95,7 +78,7 @@ export class SshWorkerPool {
   #running = 0;
   #stopping = false;
 
-  private constructor(options: SshWorkerPoolOptions) {
+  private constructor(options: DataPlanePoolOptions) {
     this.#log = options.logger.child({ component: 'data-plane' });
     this.#slots = Array.from({ length: options.threads }, (_, index) => ({
       index,
@@ -108,12 +91,12 @@ export class SshWorkerPool {
   }
 
   /** Start `threads` workers and wait until each is up. */
-  static async start(options: SshWorkerPoolOptions): Promise<SshWorkerPool> {
+  static async start(options: DataPlanePoolOptions): Promise<DataPlanePool> {
     const threads = options.threads;
     if (!Number.isInteger(threads) || threads < 1 || threads > MAX_DATA_PLANE_THREADS) {
       throw new Error(`data-plane threads ${threads}: must be an integer in 1-${MAX_DATA_PLANE_THREADS}`);
     }
-    const pool = new SshWorkerPool(options);
+    const pool = new DataPlanePool(options);
     try {
       await Promise.all(pool.#slots.map((slot) => pool.#spawn(slot)));
     } catch (error) {
@@ -141,15 +124,15 @@ export class SshWorkerPool {
   }
 
   /** Run a new session on the next worker (round-robin). */
-  attach(spec: WorkerSessionSpec, handlers: WorkerSessionHandlers): WorkerSessionLink {
+  attach(spec: ServerSessionSpec, hooks: ServerSessionHooks): WorkerSessionLink {
     const slot = this.#nextSlot();
     const sid = ++this.#nextSession;
     const { port1, port2 } = new MessageChannel();
     const socket = new PortDuplex(port1);
     const worker = slot?.worker;
-    const entry: Entry = { slot, worker, handlers, socket, opens: new Map(), ended: false, closeSent: false };
+    const entry: Entry = { slot, worker, hooks, socket, opens: new Map(), ended: false, closeSent: false };
     /** To the session's worker while it lives (a replacement thread knows nothing of it). */
-    const post = (message: ToSshWorker, transfer: readonly MessagePort[] = []) => {
+    const post = (message: ToDataPlane, transfer: readonly MessagePort[] = []) => {
       if (worker && slot?.worker === worker) worker.postMessage(message, [...transfer]);
     };
     if (slot && worker) {
@@ -163,14 +146,14 @@ export class SshWorkerPool {
           hostKey,
           keepaliveIntervalMs: spec.keepaliveIntervalMs,
           keepaliveCountMax: spec.keepaliveCountMax,
-        } satisfies ToSshWorker,
+        } satisfies ToDataPlane,
         [port2, hostKey.buffer as ArrayBuffer],
       );
     } else {
       // Every worker is being replaced after a crash: this agent retries later.
       port2.close();
       entry.ended = true;
-      queueMicrotask(() => handlers.closed('no data-plane worker thread is running (restarting after a crash); retry'));
+      queueMicrotask(() => hooks.closed('no data-plane worker thread is running (restarting after a crash); retry'));
     }
     // Sent even after the worker reported the session closed: it frees the session there.
     const closeSession = () => {
@@ -181,8 +164,6 @@ export class SshWorkerPool {
     return {
       socket,
       threadId: worker?.threadId ?? 0,
-      accept: () => entry.ended || post({ t: 'verdict', sid, ok: true }),
-      reject: (message) => entry.ended || post({ t: 'verdict', sid, ok: false, message }),
       openChannel: (target, done) => {
         if (entry.ended) return done(new Error('agent session ended'));
         const ch = ++this.#nextChannel;
@@ -237,7 +218,7 @@ export class SshWorkerPool {
     slot.startedAt = Date.now();
     this.#running += 1;
     let failure: Error | undefined;
-    worker.on('message', (message: FromSshWorker) => this.#onMessage(slot, message));
+    worker.on('message', (message: FromDataPlane) => this.#onMessage(slot, message));
     worker.on('error', (error) => (failure = error));
     worker.once('exit', (code) => {
       this.#running -= 1;
@@ -256,25 +237,36 @@ export class SshWorkerPool {
     }
   }
 
-  #onMessage(slot: Slot, message: FromSshWorker): void {
+  #onMessage(slot: Slot, message: FromDataPlane): void {
     const entry = slot.sessions.get(message.sid);
     if (!entry) return;
     switch (message.t) {
       case 'ready':
-        return entry.handlers.ready();
-      case 'config':
-        return entry.handlers.config(Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength));
+        return entry.hooks.ready();
+      case 'config': {
+        const post = (ok: boolean, text?: string) => {
+          if (!entry.ended && slot.worker)
+            slot.worker.postMessage({
+              t: 'verdict',
+              sid: message.sid,
+              ok,
+              ...(text === undefined ? {} : { message: text }),
+            } satisfies ToDataPlane);
+        };
+        const payload = Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength);
+        return entry.hooks.config(payload, { accept: () => post(true), reject: (text) => post(false, text) });
+      }
       case 'opened': {
         const done = entry.opens.get(message.ch);
         entry.opens.delete(message.ch);
         return done?.(message.error === undefined ? undefined : new Error(message.error));
       }
       case 'log':
-        return entry.handlers.log(message.level, message.message, message.fields);
+        return entry.hooks.log(message.level, message.message, message.fields);
       case 'closed':
         this.#failOpens(entry, 'agent session ended');
         entry.ended = true;
-        return entry.handlers.closed(message.reason);
+        return entry.hooks.closed(message.reason);
     }
   }
 
@@ -290,7 +282,7 @@ export class SshWorkerPool {
       slot.respawn = undefined;
       if (this.#stopping) return;
       this.#spawn(slot).catch((error: unknown) =>
-        this.#log.error({ error: error instanceof Error ? error.message : String(error) }, 'Cannot replace a data-plane worker thread'),
+        this.#log.error({ error: errorMessage(error) }, 'Cannot replace a data-plane worker thread'),
       );
     }, pause);
   }
@@ -303,7 +295,7 @@ export class SshWorkerPool {
     entry.ended = true;
     if (reason !== undefined) {
       entry.socket.destroy();
-      if (!wasEnded) entry.handlers.closed(reason);
+      if (!wasEnded) entry.hooks.closed(reason);
     }
   }
 
