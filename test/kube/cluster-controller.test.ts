@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { EXTERNAL_LB_ANNOTATIONS, getCondition, TOWER_NAMESPACE, type ClusterObject } from '../../src/kube/cluster-types.js';
+import { getCondition, TOWER_NAMESPACE, type ClusterObject } from '../../src/kube/cluster-types.js';
 import type { ServiceObject } from '../../src/kube/cluster-plan.js';
 import { startControllerFixture, type ControllerFixture } from './controller-fixture.js';
 
@@ -83,7 +83,8 @@ describe('cluster controller (CRD without a status subresource, as KubeSphere sh
 
   it('externalKubeAPIEnabled: LoadBalancer Service with the annotations, then the external endpoint once it has an ingress', async () => {
     await f.createCluster('ext', { joinFederation: true, externalKubeAPIEnabled: true, connection: { type: 'proxy' } }, {
-      [EXTERNAL_LB_ANNOTATIONS]: JSON.stringify({ 'lb.example.com/kind': 'public' }),
+      // The Go tower's key, misspelling included: KubeSphere writes exactly this.
+      'tower.kubesphere.io/external-lb-service-annoations': JSON.stringify({ 'lb.example.com/kind': 'public' }),
     });
     await f.waitCluster('ext', initialized, 'Initialized');
     const svc = await service(f, 'ext');
