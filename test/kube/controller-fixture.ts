@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/log.js';
 import { createSelfSignedCa } from '../../src/pki/index.js';
 import { PkiPool } from '../../src/workers/pki-pool.js';
 import { startResourceWatch } from '../../src/actors/kube/resource-watch.js';
+import { startKubeRelay, type KubeRelay } from '../helpers/kube-relay.js';
 import { until } from '../helpers/wait.js';
 
 const CRD_FILE = new URL('../../../config/crd/cluster.kubesphere.io_clusters.yaml', import.meta.url);
@@ -17,6 +18,8 @@ export interface ControllerFixture {
   readonly dc: DevCluster;
   readonly client: KubeClient;
   readonly pki: PkiPool;
+  /** With `relay: true`, the controller talks to the devcluster through this relay: its requests, as sent. */
+  readonly relay: KubeRelay | undefined;
   controller: ClusterController;
   createCluster(name: string, spec?: ClusterObject['spec'], annotations?: Record<string, string>): Promise<void>;
   getCluster(name: string): Promise<ClusterObject>;
@@ -28,16 +31,25 @@ export interface ControllerFixture {
   close(): Promise<void>;
 }
 
-export async function startControllerFixture(options: { statusSubresource?: boolean; publishServiceAddress?: string } = {}): Promise<ControllerFixture> {
+export interface ControllerFixtureOptions {
+  readonly statusSubresource?: boolean;
+  readonly publishServiceAddress?: string;
+  /** Put a recording relay between the controller and the devcluster. */
+  readonly relay?: boolean;
+}
+
+export async function startControllerFixture(options: ControllerFixtureOptions = {}): Promise<ControllerFixture> {
   const dc = await startDevCluster({ name: 'host' });
   const client = KubeClient.fromString(dc.adminKubeconfig);
+  const relay = options.relay ? await startKubeRelay(dc) : undefined;
+  const controllerClient = relay ? KubeClient.fromString(relay.kubeconfig) : client;
   const crd = parse(await readFile(CRD_FILE, 'utf8'));
   if (options.statusSubresource) crd.spec.versions[0].subresources = { status: {} };
   await client.json({ method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: crd });
   const pki = await PkiPool.create(await createSelfSignedCa(), { mode: 'inline' });
   const make = () =>
     new ClusterController({
-      client,
+      client: controllerClient,
       pki,
       logger: silentLogger(),
       host: '127.0.0.1',
@@ -47,6 +59,7 @@ export async function startControllerFixture(options: { statusSubresource?: bool
     dc,
     client,
     pki,
+    relay,
     controller: make(),
     createCluster: async (name, spec = { joinFederation: true, connection: { type: 'proxy', token: '' } }, annotations) => {
       await client.json({
@@ -73,6 +86,7 @@ export async function startControllerFixture(options: { statusSubresource?: bool
     close: async () => {
       await fixture.controller.close();
       await pki.destroy();
+      await relay?.close();
       await dc.stop();
     },
   };
