@@ -155,11 +155,12 @@ async function buildTunnelFixture(options: FixtureOptions, started: Array<() => 
     const opened = nextEvent(member.events, 'watch-open', `the member to see the watch ${path}`);
     const req = httpsRequest({ host: '127.0.0.1', port: kubePort, path, agent: false, ca: proxyCa.certPem, cert: client.certPem, key: client.keyPem });
     req.on('error', () => {}); // a cut shows as `closed` with complete: false
-    const response = nextEvent<IncomingMessage>(req, 'response', `the response headers of the watch ${path}`);
+    const response = nextEvent<IncomingMessage>(req, 'response', `the response headers of the watch ${path}`).then((res) => {
+      if (res.statusCode !== 200) throw new Error(`watch ${path}: HTTP ${res.statusCode}`);
+      return res;
+    });
     req.end();
-    const res = await response;
-    if (res.statusCode !== 200) throw new Error(`watch ${path}: HTTP ${res.statusCode}`);
-    await opened;
+    const [res] = await Promise.all([response, opened]);
     const lines: string[] = [];
     const arrived = new EventEmitter();
     res.on('error', () => {});
