@@ -1,7 +1,7 @@
 /** kubectl's watch-driven commands: `get --watch` and `wait` for a condition that arrives later. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { WIDGET_CRD, startHarness } from './helpers.js';
+import { WIDGET_CRD, eventually, startHarness } from './helpers.js';
 import type { Harness } from './helpers.js';
 
 describe('kubectl watches', () => {
@@ -31,7 +31,14 @@ describe('kubectl watches', () => {
   });
 
   it('kubectl wait returns once a status condition is set later', async () => {
+    await eventually(() => h.cluster.openWatches() === 0, 'the earlier kubectl watches to close');
     const waiting = h.kubectl(['wait', '--for=condition=Ready', '--timeout=20s', 'widget/w1']);
+    // Set the condition only once kubectl watches: had it read the condition with its first
+    // GET, the watch path would go untested.
+    await Promise.race([
+      eventually(() => h.cluster.openWatches() === 1, 'kubectl wait to open its watch'),
+      waiting.then((r) => assert.fail(`kubectl wait exited (${r.code}) before it watched: ${r.stdout}${r.stderr}`)),
+    ]);
     await h.ok([
       'patch', 'widget', 'w1', '--subresource', 'status', '--type', 'merge',
       '-p', '{"status":{"conditions":[{"type":"Ready","status":"True","reason":"Done","message":"","lastTransitionTime":"2025-01-01T00:00:00Z"}]}}',

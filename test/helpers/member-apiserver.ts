@@ -1,9 +1,10 @@
 /**
  * A stand-in member kube-apiserver for tunnel tests: HTTPS with its own CA, checking a
  * bearer token or a client certificate like a real apiserver, with routes that exercise
- * what the tunnel must carry: small JSON, bulk bytes, a watch stream, an echo of the
+ * what the tunnel must carry: small JSON, bulk random bytes, a watch stream, an echo of the
  * request body, and connection upgrades (SPDY/3.1 and WebSocket style) that echo bytes.
  */
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -21,6 +22,8 @@ export interface MemberApiserver {
   readonly agentCert: IssuedCert;
   /** Authorization header and client-cert CN of every request seen. */
   readonly seen: Array<{ path: string; authorization?: string; clientCN?: string }>;
+  /** Length and sha256 of every complete `/bytes` body sent (random bytes, new each time). */
+  readonly bytesSent: Array<{ length: number; sha256: string }>;
   /** Emits 'watch-open' when a watch starts; push events with sendWatchEvent. */
   readonly events: EventEmitter;
   sendWatchEvent(object: unknown): void;
@@ -37,6 +40,7 @@ export async function startMemberApiserver(auth: 'token' | 'cert' = 'token'): Pr
   const serving = await issueServingCert(authority, { hosts: ['127.0.0.1', 'localhost'] });
   const agentCert = await issueClientCert(authority, { commonName: 'tower-agent', organizations: ['system:masters'] });
   const seen: MemberApiserver['seen'] = [];
+  const bytesSent: MemberApiserver['bytesSent'] = [];
   const events = new EventEmitter();
   const watchers = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
@@ -63,14 +67,21 @@ export async function startMemberApiserver(auth: 'token' | 'cert' = 'token'): Pr
       } else if (url.pathname === '/bytes') {
         const total = Number(url.searchParams.get('n') ?? '0');
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
-        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        // A keystream of a random key: no two chunks alike, so a corrupted, lost, duplicated
+        // or reordered chunk changes the digest.
+        const keystream = createCipheriv('aes-256-ctr', randomBytes(32), randomBytes(16));
+        const zeros = Buffer.alloc(64 * 1024);
+        const digest = createHash('sha256');
         let sent = 0;
         const pump = () => {
           while (sent < total) {
-            const n = Math.min(chunk.length, total - sent);
+            const n = Math.min(zeros.length, total - sent);
+            const chunk = keystream.update(zeros.subarray(0, n));
+            digest.update(chunk);
             sent += n;
-            if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', pump);
+            if (!res.write(chunk)) return void res.once('drain', pump);
           }
+          bytesSent.push({ length: total, sha256: digest.digest('hex') });
           res.end();
         };
         pump();
@@ -110,6 +121,7 @@ export async function startMemberApiserver(auth: 'token' | 'cert' = 'token'): Pr
     ca,
     agentCert,
     seen,
+    bytesSent,
     events,
     sendWatchEvent: (object) => {
       for (const w of watchers) w.write(JSON.stringify({ type: 'ADDED', object }) + '\n');

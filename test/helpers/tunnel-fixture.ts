@@ -4,7 +4,8 @@
  * on demand. `close()` stops everything and removes the temp dir.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer, request as httpRequest, type Server as HttpServer } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,7 @@ import type { ClusterSource } from '../../src/cluster-sources/cluster-source.js'
 import { openClusterFile } from '../../src/cluster-sources/cluster-file.js';
 import { freePort } from './free-port.js';
 import { MEMBER_TOKEN, startMemberApiserver, type MemberApiserver } from './member-apiserver.js';
-import { until } from './wait.js';
+import { nextEvent, until } from './wait.js';
 
 export const CLUSTER = 'alpha';
 export const CLUSTER_TOKEN = 'cluster-token-0123456789abcdef';
@@ -28,6 +29,8 @@ export interface HttpResult {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
+  /** The body as received, byte for byte. */
+  readonly bytes: Buffer;
 }
 
 export interface TunnelFixture {
@@ -44,14 +47,38 @@ export interface TunnelFixture {
   readonly memberKubeconfig: string;
   readonly agents: AgentHandle[];
   addAgent(overrides?: Partial<AgentOptions>): Promise<AgentHandle>;
+  /**
+   * An agent that reaches the member with its own bearer `token` (accepted by the member),
+   * so `member.seen` tells which agent carried each request.
+   */
+  addAgentWithToken(token: string): Promise<AgentHandle>;
   waitConnected(agent: AgentHandle): Promise<void>;
   /** Resolve once the proxy has `n` serving sessions for `alpha` and its listeners are open (n=0: closed). */
   waitSessions(n: number): Promise<void>;
   /** A GET on any port of this proxy; `secure` presents the proxy-CA client certificate. */
   get(secure: boolean, port: number, path: string, options?: RequestOptions): Promise<HttpResult>;
   kubeGet(path: string, options?: RequestOptions): Promise<HttpResult>;
+  /**
+   * `n` sequential GET /version on the kube listener, each of which must answer 200: how
+   * many the member saw with each bearer token (with addAgentWithToken: per agent).
+   */
+  getVersions(n: number): Promise<Record<string, number>>;
   ksGet(path: string): Promise<HttpResult>;
+  /** Open a watch on the kube listener; resolves once the member holds it open. */
+  watch(path: string): Promise<WatchStream>;
+  /** One watch per agent of addAgentWithToken (round-robin places them), by member token. */
+  watchOnEachAgent(tokens: readonly string[]): Promise<Map<string, WatchStream>>;
   close(): Promise<void>;
+}
+
+/** A watch response as it streams through the tunnel, one line per event. */
+export interface WatchStream {
+  readonly lines: readonly string[];
+  /** Resolves once a line containing `text` arrived (bounded). */
+  line(text: string): Promise<void>;
+  /** Resolves when the response is over: `complete` false if it was cut. */
+  readonly closed: Promise<{ complete: boolean }>;
+  close(): void;
 }
 
 export interface FixtureOptions {
@@ -113,7 +140,10 @@ async function buildTunnelFixture(options: FixtureOptions, started: Array<() => 
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () => {
+            const bytes = Buffer.concat(chunks);
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: bytes.toString('utf8'), bytes });
+          });
           res.on('error', reject);
         },
       );
@@ -121,6 +151,45 @@ async function buildTunnelFixture(options: FixtureOptions, started: Array<() => 
       req.end();
     });
 
+  const watch = async (path: string): Promise<WatchStream> => {
+    const opened = nextEvent(member.events, 'watch-open', `the member to see the watch ${path}`);
+    const req = httpsRequest({ host: '127.0.0.1', port: kubePort, path, agent: false, ca: proxyCa.certPem, cert: client.certPem, key: client.keyPem });
+    req.on('error', () => {}); // a cut shows as `closed` with complete: false
+    const response = nextEvent<IncomingMessage>(req, 'response', `the response headers of the watch ${path}`).then((res) => {
+      if (res.statusCode !== 200) throw new Error(`watch ${path}: HTTP ${res.statusCode}`);
+      return res;
+    });
+    req.end();
+    const [res] = await Promise.all([response, opened]);
+    const lines: string[] = [];
+    const arrived = new EventEmitter();
+    res.on('error', () => {});
+    res.setEncoding('utf8');
+    let partial = '';
+    res.on('data', (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      lines.push(...parts.filter(Boolean));
+      arrived.emit('line');
+    });
+    const closed = new Promise<{ complete: boolean }>((resolve) => res.once('close', () => resolve({ complete: res.complete })));
+    return {
+      lines,
+      line: (text) =>
+        until(
+          () => lines.some((l) => l.includes(text)),
+          (onChange) => {
+            arrived.on('line', onChange);
+            return () => arrived.off('line', onChange);
+          },
+          `a watch line with ${text}`,
+        ),
+      closed,
+      close: () => req.destroy(),
+    };
+  };
+
+  let watchesOpened = 0;
   const fixture: TunnelFixture = {
     dir,
     member,
@@ -151,6 +220,12 @@ async function buildTunnelFixture(options: FixtureOptions, started: Array<() => 
       agents.push(agent);
       return agent;
     },
+    addAgentWithToken: async (token) => {
+      member.tokens.add(token);
+      const path = join(dir, `member-${member.tokens.size}.kubeconfig`);
+      await writeFile(path, memberKubeconfigYaml(member, 'token', token));
+      return fixture.addAgent({ credentials: { kind: 'kubeconfig', path } });
+    },
     waitConnected: async (agent) => {
       await waitFor(agent.actor, (s) => s.matches({ session: 'connected' }), { timeout: 10_000 });
     },
@@ -167,7 +242,32 @@ async function buildTunnelFixture(options: FixtureOptions, started: Array<() => 
       ),
     get: request,
     kubeGet: (path, extra) => request(true, kubePort, path, extra),
+    getVersions: async (n) => {
+      const from = member.seen.length;
+      for (let i = 0; i < n; i++) {
+        const res = await request(true, kubePort, '/version');
+        if (res.status !== 200) throw new Error(`GET /version ${i + 1} of ${n}: HTTP ${res.status} ${res.body}`);
+      }
+      const counts: Record<string, number> = {};
+      for (const { authorization = 'none' } of member.seen.slice(from)) {
+        const token = authorization.replace(/^Bearer /, '');
+        counts[token] = (counts[token] ?? 0) + 1;
+      }
+      return counts;
+    },
     ksGet: (path) => request(false, kubespherePort, path),
+    watch,
+    watchOnEachAgent: async (tokens) => {
+      const byToken = new Map<string, WatchStream>();
+      for (let i = 0; i < tokens.length; i++) {
+        const path = `/api/v1/namespaces/watch-${(watchesOpened += 1)}`;
+        const stream = await watch(`${path}?watch=1`);
+        const authorization = member.seen.find((s) => s.path === path)?.authorization ?? 'none';
+        byToken.set(authorization.replace(/^Bearer /, ''), stream);
+      }
+      if (!tokens.every((token) => byToken.has(token))) throw new Error(`watches not one per agent: carried by ${[...byToken.keys()].join(', ')}`);
+      return byToken;
+    },
     close: async () => {
       await Promise.all(agents.map((a) => a.stop()));
       await proxy.stop();
@@ -196,11 +296,11 @@ export function clusterYaml(name: string, token: string, kubePort: number, ksPor
   ].join('\n');
 }
 
-function memberKubeconfigYaml(member: MemberApiserver, auth: 'token' | 'cert'): string {
+function memberKubeconfigYaml(member: MemberApiserver, auth: 'token' | 'cert', token = MEMBER_TOKEN): string {
   const b64 = (text: string) => Buffer.from(text).toString('base64');
   const user =
     auth === 'token'
-      ? `{token: ${MEMBER_TOKEN}}`
+      ? `{token: ${token}}`
       : `{client-certificate-data: ${b64(member.agentCert.certPem)}, client-key-data: ${b64(member.agentCert.keyPem)}}`;
   return [
     'apiVersion: v1',

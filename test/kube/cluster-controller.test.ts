@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { EXTERNAL_LB_ANNOTATIONS, getCondition, TOWER_NAMESPACE, type ClusterObject } from '../../src/kube/cluster-types.js';
+import { getCondition, TOWER_NAMESPACE, type ClusterObject } from '../../src/kube/cluster-types.js';
 import type { ServiceObject } from '../../src/kube/cluster-plan.js';
+import { until } from '../helpers/wait.js';
 import { startControllerFixture, type ControllerFixture } from './controller-fixture.js';
 
 const initialized = (c: ClusterObject) => getCondition(c, 'Initialized')?.status === 'True';
@@ -83,7 +84,8 @@ describe('cluster controller (CRD without a status subresource, as KubeSphere sh
 
   it('externalKubeAPIEnabled: LoadBalancer Service with the annotations, then the external endpoint once it has an ingress', async () => {
     await f.createCluster('ext', { joinFederation: true, externalKubeAPIEnabled: true, connection: { type: 'proxy' } }, {
-      [EXTERNAL_LB_ANNOTATIONS]: JSON.stringify({ 'lb.example.com/kind': 'public' }),
+      // The Go tower's key, misspelling included: KubeSphere writes exactly this.
+      'tower.kubesphere.io/external-lb-service-annoations': JSON.stringify({ 'lb.example.com/kind': 'public' }),
     });
     await f.waitCluster('ext', initialized, 'Initialized');
     const svc = await service(f, 'ext');
@@ -107,12 +109,33 @@ describe('cluster controller (CRD without a status subresource, as KubeSphere sh
     await f.waitServed('b2', false);
     await assert.rejects(service(f, 'b2'), /not found/i);
   });
+});
 
-  it('survives a forced 410 on its watches', async () => {
-    f.dc.compactHistory();
+describe('cluster controller after a forced 410 Expired on its watches', () => {
+  let f: ControllerFixture;
+  before(async () => {
+    f = await startControllerFixture({ relay: true });
+  });
+  after(() => f.close());
+
+  it('lists both collections again and carries on', async () => {
+    // Both of the controller's watches must be open, or the 410 expires nothing.
+    await until(() => f.dc.openWatches() === 2, (check) => {
+      const timer = setInterval(check, 10); // the devcluster announces no watch openings
+      return () => clearInterval(timer);
+    }, 'the controller to watch Clusters and Services');
+    const from = f.relay!.requests.length;
+    f.dc.compactHistory(); // resuming from the old resourceVersion would get another 410
     f.dc.expireWatches();
     await f.createCluster('after-410');
     await f.waitCluster('after-410', initialized, 'Initialized after a 410');
+    const lists = f.relay!.requests.slice(from).flatMap(({ method, path }) => {
+      const url = new URL(path, 'http://relay');
+      return method === 'GET' && !url.searchParams.has('watch') ? [url.pathname] : [];
+    });
+    for (const collection of ['/apis/cluster.kubesphere.io/v1alpha1/clusters', `/api/v1/namespaces/${TOWER_NAMESPACE}/services`]) {
+      assert.ok(lists.includes(collection), `no list of ${collection} after the 410; GETs seen: ${lists.join(', ')}`);
+    }
   });
 });
 

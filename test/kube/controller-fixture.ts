@@ -10,6 +10,7 @@ import { createSelfSignedCa } from '../../src/pki/index.js';
 import { PkiPool } from '../../src/workers/pki-pool.js';
 import { ProxyMetrics } from '../../src/metrics/proxy-metrics.js';
 import { startResourceWatch } from '../../src/actors/kube/resource-watch.js';
+import { startKubeRelay, type KubeRelay } from '../helpers/kube-relay.js';
 import { until } from '../helpers/wait.js';
 
 const CRD_FILE = new URL('../../../config/crd/cluster.kubesphere.io_clusters.yaml', import.meta.url);
@@ -20,6 +21,8 @@ export interface ControllerFixture {
   readonly pki: PkiPool;
   /** The controller's metrics (kept across restarts): writes are counted here. */
   readonly metrics: ProxyMetrics;
+  /** With `relay: true`, the controller talks to the devcluster through this relay: its requests, as sent. */
+  readonly relay: KubeRelay | undefined;
   controller: ClusterController;
   createCluster(name: string, spec?: ClusterObject['spec'], annotations?: Record<string, string>): Promise<void>;
   getCluster(name: string): Promise<ClusterObject>;
@@ -38,11 +41,15 @@ export interface ControllerFixtureOptions {
   readonly caValidityDays?: number;
   /** Time agents have to come back after a (re)start (default 0: none). */
   readonly agentGraceMs?: number;
+  /** Put a recording relay between the controller and the devcluster. */
+  readonly relay?: boolean;
 }
 
 export async function startControllerFixture(options: ControllerFixtureOptions = {}): Promise<ControllerFixture> {
   const dc = await startDevCluster({ name: 'host' });
   const client = KubeClient.fromString(dc.adminKubeconfig);
+  const relay = options.relay ? await startKubeRelay(dc) : undefined;
+  const controllerClient = relay ? KubeClient.fromString(relay.kubeconfig) : client;
   const crd = parse(await readFile(CRD_FILE, 'utf8'));
   if (options.statusSubresource) crd.spec.versions[0].subresources = { status: {} };
   await client.json({ method: 'POST', path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', body: crd });
@@ -50,7 +57,7 @@ export async function startControllerFixture(options: ControllerFixtureOptions =
   const metrics = new ProxyMetrics({ sessions: () => 0, clustersConnected: () => 0, channelsOpen: () => 0 });
   const make = () =>
     new ClusterController({
-      client,
+      client: controllerClient,
       pki,
       logger: silentLogger(),
       host: '127.0.0.1',
@@ -64,6 +71,7 @@ export async function startControllerFixture(options: ControllerFixtureOptions =
     client,
     pki,
     metrics,
+    relay,
     controller: make(),
     createCluster: async (name, spec = { joinFederation: true, connection: { type: 'proxy', token: '' } }, annotations) => {
       await client.json({
@@ -90,6 +98,7 @@ export async function startControllerFixture(options: ControllerFixtureOptions =
     close: async () => {
       await fixture.controller.close();
       await pki.destroy();
+      await relay?.close();
       await dc.stop();
     },
   };

@@ -3,10 +3,11 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { loadCaFromFiles } from '../../src/pki/ca-load.js';
 import { importCa } from '../../src/pki/ca.js';
 import { issueClientCert, issueServingCert } from '../../src/pki/issue.js';
+import { describeWithTool } from '../helpers/external-tool.js';
 import { tempDir } from './helpers.js';
 
 const run = promisify(execFile);
@@ -21,7 +22,7 @@ const recipes: { name: string; keyCmd: string[]; banner: RegExp }[] = [
   { name: 'EC P-384 PKCS#8 (genpkey)', keyCmd: ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384', '-out', 'ca.key'], banner: /BEGIN PRIVATE KEY/ },
 ];
 
-describe('CAs made with the openssl CLI', { skip: hasOpenssl ? false : 'openssl not on PATH' }, () => {
+describeWithTool('CAs made with the openssl CLI', hasOpenssl ? undefined : 'openssl is not on PATH (apt-get install openssl)', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   before(async () => {
     tmp = await tempDir();

@@ -26,6 +26,7 @@ import { BUILD_VERSION, IDENT_CLIENT, IDENT_SERVER, SUBPROTOCOL } from '../../sr
 import { openClusterFile } from '../../src/cluster-sources/cluster-file.js';
 import type { ClusterSource } from '../../src/cluster-sources/cluster-source.js';
 import { clusterObject, yamlStream } from '../cluster-sources/fixtures.js';
+import { describeWithTool } from '../helpers/external-tool.js';
 import {
   buildGoPeers,
   detectGo,
@@ -137,7 +138,7 @@ function firstLine(messages: Buffer[]): Buffer | undefined {
   return end < 0 ? undefined : all.subarray(0, end + 1);
 }
 
-describe('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go-peer)', { skip: go.ok ? false : go.reason }, () => {
+describeWithTool('wire compatibility with Go x/crypto/ssh and gorilla/websocket (test/go-peer)', go.ok ? undefined : go.reason, () => {
   let peers: GoPeers;
   let dir: string;
   let memberCa: CaPem;
