@@ -73,7 +73,7 @@ export class ClusterGateway implements GatewayIo {
       createReverseProxy({
         clusterName: options.cluster.name,
         listener,
-        pickUpstream: () => this.#pick(listener),
+        pickUpstream: (exclude) => this.#pick(listener, exclude),
         logger: options.logger,
         ...(options.metrics ? { metrics: options.metrics } : {}),
       });
@@ -151,6 +151,27 @@ export class ClusterGateway implements GatewayIo {
     await Promise.all([...this.#sessions.values()].map(({ session }) => session.stop('cluster removed')));
     await this.done;
     this.actor.stop();
+  }
+
+  /**
+   * Drain: take no new connections, let the requests in flight finish for up to `graceMs`,
+   * then end the rest (watches between two events). The gateway is removed after.
+   */
+  async drain(graceMs: number): Promise<void> {
+    for (const port of this.#ports) port.close(); // existing connections stay
+    const idleHttp = async () => {
+      this.#http?.closeIdleConnections();
+      (await this.#https?.catch(() => undefined))?.closeIdleConnections();
+    };
+    await idleHttp();
+    const { kubernetes, kubesphere } = this.#proxies;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all([kubernetes.idle(), kubesphere.idle()]), deadline]);
+    clearTimeout(timer);
+    kubernetes.endInFlight();
+    kubesphere.endInFlight();
+    await idleHttp();
   }
 
   /** GatewayIo: bind both ports. */
@@ -251,14 +272,17 @@ export class ClusterGateway implements GatewayIo {
     }
   }
 
-  #pick(kind: Listener): Upstream | undefined {
+  /**
+   * The next session round-robin, skipping `exclude` and sessions suspected dead (a frozen
+   * agent must not make requests wait out the channel-open timeout); none: 503.
+   */
+  #pick(kind: Listener, exclude?: ReadonlySet<Upstream>): Upstream | undefined {
     const ids = this.actor.getSnapshot().context.sessions;
     for (let i = 0; i < ids.length; i += 1) {
       const entry = this.#sessions.get(ids[(this.#turn + i) % ids.length]!);
-      if (entry) {
-        this.#turn = (this.#turn + i + 1) % ids.length;
-        return entry[kind];
-      }
+      if (!entry || entry.session.suspect || exclude?.has(entry[kind])) continue;
+      this.#turn = (this.#turn + i + 1) % ids.length;
+      return entry[kind];
     }
     return undefined;
   }

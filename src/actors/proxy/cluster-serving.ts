@@ -92,6 +92,16 @@ export class ClusterServing {
     session.start();
   }
 
+  /**
+   * Take no new agents or client connections, let requests in flight finish for up to
+   * `graceMs` (watches end cleanly then), then end every session and listener.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    await Promise.all([...this.gateways.values()].map((g) => g.drain(graceMs)));
+    await this.stop('proxy shutting down');
+  }
+
   /** End every session and close every listener. */
   async stop(reason: string): Promise<void> {
     this.#stopping = true;

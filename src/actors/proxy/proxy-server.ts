@@ -50,6 +50,7 @@ export class ProxyServer {
   #engine: SshEngine | undefined;
   #certs: ServingCertCache | undefined;
   #serving: ClusterServing | undefined;
+  #draining = false;
 
   private constructor(options: ProxyServerOptions) {
     this.#options = options;
@@ -69,8 +70,8 @@ export class ProxyServer {
       host: options.host,
       port: options.port,
       logger: options.logger,
-      agentHandler: () => server.#serving && ((stream, remote) => server.#serving?.acceptAgent(stream, remote)),
-      ready: () => server.#serving !== undefined,
+      agentHandler: () => (server.#serving && !server.#draining ? (stream, remote) => server.#serving?.acceptAgent(stream, remote) : undefined),
+      ready: () => server.#serving !== undefined && !server.#draining,
       extraRoutes: metricsRoute(server.metrics),
     });
     try {
@@ -139,6 +140,17 @@ export class ProxyServer {
     const serving = this.#serving;
     this.#serving = undefined;
     await serving?.stop(reason);
+  }
+
+  /**
+   * Graceful stop of what is served: /readyz turns 503 and new agents are refused at once;
+   * requests in flight get up to `graceMs` to finish; then every session and listener ends.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.#draining = true;
+    const serving = this.#serving;
+    this.#serving = undefined;
+    await serving?.drain(graceMs);
   }
 
   /** Stop serving and release everything: the agent port, the worker threads. */

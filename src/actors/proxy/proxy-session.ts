@@ -19,6 +19,7 @@ import {
 import type { ChannelIo } from '../../machines/channel.js';
 import { describeAgentConfig } from '../../protocol/agent-config.js';
 import { SlotIds } from '../slot-ids.js';
+import { ChannelNotOpened } from './channel-errors.js';
 import { checkConfigPayload, type AcceptedConfig } from './config-check.js';
 import type { SessionTransport, SshEngine } from './ssh-engine.js';
 
@@ -29,7 +30,12 @@ export interface SessionLimits {
   readonly channelOpenTimeoutMs: number;
   /** Time the failure reply has to reach a rejected agent before the close. */
   readonly rejectLingerMs: number;
+  /** The SSH keepalive probe interval: an agent silent for longer (plus a reply's time) is suspect. */
+  readonly keepaliveIntervalMs: number;
 }
+
+/** Time an agent has to answer a keepalive probe before it is suspected dead. */
+export const PROBE_REPLY_MS = 3_000;
 
 export interface ProxySessionOptions {
   readonly id: string;
@@ -59,6 +65,8 @@ export class ProxySession implements SessionIo {
   #accepted: AcceptedConfig | undefined;
   #attempted: string | undefined;
   #openChannels = 0;
+  /** When the agent last sent anything (every SSH packet, keepalive replies included). */
+  #lastHeard = performance.now();
 
   constructor(options: ProxySessionOptions) {
     this.id = options.id;
@@ -67,7 +75,15 @@ export class ProxySession implements SessionIo {
     const { limits } = options;
     this.actor = createActor(agentSessionMachine, {
       id: `session:${options.id}`,
-      input: { sessionId: options.id, remoteAddress: options.remoteAddress, ...limits, io: this },
+      input: {
+        sessionId: options.id,
+        remoteAddress: options.remoteAddress,
+        handshakeTimeoutMs: limits.handshakeTimeoutMs,
+        configTimeoutMs: limits.configTimeoutMs,
+        rejectLingerMs: limits.rejectLingerMs,
+        channelOpenTimeoutMs: limits.channelOpenTimeoutMs,
+        io: this,
+      },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     this.done = toPromise(this.actor).then(
@@ -102,11 +118,18 @@ export class ProxySession implements SessionIo {
   get openChannels(): number {
     return this.#openChannels;
   }
+  /**
+   * Suspected dead: silent for longer than a keepalive interval and a probe's reply. New
+   * requests go to another agent (or get a 503) instead of waiting for this one.
+   */
+  get suspect(): boolean {
+    return performance.now() - this.#lastHeard > this.#options.limits.keepaliveIntervalMs + PROBE_REPLY_MS;
+  }
 
   /** A stream to `target` (one of the agent's two services) through a new channel actor. */
   openStream(target: string): Promise<Duplex> {
     const transport = this.#transport;
-    if (!transport || !this.actor.getSnapshot().matches('serving')) return Promise.reject(new Error('agent session is not serving'));
+    if (!transport || !this.actor.getSnapshot().matches('serving')) return Promise.reject(new ChannelNotOpened('agent session is not serving'));
     return new Promise((resolve, reject) => {
       const id = this.#channelIds.take();
       const io = this.#channelIo(transport, target, id, resolve, reject);
@@ -152,6 +175,8 @@ export class ProxySession implements SessionIo {
       log: (level, message, fields) => log[level](fields, message),
     });
     this.#transport = transport;
+    // After the engine took the stream: a listener of ours must not start the flow first.
+    this.#options.stream.on('data', () => (this.#lastHeard = performance.now()));
     receive((command) => command.type === 'close' && transport.close());
     return () => transport.release();
   }
@@ -178,7 +203,7 @@ export class ProxySession implements SessionIo {
     return {
       open: (signal) =>
         new Promise<void>((opened, failed) => {
-          const abandon = () => reject(new Error('agent session ended before the channel opened'));
+          const abandon = () => reject(new ChannelNotOpened('agent session ended before the channel opened'));
           signal.addEventListener('abort', abandon, { once: true });
           transport.openChannel(target, (error, channel) => {
             signal.removeEventListener('abort', abandon);
@@ -204,7 +229,7 @@ export class ProxySession implements SessionIo {
         };
       },
       refuse: (reason) => {
-        reject(new Error(reason));
+        reject(new ChannelNotOpened(reason));
         release();
       },
     };

@@ -10,6 +10,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../../log.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import { pipeStreams } from '../pipe-streams.js';
+import { ChannelNotOpened } from './channel-errors.js';
+import { isWatch, WatchLines } from './watch-lines.js';
 
 /** Where one request goes: a session's pooled agent and what to send upstream. */
 export interface Upstream {
@@ -26,8 +28,8 @@ export interface Upstream {
 export interface ReverseProxyOptions {
   readonly clusterName: string;
   readonly listener: 'kubernetes' | 'kubesphere';
-  /** The session to use for the next request, or undefined when none serves. */
-  readonly pickUpstream: () => Upstream | undefined;
+  /** The session to use for the next request (not one of `exclude`), or undefined when none serves. */
+  readonly pickUpstream: (exclude?: ReadonlySet<Upstream>) => Upstream | undefined;
   readonly logger: Logger;
   readonly metrics?: ProxyMetrics;
 }
@@ -59,6 +61,18 @@ function statusBody(code: number, reason: string, message: string): string {
 export function createReverseProxy(options: ReverseProxyOptions) {
   const log = options.logger.child({ cluster: options.clusterName, listener: options.listener });
   const unavailable = `cluster ${options.clusterName} has no connected agent`;
+  /** What each request in flight does at a drain's deadline. */
+  const inflight = new Set<() => void>();
+  const idleWaiters = new Set<() => void>();
+  const track = (onDeadline: () => void, until: { once(event: 'close', fn: () => void): unknown }) => {
+    inflight.add(onDeadline);
+    until.once('close', () => {
+      inflight.delete(onDeadline);
+      if (inflight.size > 0) return;
+      for (const resolve of idleWaiters) resolve();
+      idleWaiters.clear();
+    });
+  };
 
   const send = (upstream: Upstream, req: IncomingMessage, upgrade: boolean, fresh = upgrade) =>
     (upstream.secure ? httpsRequest : httpRequest)({
@@ -93,42 +107,66 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       res.writeHead(503, { 'content-type': 'application/json' }).end(statusBody(503, 'ServiceUnavailable', unavailable));
       return;
     }
-    // A pooled keep-alive connection the member closed at its idle timeout while we picked
-    // it fails before any answer. As Go's http.Transport, send a request without a body
-    // that cannot change anything once more, on a fresh connection; anything else is a 502.
+    // Two failures are retried before any answer, on another connection:
+    // - the channel never opened (the agent refused it, its session ended): nothing reached
+    //   the member, so any request goes to another agent — the body is read only once a
+    //   connection is there;
+    // - a pooled keep-alive connection the member closed at its idle timeout: as Go's
+    //   http.Transport, a request without a body that cannot change anything is sent once
+    //   more on a fresh connection. Anything else is a 502.
     const replayable = REPLAYABLE_METHODS.has(req.method ?? '') && !hasBody(req);
+    const tried = new Set<Upstream>();
+    let replayed = false;
     let upstreamReq: ClientRequest;
-    const forward = (target: Upstream, retry: boolean) => {
-      const current = send(target, req, false, retry);
+    const forward = (target: Upstream, fresh: boolean) => {
+      tried.add(target);
+      const current = send(target, req, false, fresh);
       upstreamReq = current;
       current.on('response', (upstreamRes) => {
         headersSent(upstreamRes.statusCode ?? 502);
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.headers));
         res.flushHeaders(); // watches: the client sees the headers before the first event
         count('from_member', upstreamRes);
-        upstreamRes.pipe(res);
         upstreamRes.on('error', () => res.destroy());
+        if (!isWatch(req.url, upstreamRes.headers['content-type'])) return void upstreamRes.pipe(res);
+        // A watch goes on event by event, so a drain can end it between two events.
+        const lines = new WatchLines();
+        upstreamRes.pipe(lines).pipe(res);
+        endAtDeadline = () => {
+          upstreamRes.unpipe(lines);
+          upstreamRes.destroy();
+          lines.unpipe(res);
+          res.end();
+        };
       });
       current.on('error', (error) => {
-        if (res.headersSent) {
-          res.destroy();
-          return;
+        if (res.headersSent) return void res.destroy();
+        if (res.destroyed) return;
+        const elsewhere = error instanceof ChannelNotOpened ? options.pickUpstream(tried) : undefined;
+        if (elsewhere) return forward(elsewhere, fresh);
+        if (!replayed && replayable && current.reusedSocket) {
+          replayed = true;
+          const again = options.pickUpstream();
+          if (again) return forward(again, true);
         }
-        const again = !retry && replayable && current.reusedSocket && !res.destroyed ? options.pickUpstream() : undefined;
-        if (again) return forward(again, true);
         log.warn({ method: req.method, path: pathOnly(req.url), error: error.message }, 'Upstream request failed');
         res
           .writeHead(502, { 'content-type': 'application/json' })
           .end(statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`));
       });
-      if (replayable) current.end();
-      else req.pipe(current);
+      if (replayable) return void current.end();
+      current.once('socket', () => {
+        count('to_member', req);
+        req.pipe(current);
+      });
     };
     // A client that goes away mid-request or mid-response releases the upstream stream.
     res.on('close', () => {
       if (!res.writableFinished) upstreamReq.destroy();
     });
-    count('to_member', req);
+    // At a drain's deadline a watch ends cleanly; anything else still running is cut.
+    let endAtDeadline: () => void = () => void res.destroy();
+    track(() => endAtDeadline(), res);
     forward(upstream, false);
     if (replayable) req.resume();
   };
@@ -142,6 +180,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       return;
     }
     const upstreamReq = send(upstream, req, true);
+    track(() => socket.destroy(), socket);
     const abandon = () => upstreamReq.destroy();
     socket.once('close', abandon);
     upstreamReq.on('upgrade', (upstreamRes, upstreamSocket, upstreamHead) => {
@@ -166,7 +205,16 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     upstreamReq.end();
   };
 
-  return { handleRequest, handleUpgrade };
+  /** Resolves once no request or upgrade is in flight. */
+  const idle = (): Promise<void> =>
+    inflight.size === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.add(resolve));
+
+  /** A drain's deadline: end watches between two events, cut everything else. */
+  const endInFlight = (): void => {
+    for (const end of [...inflight]) end();
+  };
+
+  return { handleRequest, handleUpgrade, idle, endInFlight };
 }
 
 /** Methods that change nothing upstream: safe to send again when a pooled connection died. */

@@ -15,6 +15,12 @@ export interface KubeProxyOptions extends ProxyServerOptions {
   readonly client: KubeClient;
   /** Serve only while holding Lease kubesphere-system/tower. */
   readonly leaderElect?: boolean;
+  /** Lease timings (client-go's --leader-elect-lease-duration, -renew-deadline, -retry-period). */
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  /** After a (re)start, the time agents have to come back before AgentAvailable turns False. */
+  readonly agentGraceMs?: number;
 }
 
 export interface KubeProxy {
@@ -22,7 +28,11 @@ export interface KubeProxy {
   /** The controller while serving. */
   readonly controller: ClusterController | undefined;
   readonly election: LeaderElection | undefined;
-  stop(): Promise<void>;
+  /**
+   * Stop: drain what is served (requests in flight get up to `graceMs`), then give the
+   * Lease up so a successor takes over at once and finds the ports free, then close.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export async function startKubeProxy(options: KubeProxyOptions): Promise<KubeProxy> {
@@ -38,6 +48,7 @@ export async function startKubeProxy(options: KubeProxyOptions): Promise<KubePro
       host: options.host,
       agentPort: server.port,
       metrics: server.metrics,
+      ...(options.agentGraceMs === undefined ? {} : { agentGraceMs: options.agentGraceMs }),
       ...(options.publishServiceAddress ? { publishServiceAddress: options.publishServiceAddress } : {}),
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
@@ -50,56 +61,54 @@ export async function startKubeProxy(options: KubeProxyOptions): Promise<KubePro
     controller = next;
     server.serve(next);
   };
-  const unserve = async (reason: string): Promise<void> => {
+  /** Stop serving: at once (a lost lease), or draining for `graceMs` (a stop). */
+  const unserve = async (graceMs: number | undefined): Promise<void> => {
     const current = controller;
     controller = undefined;
-    await server.unserve(reason);
+    if (graceMs === undefined) await server.unserve('lost the lease');
+    else await server.drain(graceMs);
     await current?.close();
   };
 
-  if (!options.leaderElect) {
+  // Terms follow one another: a term's serve and unserve run in order.
+  let term: Promise<void> = Promise.resolve();
+  let election: LeaderElection | undefined;
+  if (options.leaderElect) {
+    election = startLeaderElection({
+      client: options.client,
+      logger: log,
+      metrics: server.metrics,
+      ...(options.leaseDurationMs ? { leaseDurationMs: options.leaseDurationMs } : {}),
+      ...(options.renewDeadlineMs ? { renewDeadlineMs: options.renewDeadlineMs } : {}),
+      ...(options.retryPeriodMs ? { retryPeriodMs: options.retryPeriodMs } : {}),
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+      onStartedLeading: () => {
+        log.info('Leading: reconciling and serving');
+        term = term.then(() => serve().catch((error: unknown) => log.error({ error: errorMessage(error) }, 'Cannot serve while leading')));
+      },
+      onStoppedLeading: () => {
+        log.warn('Not leading: stopping reconcile and serve');
+        term = term.then(() => unserve(undefined));
+      },
+    });
+  } else {
     try {
       await serve();
     } catch (error) {
       await server.stop();
       throw error;
     }
-    return {
-      server,
-      get controller() {
-        return controller;
-      },
-      election: undefined,
-      stop: async () => (await unserve('proxy stopping'), await server.stop()),
-    };
   }
-
-  // Terms follow one another: a term's serve and unserve run in order.
-  let term: Promise<void> = Promise.resolve();
-  const election = startLeaderElection({
-    client: options.client,
-    logger: log,
-    ...(options.inspect ? { inspect: options.inspect } : {}),
-    onStartedLeading: () => {
-      log.info('Leading: reconciling and serving');
-      term = term.then(() => serve().catch((error: unknown) => log.error({ error: errorMessage(error) }, 'Cannot serve while leading')));
-    },
-    onStoppedLeading: () => {
-      log.warn('Not leading: stopping reconcile and serve');
-      term = term.then(() => unserve('lost the lease'));
-    },
-  });
   return {
     server,
     get controller() {
       return controller;
     },
     election,
-    // Stop serving first, then give the Lease up, so a successor finds the ports free.
-    stop: async () => {
-      term = term.then(() => unserve('proxy stopping'));
+    stop: async (graceMs = 0) => {
+      term = term.then(() => unserve(graceMs));
       await term;
-      await election.stop();
+      await election?.stop();
       await term;
       await server.stop();
     },
