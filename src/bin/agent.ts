@@ -1,5 +1,6 @@
 /** `agent`: the member-cluster side of the tunnel. Flags as the Go tower's agent. */
 import meow from 'meow';
+import { DEFAULT_MAX_CHANNELS, DEFAULT_MAX_DIALS } from '../actors/agent/agent-channels.js';
 import { CredentialError, DEFAULT_SERVICE_ACCOUNT_DIR } from '../actors/agent/member-credentials.js';
 import { startAgent } from '../actors/agent/start-agent.js';
 import { connectInspector } from '../actors/inspect.js';
@@ -36,6 +37,10 @@ const cli = meow(
     --max-retry N                Give up after N failed attempts in a row; 0 = never (default 0)
     --max-retry-interval DURATION
                                  Longest wait between attempts (default 2m; under 1s means 5m)
+    --max-channels N             Channels the proxy may have open at once; more are refused
+                                 (resource shortage) (default 1000)
+    --max-dials N                Dials to this cluster's services in flight at once; more
+                                 wait their turn (default 128)
     --service-account-dir DIR    In-cluster credential files (default
                                  ${DEFAULT_SERVICE_ACCOUNT_DIR})
     --metrics-port N             Serve Prometheus metrics on this port at /metrics (default: off)
@@ -61,6 +66,8 @@ const cli = meow(
       keepalive: { type: 'string', default: '30s' },
       maxRetry: { type: 'string', default: '0' },
       maxRetryInterval: { type: 'string', default: '2m' },
+      maxChannels: { type: 'string', default: String(DEFAULT_MAX_CHANNELS) },
+      maxDials: { type: 'string', default: String(DEFAULT_MAX_DIALS) },
       serviceAccountDir: { type: 'string', default: DEFAULT_SERVICE_ACCOUNT_DIR },
       inspect: { type: 'string' },
       metricsPort: { type: 'string', default: '0' },
@@ -79,6 +86,12 @@ function duration(flag: string, value: string): number {
   return ms;
 }
 
+function positiveInteger(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1_000_000) throw new UsageError(`--${flag} ${value}: must be an integer in 1-1000000`);
+  return n;
+}
+
 async function main(): Promise<void> {
   const f = cli.flags;
   if (cli.input.length > 0) throw new UsageError(`unexpected argument ${cli.input[0]}; see --help`);
@@ -89,6 +102,8 @@ async function main(): Promise<void> {
   if (f.logFormat !== 'json' && f.logFormat !== 'text') throw new UsageError(`--log-format ${f.logFormat}: must be json or text`);
   const maxRetry = Number(f.maxRetry);
   if (!Number.isInteger(maxRetry) || maxRetry < 0) throw new UsageError(`--max-retry ${f.maxRetry}: must be a non-negative integer`);
+  const maxChannels = positiveInteger('max-channels', f.maxChannels);
+  const maxDials = positiveInteger('max-dials', f.maxDials);
   const keepaliveMs = duration('keepalive', f.keepalive);
   let maxRetryMs = duration('max-retry-interval', f.maxRetryInterval);
   if (maxRetryMs < 1000) maxRetryMs = 5 * 60_000; // Go tower's rule
@@ -121,6 +136,8 @@ async function main(): Promise<void> {
     backoff: { ...DEFAULT_BACKOFF, maxMs: maxRetryMs },
     handshakeTimeoutMs: 45_000,
     dialTimeoutMs: 10_000,
+    maxChannels,
+    maxDials,
     logger,
     ...(inspection ? { inspect: inspection.inspect } : {}),
   });

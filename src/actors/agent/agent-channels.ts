@@ -3,14 +3,21 @@
  * these actors dial the target inside the member cluster and pipe bytes both ways.
  * A channel is accepted on the SSH side only once the target answered, so the proxy
  * sees a refused or unreachable target as a failed channel open, not as an empty stream.
+ *
+ * A proxy may ask for any number of channels at once: beyond `maxChannels` open or being
+ * opened, opens are refused at once with SSH's "resource shortage" and a description;
+ * of those admitted, at most `maxDials` dial at a time and the others wait their turn
+ * (dial-slots.ts). A burst thus costs at most `maxChannels` sockets and never lingers.
  */
 import { connect, type Socket } from 'node:net';
 import type { ClientChannel } from 'ssh2';
 import { fromCallback, fromPromise } from 'xstate';
+import type { Logger } from '../../log.js';
 import { channelMachine, type ChannelEvent } from '../../machines/channel.js';
 import { parseHostPort } from '../../protocol/host-port.js';
 import { pipeStreams } from '../pipe-streams.js';
 import { SlotIds } from '../slot-ids.js';
+import { DialSlots } from './dial-slots.js';
 
 interface PendingChannel {
   readonly accept: () => ClientChannel;
@@ -22,13 +29,79 @@ interface LiveChannel {
   readonly socket: Socket;
 }
 
+/** `--max-channels`: channels open or being opened per session. Generous for kubectl and ks-apiserver. */
+export const DEFAULT_MAX_CHANNELS = 1000;
+/**
+ * `--max-dials`: dials to the member's services in flight; more wait (up to the dial
+ * timeout). A dial inside the cluster answers in about a millisecond, so 128 at once
+ * still opens tens of thousands of channels a second; against a target that does not
+ * answer it caps the half-open sockets (each then waits out the 10 s dial timeout).
+ */
+export const DEFAULT_MAX_DIALS = 128;
+/** SSH_OPEN_RESOURCE_SHORTAGE (RFC 4254 §5.1). */
+export const OPEN_RESOURCE_SHORTAGE = 4;
+/** Refusals are logged once when they start, then summed up at most this often. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+export interface AgentChannelOptions {
+  readonly dialTimeoutMs: number;
+  readonly maxChannels: number;
+  readonly maxDials: number;
+  readonly logger: Logger;
+}
+
 /** The channels of one agent process, shared by its session and channel actors. */
 export class AgentChannels {
   readonly #pending = new Map<string, PendingChannel>();
   readonly #live = new Map<string, LiveChannel>();
   readonly #ids = new SlotIds('ch-');
+  /** Refusals not yet logged, and whether a summary is due. */
+  #refusals = { count: 0, reason: '', timer: undefined as NodeJS.Timeout | undefined };
+  readonly #dials: DialSlots;
 
-  constructor(private readonly dialTimeoutMs: number) {}
+  constructor(private readonly options: AgentChannelOptions) {
+    this.#dials = new DialSlots(options.maxDials, options.dialTimeoutMs);
+  }
+
+  /**
+   * Refuse a channel open at once (resource shortage) when `maxChannels` are open or
+   * being opened; returns whether it did. The first refusal is logged, later ones are
+   * summed up every 10 s.
+   */
+  refuseOverLimit(reject: (reason: number, description: string) => void): boolean {
+    const { maxChannels } = this.options;
+    const channels = this.#pending.size + this.#live.size;
+    if (channels < maxChannels) return false;
+    const reason = `agent has ${channels} channels open or opening, its limit (--max-channels ${maxChannels})`;
+    reject(OPEN_RESOURCE_SHORTAGE, reason);
+    this.#noteRefusal(reason);
+    return true;
+  }
+
+  #noteRefusal(reason: string): void {
+    const refusals = this.#refusals;
+    refusals.reason = reason;
+    if (refusals.timer) {
+      refusals.count += 1;
+      return;
+    }
+    this.options.logger.warn({ reason }, 'Refusing channels the proxy opens: resource shortage');
+    refusals.timer = setTimeout(() => this.#summarizeRefusals(), REFUSAL_LOG_INTERVAL_MS);
+    refusals.timer.unref();
+  }
+
+  #summarizeRefusals(): void {
+    const refusals = this.#refusals;
+    refusals.timer = undefined;
+    if (refusals.count === 0) return;
+    this.options.logger.warn(
+      { refused: refusals.count, intervalS: REFUSAL_LOG_INTERVAL_MS / 1000, lastReason: refusals.reason },
+      'Refused more channels: resource shortage',
+    );
+    refusals.count = 0;
+    refusals.timer = setTimeout(() => this.#summarizeRefusals(), REFUSAL_LOG_INTERVAL_MS);
+    refusals.timer.unref();
+  }
 
   /** Park an incoming channel open; returns the id the channel actor will use. */
   park(accept: () => ClientChannel, reject: () => void): string {
@@ -39,6 +112,12 @@ export class AgentChannels {
 
   /** Refuse everything still pending and drop live pairs (the session ended). */
   clear(): void {
+    if (this.#refusals.timer) {
+      clearTimeout(this.#refusals.timer);
+      this.#summarizeRefusals();
+      clearTimeout(this.#refusals.timer);
+      this.#refusals.timer = undefined;
+    }
     for (const [id, pending] of this.#pending) {
       pending.reject();
       this.#release(id);
@@ -56,12 +135,17 @@ export class AgentChannels {
     return this.#live.size;
   }
 
+  /** Channels being opened (dialling or waiting for a dial slot). */
+  get openingCount(): number {
+    return this.#pending.size;
+  }
+
   /** The channel machine with this side's I/O. */
   machine() {
     return channelMachine.provide({
       actors: {
         open: fromPromise<void, { id: string; target: string }>(async ({ input, signal }) => {
-          const socket = await this.#dial(input.target, signal);
+          const socket = await this.#dials.run(signal, () => this.#dial(input.target, signal));
           const pending = this.#pending.get(input.id);
           this.#pending.delete(input.id);
           if (!pending) {
@@ -107,7 +191,8 @@ export class AgentChannels {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: address.host, port: address.port });
       socket.setNoDelay(true);
-      const timer = setTimeout(() => fail(new Error(`dial ${target}: no answer within ${this.dialTimeoutMs} ms`)), this.dialTimeoutMs);
+      const timeoutMs = this.options.dialTimeoutMs;
+      const timer = setTimeout(() => fail(new Error(`dial ${target}: no answer within ${timeoutMs} ms`)), timeoutMs);
       const onAbort = () => fail(new Error(`dial ${target}: cancelled`));
       signal.addEventListener('abort', onAbort, { once: true });
       function done() {

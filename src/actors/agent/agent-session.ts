@@ -18,6 +18,7 @@ import {
   CONFIG_REQUEST,
   IDENT_CLIENT,
   MAX_TARGET_BYTES,
+  MAX_WS_MESSAGE_BYTES,
   PING_REQUEST,
   SUBPROTOCOL,
 } from '../../protocol/constants.js';
@@ -70,6 +71,7 @@ export function agentSessionLogic({ options, channels, kubernetesTarget }: Agent
       const socket = new WebSocket(options.proxyUrl, SUBPROTOCOL, {
         handshakeTimeout: options.handshakeTimeoutMs,
         perMessageDeflate: false,
+        maxPayload: MAX_WS_MESSAGE_BYTES,
         finishRequest: acceptMissingSubprotocol,
         ...(viaProxy ? { agent: viaProxy.agent } : {}),
       });
@@ -119,6 +121,7 @@ export function agentSessionLogic({ options, channels, kubernetesTarget }: Agent
           reject();
           return;
         }
+        if (channels.refuseOverLimit(reject)) return;
         const id = channels.park(accept, reject);
         sendBack({ type: 'channel.requested', id, target });
       });

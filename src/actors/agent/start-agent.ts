@@ -12,7 +12,7 @@ import { agentConnectionMachine } from '../../machines/agent-connection.js';
 import { backoffDelay } from '../../machines/backoff.js';
 import { DEFAULT_KUBERNETES_PORT } from '../../protocol/constants.js';
 import { normalizeHostPort } from '../../protocol/host-port.js';
-import { AgentChannels } from './agent-channels.js';
+import { AgentChannels, DEFAULT_MAX_CHANNELS, DEFAULT_MAX_DIALS } from './agent-channels.js';
 import type { AgentOptions } from './agent-options.js';
 import { agentSessionLogic } from './agent-session.js';
 import { CredentialError, loadMemberCredentials } from './member-credentials.js';
@@ -46,7 +46,12 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const log = options.logger;
 
   const connect = () => {
-    const channels = new AgentChannels(options.dialTimeoutMs);
+    const channels = new AgentChannels({
+      dialTimeoutMs: options.dialTimeoutMs,
+      maxChannels: options.maxChannels ?? DEFAULT_MAX_CHANNELS,
+      maxDials: options.maxDials ?? DEFAULT_MAX_DIALS,
+      logger: log,
+    });
     const machine = agentConnectionMachine.provide({
       actors: {
         session: agentSessionLogic({ options, channels, kubernetesTarget }),
