@@ -56,7 +56,7 @@ export async function proxyStopsReadingDuringDownload(stage: HostileProxyStage, 
   const watch = await watchProc(agentPid(stage));
   await firstOf(connection, ['close'], holdMs);
   const peak = await watch.stop();
-  connection.end();
+  stage.drop(connection);
   return {
     attack: 'proxy grants a huge window and stops reading during a download',
     victim: 'agent',

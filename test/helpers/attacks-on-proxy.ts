@@ -255,18 +255,36 @@ export async function tokenStormAttack(
   };
 }
 
-/** Time for a fresh agent of `spare` to be accepted (WebSocket, SSH, config); it leaves at once. */
-export async function goodAgentConnect(world: HostileWorld, timeoutMs = 10_000): Promise<number> {
+/**
+ * Time for a fresh agent of `spare` to be accepted (WebSocket, SSH, config), trying again
+ * every 200 ms while the proxy refuses it (e.g. at its cap of unauthenticated
+ * connections), for up to `withinMs`. The agent leaves at once.
+ */
+export async function goodAgentConnect(world: HostileWorld, withinMs = 10_000): Promise<number> {
   const started = performance.now();
-  const raw = await connectRawAgent(world.proxyPort, { timeoutMs });
-  try {
-    const reply = await raw.sendConfig(
-      rawConfig({ name: world.spare.name, token: world.spare.token, kubernetesSvcHost: `127.0.0.1:${world.member.port}`, kubeSphereSvcHost: `127.0.0.1:${world.ksPort}` }),
-    );
-    if (!reply.ok) throw new Error(`the good agent was refused: ${reply.message}`);
-    return performance.now() - started;
-  } finally {
-    await raw.close().catch(() => {});
+  const config = rawConfig({
+    name: world.spare.name,
+    token: world.spare.token,
+    kubernetesSvcHost: `127.0.0.1:${world.member.port}`,
+    kubeSphereSvcHost: `127.0.0.1:${world.ksPort}`,
+  });
+  for (;;) {
+    const left = withinMs - (performance.now() - started);
+    try {
+      const raw = await connectRawAgent(world.proxyPort, { timeoutMs: Math.max(1_000, left) });
+      try {
+        const reply = await raw.sendConfig(config);
+        if (!reply.ok) throw new Error(`the good agent was refused: ${reply.message}`);
+        return performance.now() - started;
+      } finally {
+        await raw.close().catch(() => {});
+      }
+    } catch (error) {
+      if (performance.now() - started + 200 > withinMs) {
+        throw new Error(`a good agent could not connect within ${withinMs} ms: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
 }
 

@@ -30,6 +30,8 @@ export interface HostileProxyStage {
   grantHugeWindow(connection: Connection, channel: ServerChannel): void;
   /** Read nothing more from the agent. */
   stopReading(connection: Connection): void;
+  /** Drop the connection at once (TCP closed, no goodbye). */
+  drop(connection: Connection): void;
   close(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function startHostileProxyStage(options: HostileProxyOptions): Prom
       flood: (connection, channel, total, timeoutMs) => floodChannel(connection, channel, transport(connection).stream, total, { timeoutMs }),
       grantHugeWindow: (connection, channel) => grantHugeWindow(connection, channel),
       stopReading: (connection) => transport(connection).ws.pause(),
+      drop: (connection) => transport(connection).ws.terminate(),
       close,
     };
   } catch (error) {
