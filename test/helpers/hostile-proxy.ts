@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Connection, ServerChannel } from 'ssh2';
-import { ManagedChild } from '../../dev/demo/child.js';
+import { describeExit, ManagedChild } from '../../dev/demo/child.js';
 import { PACKAGE_ROOT } from '../../dev/demo/paths.js';
 import { createSelfSignedCa } from '../../src/pki/index.js';
 import { startFakeProxy, type FakeProxy } from './fake-proxy.js';
@@ -21,7 +21,10 @@ export interface HostileProxyStage {
   readonly agent: ManagedChild;
   readonly kube: TcpTarget;
   readonly ks: TcpTarget;
-  /** The agent's SSH connection once its config was accepted (the next one, after a reconnect). */
+  /**
+   * The agent's SSH connection once its config was accepted (the next one, after a
+   * reconnect); rejects if the agent exits or does not come within 20 s.
+   */
   nextConnection(): Promise<Connection>;
   /** Open a channel to the agent's kube or ks target. */
   open(connection: Connection, target: 'kube' | 'ks'): Promise<ServerChannel>;
@@ -100,7 +103,7 @@ export async function startHostileProxyStage(options: HostileProxyOptions): Prom
       agent,
       kube,
       ks,
-      nextConnection: () => fake.nextAgent(),
+      nextConnection: () => nextConnection(fake, agent),
       open: (connection, target) => fake.openChannel(connection, target === 'kube' ? kube.address : ks.address),
       flood: (connection, channel, total, timeoutMs) => floodChannel(connection, channel, transport(connection).stream, total, { timeoutMs }),
       grantHugeWindow: (connection, channel) => grantHugeWindow(connection, channel),
@@ -112,4 +115,15 @@ export async function startHostileProxyStage(options: HostileProxyOptions): Prom
     await close();
     throw error;
   }
+}
+
+const CONNECT_TIMEOUT_MS = 20_000;
+
+function nextConnection(fake: FakeProxy, agent: ManagedChild): Promise<Connection> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the agent did not connect within ${CONNECT_TIMEOUT_MS} ms:\n${agent.tail(5)}`)), CONNECT_TIMEOUT_MS);
+    void agent.exited.then((exit) => reject(new Error(`bin/agent exited (${describeExit(exit)}):\n${agent.tail(5)}`)));
+  });
+  return Promise.race([fake.nextAgent(), gaveUp]).finally(() => clearTimeout(timer));
 }

@@ -12,7 +12,7 @@
  * +396 MiB for a 300 MiB upload.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { describeReport } from '../helpers/attack-report.js';
 import { agentFloodsBeyondWindow, agentStopsReadingDuringUpload } from '../helpers/attacks-on-proxy.js';
 import { assertBounded, assertGoodClientFine, calmLatency } from '../helpers/hostile-asserts.js';
@@ -25,13 +25,14 @@ const BOUND = { rssGrowthMiB: 48 };
 
 for (const engine of ['inline', 'data-plane threads'] as const) {
   describe(`[ssh2 patch] an agent that ignores the proxy's windows (${engine})`, { timeout: 120_000 }, () => {
+    // A fresh proxy per attack: memory one attack freed would hide what the next one takes.
     let world: HostileWorld;
     let calmMs: number;
-    before(async () => {
+    beforeEach(async () => {
       world = await startHostileWorld({ proxyArgs: engine === 'inline' ? [] : ['--data-plane-threads', '2'] });
       calmMs = await calmLatency(world.probe);
     });
-    after(() => world?.close());
+    afterEach(() => world?.close());
 
     it('answering a channel beyond its window gets the agent cut off, with a line naming the channel', async () => {
       const report = await agentFloodsBeyondWindow(world, ATTACK_BYTES);
