@@ -18,6 +18,7 @@ import { parseHostPort } from '../../protocol/host-port.js';
 import { pipeStreams } from '../pipe-streams.js';
 import { SlotIds } from '../slot-ids.js';
 import { DialSlots } from './dial-slots.js';
+import { RefusalLog } from './refusal-log.js';
 
 interface PendingChannel {
   readonly accept: () => ClientChannel;
@@ -55,12 +56,12 @@ export class AgentChannels {
   readonly #pending = new Map<string, PendingChannel>();
   readonly #live = new Map<string, LiveChannel>();
   readonly #ids = new SlotIds('ch-');
-  /** Refusals not yet logged, and whether a summary is due. */
-  #refusals = { count: 0, reason: '', timer: undefined as NodeJS.Timeout | undefined };
+  readonly #refusals: RefusalLog;
   readonly #dials: DialSlots;
 
   constructor(private readonly options: AgentChannelOptions) {
     this.#dials = new DialSlots(options.maxDials, options.dialTimeoutMs);
+    this.#refusals = new RefusalLog(options.logger, REFUSAL_LOG_INTERVAL_MS);
   }
 
   /**
@@ -74,33 +75,8 @@ export class AgentChannels {
     if (channels < maxChannels) return false;
     const reason = `agent has ${channels} channels open or opening, its limit (--max-channels ${maxChannels})`;
     reject(OPEN_RESOURCE_SHORTAGE, reason);
-    this.#noteRefusal(reason);
+    this.#refusals.note(reason);
     return true;
-  }
-
-  #noteRefusal(reason: string): void {
-    const refusals = this.#refusals;
-    refusals.reason = reason;
-    if (refusals.timer) {
-      refusals.count += 1;
-      return;
-    }
-    this.options.logger.warn({ reason }, 'Refusing channels the proxy opens: resource shortage');
-    refusals.timer = setTimeout(() => this.#summarizeRefusals(), REFUSAL_LOG_INTERVAL_MS);
-    refusals.timer.unref();
-  }
-
-  #summarizeRefusals(): void {
-    const refusals = this.#refusals;
-    refusals.timer = undefined;
-    if (refusals.count === 0) return;
-    this.options.logger.warn(
-      { refused: refusals.count, intervalS: REFUSAL_LOG_INTERVAL_MS / 1000, lastReason: refusals.reason },
-      'Refused more channels: resource shortage',
-    );
-    refusals.count = 0;
-    refusals.timer = setTimeout(() => this.#summarizeRefusals(), REFUSAL_LOG_INTERVAL_MS);
-    refusals.timer.unref();
   }
 
   /** Park an incoming channel open; returns the id the channel actor will use. */
@@ -112,12 +88,7 @@ export class AgentChannels {
 
   /** Refuse everything still pending and drop live pairs (the session ended). */
   clear(): void {
-    if (this.#refusals.timer) {
-      clearTimeout(this.#refusals.timer);
-      this.#summarizeRefusals();
-      clearTimeout(this.#refusals.timer);
-      this.#refusals.timer = undefined;
-    }
+    this.#refusals.flush();
     for (const [id, pending] of this.#pending) {
       pending.reject();
       this.#release(id);
@@ -133,11 +104,6 @@ export class AgentChannels {
 
   get openCount(): number {
     return this.#live.size;
-  }
-
-  /** Channels being opened (dialling or waiting for a dial slot). */
-  get openingCount(): number {
-    return this.#pending.size;
   }
 
   /** The channel machine with this side's I/O. */
