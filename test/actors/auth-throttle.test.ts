@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { AuthThrottle, throttleKey, type AuthThrottleLimits, type Every } from '../../src/actors/proxy/auth-throttle.js';
+import { authThrottleMetrics } from '../../src/metrics/auth-throttle-metrics.js';
 
 interface Line {
   readonly msg: string;
@@ -143,6 +145,25 @@ describe('AuthThrottle', () => {
     fail(h.throttle, '10.0.0.1', 2);
     assert.equal(h.lines[1]!['refusedForS'], 120);
     assert.equal(h.lines[0]!['refusedForS'], undefined);
+  });
+});
+
+describe('authThrottleMetrics', () => {
+  it('exports what the throttle counts', async () => {
+    const registry = new Registry();
+    let throttle: AuthThrottle | undefined;
+    const counters = authThrottleMetrics(registry, () => throttle?.stats.tracked ?? 0);
+    throttle = new AuthThrottle({ logger: pino({ level: 'silent' }), counters, limits: { freeFailures: 1, refuseAfter: 3 }, every: () => () => {} });
+    fail(throttle, '10.0.0.1', 2);
+    throttle.check('10.0.0.1');
+    fail(throttle, '10.0.0.1');
+    throttle.check('10.0.0.1');
+    fail(throttle, '10.0.0.2');
+    const text = await registry.metrics();
+    assert.match(text, /^tower_proxy_auth_failures_total 4$/m);
+    assert.match(text, /^tower_proxy_auth_throttled_total\{action="delayed"\} 1$/m);
+    assert.match(text, /^tower_proxy_auth_throttled_total\{action="refused"\} 1$/m);
+    assert.match(text, /^tower_proxy_auth_throttle_addresses 2$/m);
   });
 });
 
