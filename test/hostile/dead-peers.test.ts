@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ManagedChild } from '../../dev/demo/child.js';
 import { probeWhile } from '../helpers/attack-report.js';
-import { startHostileProxyStage } from '../helpers/hostile-proxy.js';
+import { startHostileProxyStage, type HostileProxyStage } from '../helpers/hostile-proxy.js';
 import { calmLatency } from '../helpers/hostile-asserts.js';
 import { startHostileWorld, type HostileWorld } from '../helpers/hostile-world.js';
 
@@ -53,19 +53,18 @@ describe('[keepalive — lead] a frozen agent', { timeout: 120_000 }, () => {
 });
 
 describe('[keepalive — lead] a frozen proxy', { timeout: 60_000 }, () => {
+  let stage: HostileProxyStage | undefined;
+  after(() => stage?.close());
+
   it('the agent gives the session up within a few seconds and connects again', async () => {
-    const stage = await startHostileProxyStage({ kube: 'holder', ks: 'holder', agentArgs: ['--keepalive', '1s', '--keepalive-count', '3'] });
-    try {
-      const connection = await stage.nextConnection();
-      const frozenAt = performance.now();
-      stage.stopReading(connection); // answers nothing from now on
-      await stage.nextConnection();
-      const ms = performance.now() - frozenAt;
-      assert.ok(ms <= 8_000, `the agent reconnected after ${ms.toFixed(0)} ms`);
-      assert.match(stage.agent.output, /keepalive: no reply from proxy/);
-      stage.drop(connection);
-    } finally {
-      await stage.close();
-    }
+    stage = await startHostileProxyStage({ kube: 'holder', ks: 'holder', agentArgs: ['--keepalive', '1s', '--keepalive-count', '3'] });
+    const connection = await stage.nextConnection();
+    const frozenAt = performance.now();
+    stage.stopReading(connection); // answers nothing from now on
+    await stage.nextConnection();
+    const ms = performance.now() - frozenAt;
+    assert.ok(ms <= 8_000, `the agent reconnected after ${ms.toFixed(0)} ms`);
+    assert.match(stage.agent.output, /keepalive: no reply from proxy/);
+    stage.drop(connection);
   });
 });
