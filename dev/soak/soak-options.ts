@@ -55,7 +55,8 @@ any invariant fails (a line says which), 2 on a bad flag.
   --seed N              seed of the random choices (default: time based; printed)
   --help                this text
 
-Run as \`node --expose-gc dist/dev/soak/soak.js …\` to sample the heap after a full GC.`;
+Run as \`node --expose-gc dist/dev/soak/soak.js …\` to sample the heap after a full GC.
+\`--hostile\` runs the hostile-peer attacks instead (\`--hostile --help\`).`;
 
 export function parseSoakOptions(argv: readonly string[]): SoakOptions | 'help' {
   const { values } = parseArgs({

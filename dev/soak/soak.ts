@@ -4,6 +4,7 @@
  * everything stops and the run checks that nothing was left behind (issue 5).
  *
  *   node dist/dev/soak/soak.js --agents N --duration S [--faults] [--json] [--proxy-process]
+ *   node dist/dev/soak/soak.js --hostile [--attacks a,b] …   (soak-hostile.ts)
  */
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -11,6 +12,7 @@ import { createSelfSignedCa, importCa, issueClientCert } from '../../src/pki/ind
 import { startSimAgents, type SimAgents } from '../sim/index.js';
 import type { ProbeContext } from './soak-bad-inputs.js';
 import { FaultInjector } from './soak-faults.js';
+import { runHostileSoak } from './soak-hostile.js';
 import { checkInvariants } from './soak-invariants.js';
 import { SoakLoad } from './soak-load.js';
 import { parseSoakOptions, seededRandom, USAGE, type SoakOptions } from './soak-options.js';
@@ -39,6 +41,14 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--hostile')) {
+    try {
+      return await runHostileSoak(process.argv.slice(2));
+    } catch (error) {
+      process.stderr.write(`soak: ${error instanceof Error ? error.message : String(error)}; see --hostile --help\n`);
+      return 2;
+    }
+  }
   let opts: SoakOptions | 'help';
   try {
     opts = parseSoakOptions(process.argv.slice(2));

@@ -1,5 +1,6 @@
 /** `agent`: the member-cluster side of the tunnel. Flags as the Go tower's agent. */
 import meow from 'meow';
+import { DEFAULT_MAX_CHANNELS, DEFAULT_MAX_DIALS } from '../actors/agent/agent-channels.js';
 import { CredentialError, DEFAULT_SERVICE_ACCOUNT_DIR } from '../actors/agent/member-credentials.js';
 import { startAgent } from '../actors/agent/start-agent.js';
 import { connectInspector } from '../actors/inspect.js';
@@ -8,7 +9,7 @@ import { agentRegistry, serveMetrics } from '../metrics/agent-metrics.js';
 import { DEFAULT_BACKOFF } from '../machines/backoff.js';
 import { DEFAULT_KUBESPHERE_PORT } from '../protocol/constants.js';
 import { normalizeHostPort } from '../protocol/host-port.js';
-import { parseDuration } from './duration.js';
+import { durationFlag } from './duration.js';
 import { proxyWebSocketUrl } from './proxy-url.js';
 import { exitWithError, UsageError } from './usage-error.js';
 import { oneLineUnknownFlags } from './unknown-flags.js';
@@ -38,6 +39,10 @@ const cli = meow(
     --max-retry N                Give up after N failed attempts in a row; 0 = never (default 0)
     --max-retry-interval DURATION
                                  Longest wait between attempts (default 2m; under 1s means 5m)
+    --max-channels N             Channels the proxy may have open at once; more are refused
+                                 (resource shortage) (default 1000)
+    --max-dials N                Dials to this cluster's services in flight at once; more
+                                 wait their turn (default 128)
     --service-account-dir DIR    In-cluster credential files (default
                                  ${DEFAULT_SERVICE_ACCOUNT_DIR})
     --metrics-port N             Serve Prometheus metrics on this port at /metrics (default: off)
@@ -64,6 +69,8 @@ const cli = meow(
       keepaliveCount: { type: 'string', default: '3' },
       maxRetry: { type: 'string', default: '0' },
       maxRetryInterval: { type: 'string', default: '2m' },
+      maxChannels: { type: 'string', default: String(DEFAULT_MAX_CHANNELS) },
+      maxDials: { type: 'string', default: String(DEFAULT_MAX_DIALS) },
       serviceAccountDir: { type: 'string', default: DEFAULT_SERVICE_ACCOUNT_DIR },
       inspect: { type: 'string' },
       metricsPort: { type: 'string', default: '0' },
@@ -76,10 +83,12 @@ const cli = meow(
 // meow names the process after the package's first bin; name it for what it is.
 process.title = 'tower-agent';
 
-function duration(flag: string, value: string): number {
-  const ms = parseDuration(value);
-  if (ms === undefined) throw new UsageError(`--${flag} ${value}: not a duration (examples: 30s, 2m, 1h)`);
-  return ms;
+const duration = (flag: string, value: string): number => durationFlag(flag, value);
+
+function positiveInteger(flag: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1_000_000) throw new UsageError(`--${flag} ${value}: must be an integer in 1-1000000`);
+  return n;
 }
 
 async function main(): Promise<void> {
@@ -92,6 +101,8 @@ async function main(): Promise<void> {
   if (f.logFormat !== 'json' && f.logFormat !== 'text') throw new UsageError(`--log-format ${f.logFormat}: must be json or text`);
   const maxRetry = Number(f.maxRetry);
   if (!Number.isInteger(maxRetry) || maxRetry < 0) throw new UsageError(`--max-retry ${f.maxRetry}: must be a non-negative integer`);
+  const maxChannels = positiveInteger('max-channels', f.maxChannels);
+  const maxDials = positiveInteger('max-dials', f.maxDials);
   const keepaliveMs = duration('keepalive', f.keepalive);
   const keepaliveCountMax = Number(f.keepaliveCount);
   if (!Number.isInteger(keepaliveCountMax) || keepaliveCountMax < 1) throw new UsageError(`--keepalive-count ${f.keepaliveCount}: must be a positive integer`);
@@ -125,6 +136,8 @@ async function main(): Promise<void> {
     backoff: { ...DEFAULT_BACKOFF, maxMs: maxRetryMs },
     handshakeTimeoutMs: 45_000,
     dialTimeoutMs: 10_000,
+    maxChannels,
+    maxDials,
     logger,
     ...(inspection ? { inspect: inspection.inspect } : {}),
   });

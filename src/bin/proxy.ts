@@ -12,6 +12,7 @@ import { ClusterFileError } from '../cluster-sources/cluster-file-error.js';
 import { openClusterFile } from '../cluster-sources/cluster-file.js';
 import { MAX_DATA_PLANE_THREADS } from '../workers/data-plane-pool.js';
 import { exitWithError, UsageError } from './usage-error.js';
+import { LIMIT_FLAGS, LIMIT_FLAGS_HELP, parseLimitFlags } from './proxy-limit-flags.js';
 import { oneLineUnknownFlags } from './unknown-flags.js';
 
 const cli = meow(
@@ -45,7 +46,7 @@ const cli = meow(
     --log-format json|text         Log format (default json)
     --v N                          Log verbosity: 0-3 info, 4-5 debug, 6+ trace (default 0)
     --help                         Show this help
-`,
+${LIMIT_FLAGS_HELP}`,
   oneLineUnknownFlags('proxy', {
     importMeta: import.meta,
     allowUnknownFlags: false,
@@ -63,6 +64,7 @@ const cli = meow(
       inspect: { type: 'string' },
       logFormat: { type: 'string', default: 'json' },
       v: { type: 'string', default: '0' },
+      ...LIMIT_FLAGS,
     },
   }),
 );
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
     throw new UsageError('--clusters serves a file instead of Kubernetes; it cannot be combined with --kubeconfig or --leader-elect');
   }
 
+  const { limits, shutdownGraceMs, lease } = parseLimitFlags(f);
   const logger = createLogger({ name: 'proxy', verbosity, pretty: f.logFormat === 'text' });
   const ca = await loadCaFromFiles({ certFile: f.caCert, keyFile: f.caKey });
   const inspection = f.inspect ? connectInspector(f.inspect) : undefined;
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
     ...(f.hostKey ? { hostKeyFile: f.hostKey } : {}),
     ...(dataPlaneThreads > 0 ? { dataPlaneThreads } : {}),
     ...(inspection ? { inspect: inspection.inspect } : {}),
+    limits,
   };
 
   let running: Running;
@@ -109,7 +113,7 @@ async function main(): Promise<void> {
         await clusters.close();
         throw error;
       });
-      return { stop: async () => (await proxy.stop(), await clusters.close()) };
+      return { stop: async (graceMs) => (await proxy.stop(graceMs), await clusters.close()) };
     });
   } else {
     let client: KubeClient;
@@ -119,16 +123,22 @@ async function main(): Promise<void> {
       throw new UsageError(`${errorMessage(error)}; pass --kubeconfig FILE or --clusters FILE`);
     }
     logger.info({ host: f.host, port, apiserver: client.server.origin, leaderElect: f.leaderElect }, 'Starting proxy');
-    running = await listenOrExplain(() => startKubeProxy({ ...common, client, leaderElect: f.leaderElect }));
+    running = await listenOrExplain(() => startKubeProxy({ ...common, client, leaderElect: f.leaderElect, ...lease }));
   }
 
+  // The first signal drains (requests in flight get --shutdown-grace); a second one stops at once.
   let stopping = false;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, 'Second signal: stopping now');
+      logger.flush();
+      process.exit(0);
+    }
     stopping = true;
-    logger.info({ signal }, 'Stopping');
-    await running.stop();
+    logger.info({ signal, graceMs: shutdownGraceMs }, 'Stopping: draining requests in flight');
+    await running.stop(shutdownGraceMs);
     inspection?.stop();
+    logger.info('Stopped');
     logger.flush();
     process.exit(0);
   };
@@ -137,7 +147,7 @@ async function main(): Promise<void> {
 }
 
 interface Running {
-  stop(): Promise<void>;
+  stop(graceMs: number): Promise<void>;
 }
 
 /** A port already in use is the user's to fix: report it as a usage error (exit 2). */

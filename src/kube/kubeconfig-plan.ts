@@ -6,14 +6,17 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
+import { clusterBindingOf } from '../pki/cluster-binding.js';
 import { freshNotAfter, shouldRenew } from '../pki/renewal.js';
 import { DEFAULT_LEAF_VALIDITY_DAYS } from '../pki/validity.js';
 
-export type KubeconfigReason = 'missing' | 'unreadable' | 'server-changed' | 'ca-changed' | 'renewal';
+export type KubeconfigReason = 'missing' | 'unreadable' | 'server-changed' | 'ca-changed' | 'unbound' | 'renewal';
 
 export type KubeconfigDecision = { readonly issue: false } | { readonly issue: true; readonly reason: KubeconfigReason };
 
 export interface KubeconfigWanted {
+  /** The cluster its client certificate must be bound to (src/pki/cluster-binding.ts). */
+  readonly cluster: string;
   /** The endpoint clients use (`kubernetesAPIEndpoint`). */
   readonly server: string;
   readonly caPem: string;
@@ -45,6 +48,9 @@ export function planKubeconfig(stored: string | undefined, wanted: KubeconfigWan
   if (cluster?.server !== wanted.server) return { issue: true, reason: 'server-changed' };
   const ca = Buffer.from(cluster['certificate-authority-data'] ?? '', 'base64').toString('utf8');
   if (ca.trim() !== wanted.caPem.trim()) return { issue: true, reason: 'ca-changed' };
+  // Kubeconfigs issued before certificates were bound to their cluster are reissued once.
+  const binding = clusterBindingOf(new Uint8Array(cert.raw));
+  if (binding.kind !== 'bound' || binding.cluster !== wanted.cluster) return { issue: true, reason: 'unbound' };
   const times = { notBefore: new Date(cert.validFrom), notAfter: new Date(cert.validTo) };
   const fresh = freshNotAfter(wanted.now, wanted.validityDays ?? DEFAULT_LEAF_VALIDITY_DAYS, wanted.caNotAfter);
   return shouldRenew(times, fresh, wanted.now) ? { issue: true, reason: 'renewal' } : { issue: false };

@@ -8,11 +8,20 @@ export {
   issueServingCert,
   issueClientCert,
   ADMIN_CLIENT,
+  adminClientFor,
   type ServingCertRequest,
   type ClientCertRequest,
   type IssuedCert,
 } from './issue.js';
 export { classifyHost, servingCertSans, hostSetKey, DEFAULT_SERVING_DNS_NAMES, type SubjectAltName } from './hosts.js';
+export {
+  clusterBindingOf,
+  clusterBindingUri,
+  admitsCluster,
+  CLUSTER_URI_PREFIX,
+  type ClusterBinding,
+  type CertificateInput,
+} from './cluster-binding.js';
 export { buildKubeconfig, type KubeconfigInput } from './kubeconfig.js';
 export {
   ServingCertCache,

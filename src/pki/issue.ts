@@ -1,5 +1,6 @@
 import { webcrypto } from 'node:crypto';
 import type { CertificateAuthority } from './ca.js';
+import { clusterBindingUri } from './cluster-binding.js';
 import { randomSerialNumber, toPem } from './der.js';
 import { servingCertSans } from './hosts.js';
 import { DEFAULT_LEAF_VALIDITY_DAYS, validityWindow } from './validity.js';
@@ -21,6 +22,11 @@ export interface ServingCertRequest {
 export interface ClientCertRequest {
   commonName: string;
   organizations?: readonly string[];
+  /**
+   * Bind the certificate to this cluster (a SAN URI, see cluster-binding.ts): only that
+   * cluster's kube listener admits it. Unbound when not given.
+   */
+  cluster?: string;
   /** Default 365. Never past the CA's own expiry. */
   validityDays?: number;
   /** Issue time; default now. */
@@ -43,6 +49,11 @@ export const ADMIN_CLIENT: Readonly<ClientCertRequest> = {
   commonName: 'kubernetes-admin',
   organizations: ['system:masters'],
 };
+
+/** The admin identity of the kubeconfig the proxy issues for `cluster`, bound to it. */
+export function adminClientFor(cluster: string): ClientCertRequest {
+  return { ...ADMIN_CLIENT, cluster };
+}
 
 const LEAF_KEY: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 
@@ -120,7 +131,8 @@ export async function issueServingCert(ca: CertificateAuthority, req: ServingCer
 /**
  * Issue a client certificate: a fresh ECDSA P-256 key, subject O=… (each of
  * `organizations`, which Kubernetes reads as groups) and CN=`commonName`
- * (the user name), clientAuth.
+ * (the user name), clientAuth; with `cluster`, the SAN URI that binds it to that
+ * cluster. Throws on an empty name or an invalid cluster name.
  */
 export async function issueClientCert(ca: CertificateAuthority, req: ClientCertRequest): Promise<IssuedCert> {
   if (req.commonName.length === 0) throw new Error('a client certificate needs a non-empty commonName');
@@ -128,11 +140,13 @@ export async function issueClientCert(ca: CertificateAuthority, req: ClientCertR
     ...(req.organizations ?? []).map((o) => ({ O: [o] })),
     { CN: [req.commonName] },
   ];
+  const binding = req.cluster === undefined ? [] : [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: clusterBindingUri(req.cluster) }])];
   return issueLeaf(ca, {
     subject,
     extensions: [
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+      ...binding,
     ],
     validityDays: req.validityDays,
     now: req.now,

@@ -26,6 +26,13 @@ export const CONFIG_TIMEOUT_MS = 10_000;
  */
 export const MAX_CONFIG_BYTES = 32 * 1024;
 
+/**
+ * Largest WebSocket message either side accepts (SSH packets are ≤ 35 000 bytes; peers
+ * send a slice of the SSH stream per message). `ws` buffers a whole message before
+ * handing it on, so this bounds what a peer can make us hold at once.
+ */
+export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
+
 /** Largest channel-open data (`host:port`) either side accepts. */
 export const MAX_TARGET_BYTES = 1024;
 

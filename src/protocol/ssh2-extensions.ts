@@ -30,7 +30,12 @@ declare module 'ssh2' {
     ): this;
     on(
       event: 'custom channel',
-      listener: (info: CustomChannelInfo, accept: () => ClientChannel, reject: () => void) => void,
+      listener: (
+        info: CustomChannelInfo,
+        accept: () => ClientChannel,
+        /** Refuse the open; `reason` an RFC 4254 §5.1 code (default: connect failed), with a description. */
+        reject: (reason?: number, description?: string) => void,
+      ) => void,
     ): this;
   }
   interface Connection {

@@ -61,7 +61,7 @@ describe('reverse proxy: a reused upstream connection the member already closed'
     const reverse = createReverseProxy({
       clusterName: 'retry',
       listener: 'kubesphere',
-      pickUpstream: () => ({ agent, secure: false, target: `127.0.0.1:${memberPort}`, stripAuthorization: false }),
+      pickUpstream: () => ({ agent, secure: false, target: `127.0.0.1:${memberPort}`, stripAuthorization: false, suspect: () => false }),
       logger: silentLogger(),
     });
     proxy = createServer(reverse.handleRequest);

@@ -5,8 +5,9 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import ssh2, { type Connection, type ServerChannel } from 'ssh2';
-import { createWebSocketStream, WebSocketServer } from 'ws';
+import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
 import '../../src/protocol/ssh2-extensions.js';
 import { CHANNEL_TYPE, IDENT_SERVER, SUBPROTOCOL } from '../../src/protocol/constants.js';
 import { loadOrCreateHostKey } from '../../src/actors/proxy/host-key.js';
@@ -25,6 +26,8 @@ export interface FakeProxy {
   /** Resolves with the next connection whose config was accepted. */
   nextAgent(): Promise<Connection>;
   openChannel(connection: Connection, target: string): Promise<ServerChannel>;
+  /** The WebSocket of a connection and the byte stream SSH runs over (for attack tools). */
+  transportOf(connection: Connection): { readonly ws: WebSocket; readonly stream: Duplex } | undefined;
   readonly configs: Buffer[];
   close(): Promise<void>;
 }
@@ -36,6 +39,7 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
   const ready: Connection[] = [];
   const sockets = new Set<Socket>();
   const connections = new Set<Connection>();
+  const transports = new WeakMap<Connection, { ws: WebSocket; stream: Duplex }>();
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
   const http: HttpServer = createServer((_req, res) => res.writeHead(404).end());
   http.on('connection', (s: Socket) => {
@@ -48,6 +52,7 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
       stream.on('error', () => {});
       const server = new Server({ hostKeys: [hostKey], identRaw: IDENT_SERVER }, (conn) => {
         connections.add(conn);
+        transports.set(conn, { ws, stream });
         conn.on('error', () => {});
         conn.on('close', () => connections.delete(conn));
         conn.on('authentication', (ctx) => (ctx.method === 'password' ? ctx.accept() : ctx.reject(['password'])));
@@ -81,6 +86,7 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
       new Promise((resolve, reject) =>
         connection.openCustomChannel(CHANNEL_TYPE, Buffer.from(target), (error, channel) => (error ? reject(error) : resolve(channel))),
       ),
+    transportOf: (connection) => transports.get(connection),
     close: async () => {
       for (const c of connections) c.end();
       for (const client of wss.clients) client.terminate();

@@ -23,6 +23,8 @@ export interface ConfigReply {
 
 export interface RawAgent {
   readonly ws: WebSocket;
+  /** The WebSocket as the byte stream SSH runs over. */
+  readonly stream: Duplex;
   readonly client: SshClient;
   /** Settles when the SSH connection is gone (closed by either side). */
   readonly closed: Promise<void>;
@@ -34,12 +36,18 @@ export interface RawAgent {
 
 export interface RawAgentOptions {
   readonly timeoutMs?: number;
+  /** Source address to connect from (e.g. 127.0.0.2: another host as far as the proxy knows). */
+  readonly localAddress?: string;
 }
 
 /** Connect and finish the SSH handshake (bounded); the config is up to the caller. */
 export async function connectRawAgent(proxyPort: number, options: RawAgentOptions = {}): Promise<RawAgent> {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const ws = new WebSocket(`ws://127.0.0.1:${proxyPort}`, SUBPROTOCOL, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+  const ws = new WebSocket(`ws://127.0.0.1:${proxyPort}`, SUBPROTOCOL, {
+    perMessageDeflate: false,
+    handshakeTimeout: timeoutMs,
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
   ws.on('error', () => {});
   // The proxy speaks first: wrap the socket in the 'open' handler itself, so its first
   // message (the SSH identification line) cannot arrive before anyone listens.
@@ -91,6 +99,7 @@ export async function connectRawAgent(proxyPort: number, options: RawAgentOption
 
   return {
     ws,
+    stream,
     client,
     closed: closedPromise,
     isClosed: () => closed,

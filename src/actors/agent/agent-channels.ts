@@ -3,13 +3,43 @@
  * each channel's io dials the target inside the member cluster and pipes bytes both ways.
  * A channel is accepted on the SSH side only once the target answered, so the proxy
  * sees a refused or unreachable target as a failed channel open, not as an empty stream.
+ *
+ * A proxy may ask for any number of channels at once: beyond `maxChannels` open or being
+ * opened, opens are refused at once with SSH's "resource shortage" and a description;
+ * of those admitted, at most `maxDials` dial at a time and the others wait their turn
+ * (dial-slots.ts). A burst thus costs at most `maxChannels` sockets and never lingers.
  */
 import { connect, type Socket } from 'node:net';
 import type { ClientChannel } from 'ssh2';
+import type { Logger } from '../../log.js';
 import type { ChannelIo } from '../../machines/channel.js';
 import { parseHostPort } from '../../protocol/host-port.js';
 import { pipeStreams } from '../pipe-streams.js';
 import { SlotIds } from '../slot-ids.js';
+import { DialSlots } from './dial-slots.js';
+import { RefusalLog } from './refusal-log.js';
+
+/** `--max-channels`: channels open or being opened per session. Generous for kubectl and ks-apiserver. */
+export const DEFAULT_MAX_CHANNELS = 1000;
+/**
+ * `--max-dials`: dials to the member's services in flight; more wait (up to the dial
+ * timeout). A dial inside the cluster answers in about a millisecond, so 128 at once
+ * still opens tens of thousands of channels a second; against a target that does not
+ * answer it caps the half-open sockets (each then waits out the 10 s dial timeout).
+ */
+export const DEFAULT_MAX_DIALS = 128;
+/** SSH_OPEN_RESOURCE_SHORTAGE (RFC 4254 §5.1). */
+export const OPEN_RESOURCE_SHORTAGE = 4;
+/** Refusals are logged once when they start, then summed up at most this often. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+export interface AgentChannelOptions {
+  /** How long an admitted dial may wait for a slot (the channel machine bounds the dial itself). */
+  readonly dialTimeoutMs: number;
+  readonly maxChannels: number;
+  readonly maxDials: number;
+  readonly logger: Logger;
+}
 
 /** The channels of one agent connection. */
 export class AgentChannels {
@@ -18,6 +48,28 @@ export class AgentChannels {
   /** Open pairs, destroyed if the connection ends first. */
   readonly #live = new Map<string, { channel: ClientChannel; socket: Socket }>();
   readonly #ids = new SlotIds('ch-');
+  readonly #refusals: RefusalLog;
+  readonly #dials: DialSlots;
+
+  constructor(private readonly options: AgentChannelOptions) {
+    this.#dials = new DialSlots(options.maxDials, options.dialTimeoutMs);
+    this.#refusals = new RefusalLog(options.logger, REFUSAL_LOG_INTERVAL_MS);
+  }
+
+  /**
+   * Refuse a channel open at once (resource shortage) when `maxChannels` are open or
+   * being opened; returns whether it did. The first refusal is logged, later ones are
+   * summed up every 10 s.
+   */
+  refuseOverLimit(reject: (reason: number, description: string) => void): boolean {
+    const { maxChannels } = this.options;
+    const channels = this.#pending.size + this.#live.size;
+    if (channels < maxChannels) return false;
+    const reason = `agent has ${channels} channels open or opening, its limit (--max-channels ${maxChannels})`;
+    reject(OPEN_RESOURCE_SHORTAGE, reason);
+    this.#refusals.note(reason);
+    return true;
+  }
 
   /**
    * A channel the proxy asked for: its id and the io its channel actor drives. `accept` and
@@ -35,7 +87,7 @@ export class AgentChannels {
     let pair: { channel: ClientChannel; socket: Socket } | undefined;
     const io: ChannelIo = {
       open: async (signal) => {
-        const socket = await dial(target, signal);
+        const socket = await this.#dials.run(signal, () => dial(target, signal));
         this.#pending.delete(id);
         if (answered) {
           socket.destroy();
@@ -65,6 +117,7 @@ export class AgentChannels {
 
   /** Refuse everything still pending and drop live pairs (the connection ended). */
   clear(): void {
+    this.#refusals.flush();
     for (const [id, refuse] of this.#pending) {
       refuse();
       this.#release(id);

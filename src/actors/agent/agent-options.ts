@@ -26,6 +26,10 @@ export interface AgentOptions {
   readonly handshakeTimeoutMs: number;
   /** Dial limit for a target inside the member cluster. */
   readonly dialTimeoutMs: number;
+  /** `--max-channels`: channels open or being opened per session (default 1000). */
+  readonly maxChannels?: number;
+  /** `--max-dials`: dials to the member's services in flight; more wait (default 128). */
+  readonly maxDials?: number;
   /** In-cluster: how often to look for a rotated service-account token (default 60 s). */
   readonly tokenCheckIntervalMs?: number;
   /** How long the old connection keeps serving after its replacement connected (default 10 s). */

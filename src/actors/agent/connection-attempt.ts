@@ -17,6 +17,7 @@ import {
   CONFIG_REQUEST,
   IDENT_CLIENT,
   MAX_TARGET_BYTES,
+  MAX_WS_MESSAGE_BYTES,
   PING_REQUEST,
   SUBPROTOCOL,
 } from '../../protocol/constants.js';
@@ -72,6 +73,7 @@ export function runConnectionAttempt(
     const socket = new WebSocket(options.proxyUrl, SUBPROTOCOL, {
       handshakeTimeout: options.handshakeTimeoutMs,
       perMessageDeflate: false,
+      maxPayload: MAX_WS_MESSAGE_BYTES,
       finishRequest: acceptMissingSubprotocol,
       ...(viaProxy ? { agent: viaProxy.agent } : {}),
     });
@@ -121,6 +123,7 @@ export function runConnectionAttempt(
         reject();
         return;
       }
+      if (channels.refuseOverLimit(reject)) return;
       const { id, io } = channels.park(target, accept, reject);
       sendBack({ type: 'channel.requested', id, target, io });
     });

@@ -15,7 +15,7 @@ import { backoffDelay } from '../../machines/backoff.js';
 import { tokenRotationMachine } from '../../machines/token-rotation.js';
 import { DEFAULT_KUBERNETES_PORT } from '../../protocol/constants.js';
 import { normalizeHostPort } from '../../protocol/host-port.js';
-import { AgentChannels } from './agent-channels.js';
+import { AgentChannels, DEFAULT_MAX_CHANNELS, DEFAULT_MAX_DIALS } from './agent-channels.js';
 import { AGENT_DEFAULTS, type AgentOptions } from './agent-options.js';
 import { runConnectionAttempt } from './connection-attempt.js';
 import { CredentialError, loadMemberCredentials } from './member-credentials.js';
@@ -53,7 +53,12 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   let generation = 0;
 
   const connect = (): Connection => {
-    const channels = new AgentChannels();
+    const channels = new AgentChannels({
+      dialTimeoutMs: options.dialTimeoutMs,
+      maxChannels: options.maxChannels ?? DEFAULT_MAX_CHANNELS,
+      maxDials: options.maxDials ?? DEFAULT_MAX_DIALS,
+      logger: log,
+    });
     const machine = agentConnectionMachine.provide({
       delays: {
         retryDelay: ({ context }) => {

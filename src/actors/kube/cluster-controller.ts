@@ -37,7 +37,7 @@ import { planKubeconfig, type KubeconfigReason } from '../../kube/kubeconfig-pla
 import type { Logger } from '../../log.js';
 import type { Delivery } from '../../machines/resource-watch.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
-import { ADMIN_CLIENT } from '../../pki/issue.js';
+import { adminClientFor } from '../../pki/issue.js';
 import { buildKubeconfig } from '../../pki/kubeconfig.js';
 import { DAY_MS } from '../../pki/validity.js';
 import type { PkiPool } from '../../workers/pki-pool.js';
@@ -359,9 +359,9 @@ export class ClusterController implements ClusterSource {
     const pki = this.#options.pki;
     const current = cluster.spec?.connection?.kubeconfig;
     this.#warnIfCaExpiring(name, now);
-    const decision = planKubeconfig(current, { server, caPem: pki.caPem, caNotAfter: pki.caNotAfter, now });
+    const decision = planKubeconfig(current, { cluster: name, server, caPem: pki.caPem, caNotAfter: pki.caNotAfter, now });
     if (!decision.issue) return current;
-    const cert = await pki.issueClientCert(ADMIN_CLIENT);
+    const cert = await pki.issueClientCert(adminClientFor(name));
     const yaml = buildKubeconfig({ server, clusterName: name, caPem: pki.caPem, clientCertPem: cert.certPem, clientKeyPem: cert.keyPem });
     this.#log.info({ cluster: name, server, reason: decision.reason }, 'Kubeconfig issued');
     this.#events.record({ cluster: name, type: 'Normal', ...KUBECONFIG_EVENTS[decision.reason] });
@@ -412,5 +412,6 @@ const KUBECONFIG_EVENTS: Record<KubeconfigReason, { reason: string; message: str
   unreadable: { reason: 'KubeconfigIssued', message: 'The stored kubeconfig could not be read; issued a new one' },
   'server-changed': { reason: 'KubeconfigIssued', message: 'The cluster endpoint changed; issued a kubeconfig for the new one' },
   'ca-changed': { reason: 'KubeconfigIssued', message: 'The proxy CA changed; issued a kubeconfig signed by the new one' },
+  unbound: { reason: 'KubeconfigIssued', message: 'The stored kubeconfig\'s certificate was not bound to this cluster; issued one that is (it opens no other cluster)' },
   renewal: { reason: 'KubeconfigRenewed', message: 'The kubeconfig\'s client certificate was in the last third of its lifetime; renewed it' },
 };

@@ -11,10 +11,10 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../log.js';
-import { BUILD_VERSION, SUBPROTOCOL } from '../../protocol/constants.js';
+import { BUILD_VERSION, MAX_WS_MESSAGE_BYTES, SUBPROTOCOL } from '../../protocol/constants.js';
+import type { ThrottleVerdict } from './auth-throttle.js';
+import { armDeadline, clearDeadline, refuseHttp } from './connection-deadline.js';
 
-/** Largest WebSocket message accepted from an agent (SSH packets are ≤ 35 000 bytes). */
-export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
 
 /**
  * Connections waiting to be accepted on the agent port (the kernel caps it at
@@ -24,6 +24,18 @@ export const MAX_WS_MESSAGE_BYTES = 1024 * 1024;
  */
 export const AGENT_LISTEN_BACKLOG = 4096;
 
+/** What the endpoint knows of a new agent connection besides its bytes. */
+export interface AgentArrival {
+  readonly remoteAddress: string;
+  /** Call once the agent's config is accepted: it no longer counts as unauthenticated. */
+  readonly authenticated: () => void;
+  /** The failed-authentication throttle's wait before this agent's config is judged. */
+  readonly verdictDelayMs: number;
+}
+
+/** Hands an agent's byte stream (the WebSocket as a duplex) on. */
+export type AgentHandler = (stream: Duplex, arrival: AgentArrival) => void;
+
 export interface AgentEndpointOptions {
   readonly host: string;
   readonly port: number;
@@ -32,9 +44,19 @@ export interface AgentEndpointOptions {
    * Where a new agent's byte stream (the WebSocket as a duplex) goes, while this replica
    * serves; undefined when it does not (the upgrade is refused with 503).
    */
-  readonly agentHandler: () => ((stream: Duplex, remoteAddress: string) => void) | undefined;
+  readonly agentHandler: () => AgentHandler | undefined;
   /** `/readyz`: true while this replica serves. */
   readonly ready: () => boolean;
+  /** Time a connection has to send its request head (the upgrade, or a plain request). */
+  readonly requestTimeoutMs: number;
+  /**
+   * Connections not yet accepted by a config (plain ones until they close); beyond it new
+   * connections are refused at once, as sshd's MaxStartups: a flood of silent or
+   * half-open sockets cannot take every descriptor, and agents already in keep working.
+   */
+  readonly maxUnauthenticated: number;
+  /** The failed-authentication throttle's word on a new agent from `remoteAddress`. */
+  readonly admit?: (remoteAddress: string) => ThrottleVerdict;
   /** Extra plain-HTTP routes (e.g. /metrics), tried before the 404. */
   readonly extraRoutes?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
@@ -42,6 +64,8 @@ export interface AgentEndpointOptions {
 export interface AgentEndpoint {
   readonly server: Server;
   readonly port: number;
+  /** Connections not yet authenticated now (for tests and metrics). */
+  readonly unauthenticated: number;
   close(): Promise<void>;
 }
 
@@ -54,9 +78,12 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
   const sockets = new Set<Socket>();
+  const unauthenticated = new Set<Duplex>();
+  let refusedFull = 0;
 
   const text = (res: ServerResponse, code: number, body: string) => void res.writeHead(code, { 'content-type': 'text/plain' }).end(`${body}\n`);
   const server = createServer((req, res) => {
+    clearDeadline(req.socket);
     if (req.method === 'GET') {
       if (req.url === '/livez' || req.url === '/health') return text(res, 200, 'OK');
       if (req.url === '/readyz') return options.ready() ? text(res, 200, 'OK') : text(res, 503, 'not serving (standby, starting or draining)');
@@ -65,16 +92,27 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
     if (options.extraRoutes?.(req, res)) return;
     text(res, 404, 'Not Found');
   });
-  server.on('connection', (socket) => {
+  server.on('connection', (socket: Socket) => {
+    if (unauthenticated.size >= options.maxUnauthenticated) {
+      // Cheap and early: no parser, no TLS, no SSH for a connection over the cap.
+      if (refusedFull++ === 0) log.warn({ limit: options.maxUnauthenticated }, 'Too many connections not yet authenticated; refusing new ones until some are (--max-unauthenticated)');
+      return void socket.destroy();
+    }
+    if (refusedFull > 1) log.warn({ refused: refusedFull - 1 }, 'Refused connections over --max-unauthenticated');
+    refusedFull = 0;
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    unauthenticated.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      unauthenticated.delete(socket);
+    });
+    armDeadline(socket, options.requestTimeoutMs);
   });
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  // A request Node cannot parse: refused, and the socket destroyed rather than half-closed.
+  server.on('clientError', (_error, socket) => refuseHttp(socket, 400, 'Bad Request', 'bad request'));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
+    clearDeadline(socket);
     const remote = req.socket.remoteAddress ?? 'unknown';
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
@@ -86,16 +124,23 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
         ? 'only WebSocket upgrades are served here'
         : `subprotocol ${offered.join(', ') || '(none)'} is not spoken here; agents must offer ${SUBPROTOCOL}`;
       log.warn({ remote, reason }, 'Refused an upgrade');
-      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
-      return;
+      return refuseHttp(socket, 400, 'Bad Request', reason);
+    }
+    const verdict = options.admit?.(remote) ?? { kind: 'allow' };
+    if (verdict.kind === 'refuse') {
+      const seconds = Math.ceil(verdict.retryAfterMs / 1000);
+      return refuseHttp(socket, 429, 'Too Many Requests', `too many failed authentications from this address; retry in ${seconds} s`, { 'retry-after': String(seconds) });
     }
     const handler = options.agentHandler();
     if (!handler) {
-      const reason = 'this proxy replica is not serving right now (standby, starting or draining); retry';
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: ${reason.length + 1}\r\n\r\n${reason}\n`);
-      return;
+      return refuseHttp(socket, 503, 'Service Unavailable', 'this proxy replica is not serving right now (standby, starting or draining); retry');
     }
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => handler(createWebSocketStream(ws), remote));
+    const arrival: AgentArrival = {
+      remoteAddress: remote,
+      authenticated: () => unauthenticated.delete(socket),
+      verdictDelayMs: verdict.kind === 'delay' ? verdict.ms : 0,
+    };
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => handler(createWebSocketStream(ws), arrival));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -110,6 +155,9 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
   return {
     server,
     port,
+    get unauthenticated() {
+      return unauthenticated.size;
+    },
     close: async () => {
       for (const client of wss.clients) client.terminate();
       for (const socket of sockets) socket.destroy();

@@ -11,6 +11,9 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { createActor, toPromise, type InspectionEvent } from 'xstate';
 import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
 import { errorMessage } from '../../errors.js';
@@ -20,6 +23,10 @@ import type { BackoffOptions } from '../../machines/backoff.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import type { IssuedCert } from '../../pki/issue.js';
 import type { ProxySession } from './proxy-session.js';
+import type { ProxyLimits } from './proxy-defaults.js';
+import { armDeadline, clearDeadline, refuseHttp } from './connection-deadline.js';
+import { certificateBinding } from './certificate-binding.js';
+import { admitsCluster } from '../../pki/cluster-binding.js';
 import { createReverseProxy, type Upstream } from './reverse-proxy.js';
 import { TunnelHttpAgent, TunnelHttpsAgent } from './upstream-agents.js';
 
@@ -39,6 +46,8 @@ export interface ClusterGatewayOptions {
   readonly inspect?: (event: InspectionEvent) => void;
   /** Told when binding fails (the error in words) and when it succeeds again (undefined). */
   readonly onBindProblem?: (clusterName: string, problem: string | undefined) => void;
+  /** Before a request head (TLS included) and between requests: see ProxyLimits. */
+  readonly limits: Pick<ProxyLimits, 'requestTimeoutMs' | 'clientIdleTimeoutMs'>;
   readonly retry?: BackoffOptions;
 }
 
@@ -118,9 +127,16 @@ export class ClusterGateway implements GatewayIo {
         secure: true,
         target: kubernetesTarget,
         stripAuthorization: true,
+        suspect: () => session.suspect,
         ...(config.bearerToken ? { authorization: `Bearer ${config.bearerToken.toString('utf8').trim()}` } : {}),
       },
-      kubesphere: { agent: new TunnelHttpAgent(open, kubesphereTarget), secure: false, target: kubesphereTarget, stripAuthorization: false },
+      kubesphere: {
+        agent: new TunnelHttpAgent(open, kubesphereTarget),
+        secure: false,
+        target: kubesphereTarget,
+        stripAuthorization: false,
+        suspect: () => session.suspect,
+      },
     });
     this.actor.send({ type: 'session.add', sessionId: session.id });
   }
@@ -228,6 +244,7 @@ export class ClusterGateway implements GatewayIo {
     socket.on('error', () => {});
     if (listener === 'kubesphere') {
       this.#http ??= this.#httpServer();
+      armDeadline(socket, this.#options.limits.requestTimeoutMs);
       return void this.#http.emit('connection', socket);
     }
     this.#https ??= this.#httpsServer();
@@ -243,21 +260,75 @@ export class ClusterGateway implements GatewayIo {
 
   #httpServer(): HttpServer {
     const ks = this.#proxies.kubesphere;
-    const server = createHttpServer(ks.handleRequest);
-    server.on('upgrade', ks.handleUpgrade);
-    return server;
+    const server = createHttpServer((req, res) => {
+      clearDeadline(req.socket);
+      ks.handleRequest(req, res);
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      clearDeadline(socket);
+      ks.handleUpgrade(req, socket, head);
+    });
+    return this.#limited(server);
   }
 
   async #httpsServer(): Promise<HttpsServer> {
     const cert = await this.#options.servingCert(this.#cluster);
     const kube = this.#proxies.kubernetes;
+    const { requestTimeoutMs } = this.#options.limits;
+    // Certificates bound to another cluster pass TLS (the same CA signed them) and are
+    // refused on their first request, with a Status that says why.
+    const refused = new WeakMap<object, string>();
     const server = createHttpsServer(
-      { cert: cert.certPem, key: cert.keyPem, ca: this.#options.caPem, requestCert: true, rejectUnauthorized: true },
-      kube.handleRequest,
+      {
+        cert: cert.certPem,
+        key: cert.keyPem,
+        ca: this.#options.caPem,
+        requestCert: true,
+        rejectUnauthorized: true,
+        handshakeTimeout: requestTimeoutMs,
+      },
+      (req, res) => {
+        clearDeadline(req.socket);
+        const why = refused.get(req.socket);
+        if (why) return void res.writeHead(403, { 'content-type': 'application/json', connection: 'close' }).end(forbidden(why));
+        kube.handleRequest(req, res);
+      },
     );
-    server.on('upgrade', kube.handleUpgrade);
+    server.on('secureConnection', (tls: TLSSocket) => {
+      armDeadline(tls, requestTimeoutMs);
+      const why = this.#bindingRefusal(tls);
+      if (why) refused.set(tls, why);
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      clearDeadline(socket);
+      const why = refused.get(socket);
+      if (why) return refuseHttp(socket, 403, 'Forbidden', forbidden(why), { 'content-type': 'application/json' });
+      kube.handleUpgrade(req, socket, head);
+    });
     server.on('tlsClientError', () => {}); // a client without a valid certificate: refused, nothing to log
+    return this.#limited(server);
+  }
+
+  /** Idle keep-alive connections and bad requests of a listener. */
+  #limited<T extends HttpServer | HttpsServer>(server: T): T {
+    const { requestTimeoutMs, clientIdleTimeoutMs } = this.#options.limits;
+    server.keepAliveTimeout = clientIdleTimeoutMs;
+    server.headersTimeout = requestTimeoutMs;
+    server.requestTimeout = 0; // a long upload or watch is not a slow request head
+    server.on('clientError', (_error, socket) => refuseHttp(socket, 400, 'Bad Request', 'bad request'));
     return server;
+  }
+
+  /** Why this client's certificate may not open this cluster, or undefined when it may. */
+  #bindingRefusal(tls: TLSSocket): string | undefined {
+    const binding = certificateBinding(tls.getPeerCertificate());
+    if (admitsCluster(binding, this.#cluster.name)) return undefined;
+    const why =
+      binding.kind === 'bound'
+        ? `this client certificate is for cluster ${binding.cluster}, not ${this.#cluster.name}; use the kubeconfig of cluster ${this.#cluster.name}`
+        : `this client certificate carries an unusable cluster binding: ${binding.kind === 'malformed' ? binding.reason : 'unknown'}`;
+    this.#log.warn({ remote: tls.remoteAddress, reason: why }, 'Refused a client certificate bound to another cluster');
+    return why;
   }
 
   /** New hosts (or a renewed certificate): give the running TLS server the new context. */
@@ -286,6 +357,11 @@ export class ClusterGateway implements GatewayIo {
     }
     return undefined;
   }
+}
+
+/** A Kubernetes Status for a refused certificate. */
+function forbidden(message: string): string {
+  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Forbidden', code: 403 }) + '\n';
 }
 
 function listen(server: NetServer, port: number, host: string): Promise<void> {

@@ -11,16 +11,21 @@ import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../clu
 import type { Logger } from '../../log.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import type { IssuedCert } from '../../pki/issue.js';
+import type { AgentArrival } from './agent-endpoint.js';
+import type { AuthThrottle } from './auth-throttle.js';
 import { ClusterGateway } from './cluster-gateway.js';
 import { ProxySession, type SessionLimits } from './proxy-session.js';
 import type { SshEngine } from './ssh-engine.js';
+import type { ProxyLimits } from './proxy-defaults.js';
 
 export interface ClusterServingOptions {
   readonly source: ClusterSource;
   readonly host: string;
   readonly caPem: string;
   readonly engine: SshEngine;
-  readonly limits: SessionLimits;
+  readonly limits: SessionLimits & Pick<ProxyLimits, 'requestTimeoutMs' | 'clientIdleTimeoutMs'>;
+  /** Failed authentications are counted here (and slow their address down). */
+  readonly throttle?: AuthThrottle;
   readonly servingCert: (cluster: ServedCluster) => Promise<IssuedCert>;
   readonly forgetServingCert: (clusterName: string) => void;
   readonly metrics: ProxyMetrics;
@@ -63,8 +68,9 @@ export class ClusterServing {
   }
 
   /** A new agent connection (the WebSocket as a byte stream). */
-  acceptAgent(stream: Duplex, remoteAddress: string): void {
+  acceptAgent(stream: Duplex, arrival: AgentArrival): void {
     if (this.#stopping) return void stream.destroy();
+    const { remoteAddress } = arrival;
     const { logger, metrics, source } = this.#options;
     const id = `s${++this.#nextSession}`;
     const session = new ProxySession({
@@ -73,10 +79,15 @@ export class ClusterServing {
       remoteAddress,
       engine: this.#options.engine,
       limits: this.#options.limits,
+      verdictDelayMs: arrival.verdictDelayMs,
+      ...(this.#options.throttle ? { throttle: this.#options.throttle } : {}),
       lookup: (name) => source.snapshot().get(name),
       logger: logger.child({ session: id }),
       ...(this.#options.inspect ? { inspect: this.#options.inspect } : {}),
-      onServing: (s) => this.#sessionServing(s, remoteAddress),
+      onServing: (s) => {
+        arrival.authenticated();
+        this.#sessionServing(s, remoteAddress);
+      },
       onEnded: (s) => this.#sessionEnded(s),
     });
     this.sessions.set(id, session);
@@ -140,9 +151,10 @@ export class ClusterServing {
   }
 
   #addGateway(cluster: ServedCluster): void {
-    const { host, caPem, servingCert, logger, metrics, inspect, source } = this.#options;
+    const { host, caPem, servingCert, logger, metrics, inspect, source, limits } = this.#options;
     const gateway = new ClusterGateway({
       cluster,
+      limits,
       host,
       caPem,
       servingCert,

@@ -16,6 +16,8 @@ import { startAgentEndpoint, type AgentEndpoint } from './agent-endpoint.js';
 import { ClusterServing } from './cluster-serving.js';
 import { loadOrCreateHostKey } from './host-key.js';
 import { PROXY_DEFAULTS, type ProxyLimits } from './proxy-defaults.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { authThrottleMetrics } from '../../metrics/auth-throttle-metrics.js';
 import { inlineEngine, type SshEngine } from './ssh-engine.js';
 import { threadEngine } from './ssh-engine-threads.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -51,9 +53,11 @@ export class ProxyServer {
   #certs: ServingCertCache | undefined;
   #serving: ClusterServing | undefined;
   #draining = false;
+  readonly #throttle: AuthThrottle;
 
   private constructor(options: ProxyServerOptions) {
     this.#options = options;
+
     this.metrics =
       options.metrics ??
       new ProxyMetrics({
@@ -61,21 +65,29 @@ export class ProxyServer {
         clustersConnected: () => this.#serving?.clustersConnected ?? 0,
         channelsOpen: () => this.#serving?.channelsOpen ?? 0,
       });
+    this.#throttle = new AuthThrottle({
+      logger: options.logger,
+      counters: authThrottleMetrics(this.metrics.registry, () => this.#throttle.stats.tracked),
+    });
   }
 
   /** Bind the agent port, then make the host key, the PKI pool and the SSH engine. Serves nothing yet. */
   static async start(options: ProxyServerOptions): Promise<ProxyServer> {
     const server = new ProxyServer(options);
+    const limits = { ...PROXY_DEFAULTS, ...options.limits };
+    const throttle = server.#throttle;
     server.#endpoint = await startAgentEndpoint({
       host: options.host,
       port: options.port,
       logger: options.logger,
-      agentHandler: () => (server.#serving && !server.#draining ? (stream, remote) => server.#serving?.acceptAgent(stream, remote) : undefined),
+      requestTimeoutMs: limits.requestTimeoutMs,
+      maxUnauthenticated: limits.maxUnauthenticated,
+      admit: (remote) => throttle.check(remote),
+      agentHandler: () => (server.#serving && !server.#draining ? (stream, arrival) => server.#serving?.acceptAgent(stream, arrival) : undefined),
       ready: () => server.#serving !== undefined && !server.#draining,
       extraRoutes: metricsRoute(server.metrics),
     });
     try {
-      const limits = { ...PROXY_DEFAULTS, ...options.limits };
       const [hostKey, pki] = await Promise.all([
         loadOrCreateHostKey(options.hostKeyFile),
         PkiPool.create(options.ca, { mode: options.pkiMode ?? 'worker' }),
@@ -126,6 +138,7 @@ export class ProxyServer {
       caPem: this.pki.caPem,
       engine: this.#engine!,
       limits: { ...PROXY_DEFAULTS, ...options.limits },
+      throttle: this.#throttle,
       servingCert: (cluster) => certs.get(cluster.name, servingHosts(cluster)),
       forgetServingCert: (name) => certs.delete(name),
       metrics: this.metrics,
@@ -159,6 +172,7 @@ export class ProxyServer {
     await this.unserve('proxy stopping');
     await this.#dataPlane?.stop();
     await this.#pki?.destroy();
+    this.#throttle.stop();
   }
 }
 

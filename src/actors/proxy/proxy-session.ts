@@ -20,7 +20,8 @@ import type { ChannelIo } from '../../machines/channel.js';
 import { describeAgentConfig } from '../../protocol/agent-config.js';
 import { SlotIds } from '../slot-ids.js';
 import { ChannelNotOpened } from './channel-errors.js';
-import { checkConfigPayload, type AcceptedConfig } from './config-check.js';
+import type { AuthThrottle } from './auth-throttle.js';
+import { checkConfigPayload, type AcceptedConfig, type ConfigVerdict } from './config-check.js';
 import type { SessionTransport, SshEngine } from './ssh-engine.js';
 
 export interface SessionLimits {
@@ -34,8 +35,8 @@ export interface SessionLimits {
   readonly keepaliveIntervalMs: number;
 }
 
-/** Time an agent has to answer a keepalive probe before it is suspected dead. */
-export const PROBE_REPLY_MS = 3_000;
+/** Time an agent has to answer a keepalive probe before it is suspected dead (at most half an interval). */
+export const PROBE_REPLY_MS = 2_000;
 
 export interface ProxySessionOptions {
   readonly id: string;
@@ -43,6 +44,10 @@ export interface ProxySessionOptions {
   readonly remoteAddress: string;
   readonly engine: SshEngine;
   readonly limits: SessionLimits;
+  /** The throttle's wait before the config is judged (an address that failed before). */
+  readonly verdictDelayMs?: number;
+  /** Failed authentications are told here instead of being logged one by one. */
+  readonly throttle?: AuthThrottle;
   /** The clusters served now, by name. */
   readonly lookup: (name: string) => ServedCluster | undefined;
   readonly logger: Logger;
@@ -123,7 +128,13 @@ export class ProxySession implements SessionIo {
    * requests go to another agent (or get a 503) instead of waiting for this one.
    */
   get suspect(): boolean {
-    return performance.now() - this.#lastHeard > this.#options.limits.keepaliveIntervalMs + PROBE_REPLY_MS;
+    return performance.now() - this.#lastHeard > this.#suspectAfterMs;
+  }
+
+  /** Silence after which the agent is suspect: a keepalive interval and a probe's reply. */
+  get #suspectAfterMs(): number {
+    const interval = this.#options.limits.keepaliveIntervalMs;
+    return interval + Math.min(PROBE_REPLY_MS, interval / 2);
   }
 
   /** A stream to `target` (one of the agent's two services) through a new channel actor. */
@@ -151,34 +162,56 @@ export class ProxySession implements SessionIo {
     sendBack: (event: AgentSessionEvent) => void;
     receive: (listener: (command: SshCommand) => void) => void;
   }): () => void {
-    const log = this.#log;
+    let released = false;
     const transport = this.#options.engine.start(this.#options.stream, {
       ready: () => sendBack({ type: 'ssh.ready' }),
       config: (payload, answer) => {
+        // Judged at once (a failure counts even if the peer leaves early); told after the
+        // throttle's wait, whatever the verdict, so the wait says nothing about it.
         const verdict = checkConfigPayload(payload, this.#options.lookup);
         this.#attempted = verdict.config?.name;
-        if (!verdict.ok) {
-          log.warn({ ...(verdict.config ? { agent: describeAgentConfig(verdict.config) } : {}), reason: verdict.reason }, 'Agent rejected');
-          answer.reject(verdict.reason);
-          sendBack({ type: 'config.rejected', reason: verdict.reason, code: verdict.code });
-          return;
-        }
-        this.#accepted = verdict;
-        answer.accept();
-        sendBack({
-          type: 'config.accepted',
-          clusterName: verdict.cluster.name,
-          allowedTargets: [verdict.kubernetesTarget, verdict.kubesphereTarget],
-        });
+        if (!verdict.ok) this.#rejected(verdict);
+        const tell = () => {
+          if (released) return;
+          if (!verdict.ok) {
+            answer.reject(verdict.reason);
+            sendBack({ type: 'config.rejected', reason: verdict.reason, code: verdict.code });
+            return;
+          }
+          this.#accepted = verdict;
+          answer.accept();
+          sendBack({
+            type: 'config.accepted',
+            clusterName: verdict.cluster.name,
+            allowedTargets: [verdict.kubernetesTarget, verdict.kubesphereTarget],
+          });
+        };
+        const delay = this.#options.verdictDelayMs ?? 0;
+        if (delay > 0) setTimeout(tell, delay).unref();
+        else tell();
       },
       closed: (reason) => sendBack({ type: 'ssh.closed', reason }),
-      log: (level, message, fields) => log[level](fields, message),
+      log: (level, message, fields) => this.#log[level](fields, message),
     });
     this.#transport = transport;
     // After the engine took the stream: a listener of ours must not start the flow first.
     this.#options.stream.on('data', () => (this.#lastHeard = performance.now()));
     receive((command) => command.type === 'close' && transport.close());
-    return () => transport.release();
+    return () => {
+      released = true;
+      transport.release();
+    };
+  }
+
+  /** A refused config: a guess (token, cluster) goes to the throttle, which logs it; anything else is logged here. */
+  #rejected(verdict: Extract<ConfigVerdict, { ok: false }>): void {
+    const remote = this.#options.remoteAddress;
+    const guess = verdict.code === 'wrong_token' || verdict.code === 'unknown_cluster';
+    if (guess && this.#options.throttle) {
+      this.#options.throttle.failure(remote, { ...(verdict.config ? { cluster: verdict.config.name } : {}), reason: verdict.reason });
+      return;
+    }
+    this.#log.warn({ remote, ...(verdict.config ? { agent: describeAgentConfig(verdict.config) } : {}), reason: verdict.reason }, 'Agent rejected');
   }
 
   /** SessionIo: tell the proxy the session started or stopped serving. */
@@ -203,9 +236,20 @@ export class ProxySession implements SessionIo {
     return {
       open: (signal) =>
         new Promise<void>((opened, failed) => {
-          const abandon = () => reject(new ChannelNotOpened('agent session ended before the channel opened'));
+          let watch: NodeJS.Timeout | undefined;
+          const abandon = () => {
+            clearTimeout(watch);
+            reject(new ChannelNotOpened('agent session ended before the channel opened'));
+          };
           signal.addEventListener('abort', abandon, { once: true });
+          // An agent that falls silent while we wait is suspect: give the request to another.
+          const watchSilence = () => {
+            watch = setTimeout(() => (this.suspect ? failed(new ChannelNotOpened('agent went silent (suspected dead)')) : watchSilence()), this.#suspectAfterMs / 2);
+            watch.unref();
+          };
+          watchSilence();
           transport.openChannel(target, (error, channel) => {
+            clearTimeout(watch);
             signal.removeEventListener('abort', abandon);
             if (error || !channel) return failed(new Error(`agent refused the channel to ${target}: ${error?.message ?? 'no reason given'}`));
             if (signal.aborted) return void channel.destroy();

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../../log.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import { pipeStreams } from '../pipe-streams.js';
-import { ChannelNotOpened } from './channel-errors.js';
+import { AgentWentSilent, ChannelNotOpened } from './channel-errors.js';
 import { isWatch, WatchLines } from './watch-lines.js';
 
 /** Where one request goes: a session's pooled agent and what to send upstream. */
@@ -23,7 +23,12 @@ export interface Upstream {
   readonly authorization?: string;
   /** Drop the client's Authorization header (kube path: the client cert is the identity). */
   readonly stripAuthorization: boolean;
+  /** The agent went silent (suspected dead): requests waiting on it are moved or failed. */
+  readonly suspect: () => boolean;
 }
+
+/** How often a request waiting for its response headers looks whether its agent went silent. */
+const SILENCE_CHECK_MS = 250;
 
 export interface ReverseProxyOptions {
   readonly clusterName: string;
@@ -122,6 +127,11 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       tried.add(target);
       const current = send(target, req, false, fresh);
       upstreamReq = current;
+      // Until the answer starts, an agent that goes silent does not keep the client waiting.
+      const silence = setInterval(() => target.suspect() && current.destroy(new AgentWentSilent()), SILENCE_CHECK_MS);
+      const stopWatching = () => clearInterval(silence);
+      current.once('response', stopWatching);
+      current.once('close', stopWatching);
       current.on('response', (upstreamRes) => {
         headersSent(upstreamRes.statusCode ?? 502);
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.headers));
@@ -142,7 +152,9 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       current.on('error', (error) => {
         if (res.headersSent) return void res.destroy();
         if (res.destroyed) return;
-        const elsewhere = error instanceof ChannelNotOpened ? options.pickUpstream(tried) : undefined;
+        // Nothing reached the member, or nothing can have changed there: try another agent.
+        const movable = error instanceof ChannelNotOpened || (error instanceof AgentWentSilent && replayable);
+        const elsewhere = movable ? options.pickUpstream(tried) : undefined;
         if (elsewhere) return forward(elsewhere, fresh);
         if (!replayed && replayable && current.reusedSocket) {
           replayed = true;

@@ -25,7 +25,8 @@ export interface ProxyHandle {
   readonly dataPlane: DataPlanePool | undefined;
   /** Called after any session or gateway changed state; returns an unsubscribe. */
   onChange(listener: () => void): () => void;
-  stop(): Promise<void>;
+  /** Drain for up to `graceMs` (default 0: at once), then release everything. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
@@ -39,6 +40,9 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyHandle> {
     metrics: server.metrics,
     dataPlane: server.dataPlane,
     onChange: (listener) => serving.onChange(listener),
-    stop: () => server.stop(),
+    stop: async (graceMs = 0) => {
+      await server.drain(graceMs);
+      await server.stop();
+    },
   };
 }
