@@ -9,6 +9,7 @@
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createBenchEnv, type BenchEnv } from './bench-env.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js';
+import { footprintFigures, runFootprintPhase, type FootprintResult } from './bench-phase-footprint.js';
 import { runPkiPhase, type PkiPhaseResult } from './bench-phase-pki.js';
 import { runSessionsPhase, type SessionsPhaseResult } from './bench-phase-sessions.js';
 import { runStormPhase, type StormRun } from './bench-phase-storm.js';
@@ -20,6 +21,7 @@ interface Raw {
   sessions?: SessionsPhaseResult;
   storm?: StormRun[];
   pki?: PkiPhaseResult;
+  footprint?: FootprintResult;
 }
 
 async function main(): Promise<number> {
@@ -86,6 +88,11 @@ async function main(): Promise<number> {
     if (opts.only.has('pki')) {
       await phase('pki', async () => {
         raw.pki = await runPkiPhase(env.proxyCa, { count: opts.pkiCount, concurrency: 8, threads: Math.min(2, availableParallelism()) });
+      });
+    }
+    if (opts.only.has('footprint')) {
+      await phase('footprint', async () => {
+        raw.footprint = await runFootprintPhase(env, { counts: opts.configured, modes: opts.footprintModes, runs: opts.runs, log });
       });
     }
   } finally {
@@ -190,6 +197,7 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
       );
     }
   }
+  figures.push(...footprintFigures(raw.footprint));
   return figures;
 }
 
