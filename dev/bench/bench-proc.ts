@@ -37,3 +37,26 @@ export async function waitIdle(pid: number, { windowMs = 300, idleCpu = 0.02, ti
   }
   return false;
 }
+
+/** Sample the RSS of `pids` every `intervalMs` until stop(); returns the largest seen per pid. */
+export function sampleMaxRss(pids: readonly number[], intervalMs = 50): { stop(): Map<number, number> } {
+  const max = new Map<number, number>();
+  const sample = () => {
+    for (const pid of pids) {
+      try {
+        max.set(pid, Math.max(max.get(pid) ?? 0, rssBytes(pid)));
+      } catch {
+        // the process has gone; keep what was seen
+      }
+    }
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return max;
+    },
+  };
+}

@@ -9,12 +9,13 @@
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createBenchEnv, type BenchEnv } from './bench-env.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js';
+import { agentFigures, runAgentPhase, type AgentRun } from './bench-phase-agent.js';
 import { footprintFigures, runFootprintPhase, type FootprintResult } from './bench-phase-footprint.js';
 import { runPkiPhase, type PkiPhaseResult } from './bench-phase-pki.js';
 import { runSessionsPhase, type SessionsPhaseResult } from './bench-phase-sessions.js';
 import { runStormPhase, type StormRun } from './bench-phase-storm.js';
 import { runTransferPhase, type TransferRun } from './bench-phase-transfer.js';
-import { figure, formatTable, type Figure } from './bench-report.js';
+import { figure, formatTable, REFERENCE, type Figure } from './bench-report.js';
 
 interface Raw {
   transfer?: TransferRun[];
@@ -22,6 +23,7 @@ interface Raw {
   storm?: StormRun[];
   pki?: PkiPhaseResult;
   footprint?: FootprintResult;
+  agent?: AgentRun[];
 }
 
 async function main(): Promise<number> {
@@ -95,6 +97,11 @@ async function main(): Promise<number> {
         raw.footprint = await runFootprintPhase(env, { counts: opts.configured, modes: opts.footprintModes, runs: opts.runs, log });
       });
     }
+    if (opts.only.has('agent')) {
+      await phase('agent', async () => {
+        raw.agent = await runAgentPhase(env, { runs: opts.runs, bulkBytes: opts.bulkBytes, log });
+      });
+    }
   } finally {
     clearTimeout(deadline);
     await closeEnv(env);
@@ -164,8 +171,15 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
   }
   for (const [size, runs] of Object.entries(raw.sessions?.perCluster ?? {})) {
     figures.push(
-      figure({ key: `sessions.${size}.rssPerAgentKb`, reference: 'sessions.rssPerAgentKb', label: `proxy RSS per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.rssPerAgentBytes / 1024) }),
+      figure({ key: `sessions.${size}.rssPerAgentKb`, reference: `sessions.${size}.rssPerAgentKb` in REFERENCE ? `sessions.${size}.rssPerAgentKb` : 'sessions.rssPerAgentKb', label: `proxy RSS per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.rssPerAgentBytes / 1024) }),
       figure({ key: `sessions.${size}.heapPerAgentKb`, label: `proxy V8 heap per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.heapPerAgentBytes / 1024) }),
+      figure({
+        key: `sessions.${size}.rssIdlePerAgentKb`,
+        label: `proxy RSS per idle agent, ${size} agents, no forced GC`,
+        unit: 'KB',
+        runs: runs.map((r) => (r.after.rssIdle - r.before.rssIdle) / r.agents / 1024),
+      }),
+      figure({ key: `sessions.${size}.rssMb`, label: `proxy RSS, ${size} agents connected and idle`, unit: 'MB', runs: runs.map((r) => r.after.rssIdle / 1024 / 1024) }),
       figure({ key: `sessions.${size}.handshakesPerSecond`, reference: 'sessions.handshakesPerSecond', label: `handshakes incl. config, ${size} at once`, unit: '/s', runs: runs.map((r) => r.handshakesPerSecond) }),
     );
   }
@@ -198,6 +212,7 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
     }
   }
   figures.push(...footprintFigures(raw.footprint));
+  figures.push(...agentFigures(raw.agent, opts.bulkBytes));
   return figures;
 }
 
