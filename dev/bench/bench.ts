@@ -10,6 +10,7 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createBenchEnv, type BenchEnv } from './bench-env.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js';
 import { agentFigures, runAgentPhase, type AgentRun } from './bench-phase-agent.js';
+import { fleetFigures, runFleetPhase, type FleetRun } from './bench-phase-fleet.js';
 import { footprintFigures, runFootprintPhase, type FootprintResult } from './bench-phase-footprint.js';
 import { runPkiPhase, type PkiPhaseResult } from './bench-phase-pki.js';
 import { runSessionsPhase, type SessionsPhaseResult } from './bench-phase-sessions.js';
@@ -24,6 +25,7 @@ interface Raw {
   pki?: PkiPhaseResult;
   footprint?: FootprintResult;
   agent?: AgentRun[];
+  fleet?: FleetRun[];
 }
 
 async function main(): Promise<number> {
@@ -100,6 +102,18 @@ async function main(): Promise<number> {
     if (opts.only.has('agent')) {
       await phase('agent', async () => {
         raw.agent = await runAgentPhase(env, { runs: opts.runs, bulkBytes: opts.bulkBytes, log });
+      });
+    }
+    if (opts.only.has('fleet')) {
+      await phase('fleet', async () => {
+        raw.fleet = await runFleetPhase(env, {
+          agents: opts.fleetAgents,
+          clusters: opts.fleetClusters,
+          procs: opts.fleetProcs,
+          runs: opts.runs,
+          maxConnecting: opts.maxConnecting,
+          log,
+        });
       });
     }
   } finally {
@@ -213,6 +227,7 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
   }
   figures.push(...footprintFigures(raw.footprint));
   figures.push(...agentFigures(raw.agent, opts.bulkBytes));
+  figures.push(...fleetFigures(raw.fleet));
   return figures;
 }
 
