@@ -10,12 +10,14 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createBenchEnv, type BenchEnv } from './bench-env.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js';
 import { agentFigures, runAgentPhase, type AgentRun } from './bench-phase-agent.js';
+import { fairnessFigures, runFairnessPhase, type FairnessRun } from './bench-phase-fairness.js';
 import { fleetFigures, runFleetPhase, type FleetRun } from './bench-phase-fleet.js';
 import { footprintFigures, runFootprintPhase, type FootprintResult } from './bench-phase-footprint.js';
 import { runPkiPhase, type PkiPhaseResult } from './bench-phase-pki.js';
 import { runSessionsPhase, type SessionsPhaseResult } from './bench-phase-sessions.js';
 import { runStormPhase, type StormRun } from './bench-phase-storm.js';
 import { runTransferPhase, type TransferRun } from './bench-phase-transfer.js';
+import { runWanPhase, wanFigures, type WanResult } from './bench-phase-wan.js';
 import { figure, formatTable, REFERENCE, type Figure } from './bench-report.js';
 
 interface Raw {
@@ -26,6 +28,8 @@ interface Raw {
   footprint?: FootprintResult;
   agent?: AgentRun[];
   fleet?: FleetRun[];
+  wan?: WanResult;
+  fairness?: FairnessRun[];
 }
 
 async function main(): Promise<number> {
@@ -114,6 +118,16 @@ async function main(): Promise<number> {
           maxConnecting: opts.maxConnecting,
           log,
         });
+      });
+    }
+    if (opts.only.has('wan')) {
+      await phase('wan', async () => {
+        raw.wan = await runWanPhase(env, { rttsMs: opts.rttsMs, bytes: opts.wanBytes, runs: opts.runs, log });
+      });
+    }
+    if (opts.only.has('fairness')) {
+      await phase('fairness', async () => {
+        raw.fairness = await runFairnessPhase(env, { runs: opts.runs, requests: opts.fairnessRequests, log });
       });
     }
   } finally {
@@ -228,6 +242,8 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
   figures.push(...footprintFigures(raw.footprint));
   figures.push(...agentFigures(raw.agent, opts.bulkBytes));
   figures.push(...fleetFigures(raw.fleet));
+  figures.push(...wanFigures(raw.wan, opts.wanBytes));
+  figures.push(...fairnessFigures(raw.fairness));
   return figures;
 }
 
