@@ -6,6 +6,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { h2Rps, watches, type H2RpsResult, type WatchesResult } from './bench-load-h2.js';
 import { percentile } from './bench-stats.js';
 
 export interface LoadTarget {
@@ -30,6 +31,10 @@ export type LoadJob =
     }
   /** One GET of a body far larger than needed, read until told to stop (or `maxMs`). */
   | { readonly kind: 'stream'; readonly target: LoadTarget; readonly maxMs: number; readonly timeoutMs: number }
+  /** N concurrent streams on one HTTP/2 connection, for a while. */
+  | { readonly kind: 'h2rps'; readonly target: LoadTarget; readonly streams: number; readonly durationMs: number; readonly warmupMs: number; readonly timeoutMs: number }
+  /** One client holding N watches until told to stop: N HTTP/2 streams on one connection, or N HTTP/1.1 connections. */
+  | { readonly kind: 'watches'; readonly target: LoadTarget; readonly count: number; readonly protocol: 'h1' | 'h2'; readonly timeoutMs: number }
   | { readonly kind: 'rps'; readonly target: LoadTarget; readonly concurrency: number; readonly durationMs: number; readonly warmupMs: number; readonly timeoutMs: number };
 
 export interface BulkResult {
@@ -48,16 +53,16 @@ export interface BulkResult {
 export interface LatencyResult { readonly kind: 'latency'; readonly count: number; readonly errors: number; readonly firstError?: string; readonly p50Ms: number; readonly p99Ms: number; readonly meanMs: number }
 export interface RpsResult { readonly kind: 'rps'; readonly requests: number; readonly errors: number; readonly firstError?: string; readonly seconds: number; readonly rps: number }
 export interface StreamResult { readonly kind: 'stream'; readonly bytes: number; readonly seconds: number; readonly mbPerSecond: number }
-export type LoadResult = BulkResult | LatencyResult | RpsResult | StreamResult;
+export type LoadResult = BulkResult | LatencyResult | RpsResult | StreamResult | H2RpsResult | WatchesResult;
 
 /** How a running job hears from its parent: `stop` settles when a stream should end. */
 export interface LoadControl {
   readonly stop: Promise<void>;
-  /** Called once a stream's body is flowing. */
-  readonly flowing: () => void;
+  /** Called once a held job is in its steady state (a stream's body flows, every watch has its first event). */
+  readonly ready: () => void;
 }
 
-/** Bytes a stream must have received before it counts as flowing. */
+/** Bytes a stream must have received before it is ready (flowing). */
 const FLOWING_BYTES = 1024 * 1024;
 
 export async function runLoadJob(job: LoadJob, control: LoadControl): Promise<LoadResult> {
@@ -66,6 +71,10 @@ export async function runLoadJob(job: LoadJob, control: LoadControl): Promise<Lo
       return bulk(job.target, job.timeoutMs);
     case 'stream':
       return stream(job.target, job.maxMs, control);
+    case 'h2rps':
+      return h2Rps(job.target, job.streams, job.durationMs, job.warmupMs, job.timeoutMs);
+    case 'watches':
+      return watches(job.target, job.count, job.protocol, job.timeoutMs, control);
     case 'latency':
       return latency(job.target, job.count, job.warmup, job.timeoutMs, job.keepAlive ?? false);
     case 'rps':
@@ -185,7 +194,7 @@ async function stream(target: LoadTarget, maxMs: number, control: LoadControl): 
           if (countedFrom === 0 && bytes >= FLOWING_BYTES) {
             countedFrom = performance.now();
             countFromBytes = bytes;
-            control.flowing();
+            control.ready();
           }
         });
         res.on('end', () => finish());

@@ -1,7 +1,7 @@
 /**
  * Child-process entry of the bench's load generator: reads one LoadJob (a JSON line) from
- * stdin, runs it, writes one LoadResult (JSON line) to stdout. A `stream` job first writes
- * `{"flowing":true}` once its body flows, and stops when stdin ends. Exit 1 with a line on
+ * stdin, runs it, writes one LoadResult (JSON line) to stdout. A held job (`stream`,
+ * `watches`) first writes `{"ready":true}` once ready, and stops when stdin ends. Exit 1 with a line on
  * stderr on failure.
  */
 import { createInterface } from 'node:readline';
@@ -16,7 +16,7 @@ const first = await new Promise<string | undefined>((resolve) => {
 try {
   if (first === undefined) throw new Error('no job on stdin');
   const job = JSON.parse(first) as LoadJob;
-  const result = await runLoadJob(job, { stop, flowing: () => process.stdout.write('{"flowing":true}\n') });
+  const result = await runLoadJob(job, { stop, ready: () => process.stdout.write('{"ready":true}\n') });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } catch (error) {
   process.stderr.write(`bench-load: ${error instanceof Error ? error.message : String(error)}\n`);

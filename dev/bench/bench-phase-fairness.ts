@@ -8,7 +8,7 @@
  */
 import type { BenchEnv } from './bench-env.js';
 import type { LatencyResult, LoadTarget, StreamResult } from './bench-load-jobs.js';
-import { runLoad, startStream } from './bench-load-run.js';
+import { runLoad, startHeld } from './bench-load-run.js';
 import { figure, type Figure } from './bench-report.js';
 import { median } from './bench-stats.js';
 import { startTunnel } from './bench-tunnel.js';
@@ -49,11 +49,11 @@ export async function runFairnessPhase(env: BenchEnv, options: FairnessOptions):
           timeoutMs: 120_000,
         });
       const idle = await gets();
-      const stream = startStream(env.children, { kind: 'stream', target: { ...target, url: `${target.url}/bytes?n=${STREAM_BYTES}` }, maxMs: 600_000, timeoutMs: 60_000 });
+      const stream = startHeld<StreamResult>(env.children, { kind: 'stream', target: { ...target, url: `${target.url}/bytes?n=${STREAM_BYTES}` }, maxMs: 600_000, timeoutMs: 60_000 });
       let loaded: LatencyResult;
       let bulk: StreamResult;
       try {
-        await stream.flowing;
+        await stream.ready;
         loaded = await gets();
       } finally {
         bulk = await stream.stop();

@@ -11,6 +11,7 @@ import { createBenchEnv, type BenchEnv } from './bench-env.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js';
 import { agentFigures, runAgentPhase, type AgentRun } from './bench-phase-agent.js';
 import { fairnessFigures, runFairnessPhase, type FairnessRun } from './bench-phase-fairness.js';
+import { h2Figures, runH2Phase, type H2Run } from './bench-phase-h2.js';
 import { fleetFigures, runFleetPhase, type FleetRun } from './bench-phase-fleet.js';
 import { footprintFigures, runFootprintPhase, type FootprintResult } from './bench-phase-footprint.js';
 import { runPkiPhase, type PkiPhaseResult } from './bench-phase-pki.js';
@@ -30,6 +31,7 @@ interface Raw {
   fleet?: FleetRun[];
   wan?: WanResult;
   fairness?: FairnessRun[];
+  h2?: H2Run[];
 }
 
 async function main(): Promise<number> {
@@ -128,6 +130,11 @@ async function main(): Promise<number> {
     if (opts.only.has('fairness')) {
       await phase('fairness', async () => {
         raw.fairness = await runFairnessPhase(env, { runs: opts.runs, requests: opts.fairnessRequests, log });
+      });
+    }
+    if (opts.only.has('h2')) {
+      await phase('h2', async () => {
+        raw.h2 = await runH2Phase(env, { runs: opts.runs, streams: opts.concurrency, durationMs: opts.rpsMs, watches: opts.watches, log });
       });
     }
   } finally {
@@ -244,6 +251,7 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
   figures.push(...fleetFigures(raw.fleet));
   figures.push(...wanFigures(raw.wan, opts.wanBytes));
   figures.push(...fairnessFigures(raw.fairness));
+  figures.push(...h2Figures(raw.h2, opts.concurrency, opts.watches));
   return figures;
 }
 
