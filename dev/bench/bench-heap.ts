@@ -8,7 +8,9 @@
  *
  * Scenarios: the proxy (`--clusters` file mode) with N configured clusters and no agent; the
  * proxy with N simulated idle agents, each its own cluster; the real agent connected and
- * idle, and during a bulk GET through it. Module costs: a fresh `node` per module, RSS and
+ * idle, and during a bulk GET through it. Each reading is taken before any snapshot of the
+ * same process (a snapshot grows it); the agent's "during" reading follows its idle snapshot,
+ * so take the agent's RSS from the bench's `agent` phase. Module costs: a fresh `node` per module, RSS and
  * V8 heap after a GC, minus a bare `node` — including the import graphs of bin/proxy and
  * bin/agent, the PKI worker pool with its thread, and `--inspect`.
  */
@@ -106,24 +108,27 @@ async function proxyScenario(env: BenchEnv, name: string, clustersFile: string, 
   }
 }
 
-/** The proxy with `n` configured clusters, then with `n` simulated idle agents, each its own cluster. */
+/**
+ * The proxy with `n` configured clusters, then a fresh proxy with the same clusters and `n`
+ * simulated idle agents, each its own cluster. Two processes: writing a heap snapshot grows
+ * the process, so the baseline's snapshot must not be in the second reading.
+ */
 async function agentsScenarios(env: BenchEnv, n: number): Promise<Scenario[]> {
   const clusters = await env.clusters(`heap-a${n}`, n);
   const [port] = await env.ports(1);
   const file = await env.writeClusters(`clusters-heap-agents-${n}.json`, clusters);
+  const baseline = `proxy, ${n} clusters configured, before its agents`;
+  const before = await proxyScenario(env, baseline, file, undefined);
   const proxy = await env.startProxy({ port: port!, clustersFile: file, logName: `proxy-heap-agents-${n}`, healthTimeoutMs: 60_000 });
-  let sims: ReturnType<typeof simFleet> | undefined;
+  const sims = simFleet(env, port!, clusters, 0);
   try {
-    const baseline = `proxy, ${n} clusters configured, before its agents`;
-    const before: Scenario = { name: baseline, memory: await settledMemory(proxy.child.pid, proxy.probe), ...(await snapshotOf(proxy.probe, baseline)) };
-    sims = simFleet(env, port!, clusters, 0);
     await sims.waitConnected(n, 300_000);
     const name = `proxy, ${n} idle agents (own clusters)`;
     const memory = await settledMemory(proxy.child.pid, proxy.probe, 60_000);
     log(`${name}: RSS ${(memory.rssIdle / MB).toFixed(1)} MB (${(before.memory.rssIdle / MB).toFixed(1)} MB before them)`);
     return [before, { name, units: { of: 'agent', n, baseline }, memory, ...(await snapshotOf(proxy.probe, name)) }];
   } finally {
-    await sims?.close();
+    await sims.close();
     await proxy.child.stop();
   }
 }
