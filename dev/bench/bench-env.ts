@@ -257,7 +257,8 @@ function healthy(port: number): Promise<boolean> {
       res.resume();
       resolve(res.statusCode === 200);
     });
-    req.setTimeout(1_000, () => req.destroy());
+    // Generous: under a reconnect storm the request waits in the accept queue behind the agents.
+    req.setTimeout(5_000, () => req.destroy());
     req.on('error', () => resolve(false));
     req.end();
   });

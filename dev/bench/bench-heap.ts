@@ -9,8 +9,7 @@
  * Scenarios: the proxy (`--clusters` file mode) with N configured clusters and no agent; the
  * proxy with N simulated idle agents, each its own cluster; the real agent connected and
  * idle, and during a bulk GET through it. Each reading is taken before any snapshot of the
- * same process (a snapshot grows it); the agent's "during" reading follows its idle snapshot,
- * so take the agent's RSS from the bench's `agent` phase. Module costs: a fresh `node` per module, RSS and
+ * same process (writing a snapshot grows it). Module costs: a fresh `node` per module, RSS and
  * V8 heap after a GC, minus a bare `node` — including the import graphs of bin/proxy and
  * bin/agent, the PKI worker pool with its thread, and `--inspect`.
  */
@@ -133,11 +132,17 @@ async function agentsScenarios(env: BenchEnv, n: number): Promise<Scenario[]> {
   }
 }
 
-/** The real agent: connected and idle, then during a bulk GET through it (no GC: as it runs). */
+/** The real agent connected and idle; then another agent during a bulk GET through it (no GC: as it runs). */
 async function agentScenarios(env: BenchEnv, bytes: number): Promise<Scenario[]> {
-  const tunnel = await startTunnel(env, { name: 'heap-agent' });
+  const first = await startTunnel(env, { name: 'heap-agent-idle' });
+  let idle: Scenario;
   try {
-    const idle: Scenario = { name: 'agent, connected and idle', memory: await settledMemory(tunnel.agent.pid, tunnel.agent.probe), ...(await snapshotOf(tunnel.agent.probe, 'agent idle')) };
+    idle = { name: 'agent, connected and idle', memory: await settledMemory(first.agent.pid, first.agent.probe), ...(await snapshotOf(first.agent.probe, 'agent idle')) };
+  } finally {
+    await first.stop();
+  }
+  const tunnel = await startTunnel(env, { name: 'heap-agent-loaded' });
+  try {
     const target = tunnel.paths.kube.tunnel;
     const stream = startHeld<StreamResult>(env.children, { kind: 'stream', target: { ...target, url: `${target.url}/bytes?n=${bytes}` }, maxMs: 300_000, timeoutMs: 60_000 });
     let loaded: Scenario;

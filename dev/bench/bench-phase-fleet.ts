@@ -27,7 +27,7 @@ export interface FleetRun {
   /** SIGTERM until every agent is connected again. */
   readonly backSeconds: number;
   readonly reconnectAttempts: number;
-  /** Event-loop delay of the new proxy from its first /health until all were back. */
+  /** Event-loop delay of the new proxy from its first /health answer until all were back. */
   readonly eld: ProbeEld | null;
   readonly afterRestart: MemoryReading;
 }
@@ -64,7 +64,8 @@ export async function runFleetPhase(env: BenchEnv, options: FleetOptions): Promi
       const restartAt = performance.now();
       await proxy.child.stop(60_000);
       const stopSeconds = (performance.now() - restartAt) / 1000;
-      proxy = await env.startProxy({ port: port!, clustersFile, logName: `proxy-fleet-${run}-b`, healthTimeoutMs: 60_000 });
+      // The agents storm the new proxy as it starts: its first /health answer can take long.
+      proxy = await env.startProxy({ port: port!, clustersFile, logName: `proxy-fleet-${run}-b`, healthTimeoutMs: connectTimeoutMs });
       const upSeconds = (performance.now() - restartAt) / 1000;
       await proxy.probe.eldStart();
       await fleet.waitBelow(options.agents, 10_000);
