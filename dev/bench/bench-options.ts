@@ -42,7 +42,7 @@ Starts an upstream, the real proxy and agent (child processes) and simulated age
 127.0.0.1, and measures each figure through the tunnel and directly (median of --runs).
 
   --json                 print one JSON object instead of the table
-  --quick                few and small runs (a smoke test, ~15 s)
+  --quick                few and small runs of every phase (a smoke test, a few minutes)
   --only LIST            phases, comma-separated: ${PHASES.join(',')} (default all)
   --runs N               runs per figure (default 3; quick 1)
   --bulk-mib N           size of the bulk GET (default 200; quick 20)

@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: the tunnel's figures beside direct access to the same upstream, the Go
- * tower's reference points and our targets (issue 5). Everything runs on 127.0.0.1: an
- * upstream (HTTPS member apiserver + HTTP ks), the real proxy and agent as child
- * processes, load generators in child processes, simulated agents in this one.
+ * tower's reference points and our targets (issues 5, 10, 11, 15). Everything runs on
+ * 127.0.0.1: upstreams (HTTPS member apiserver, the same with HTTP/2, HTTP ks), the real
+ * proxy and agent as child processes (with the memory probe), load generators, delaying
+ * relays and simulated-agent fleets in child processes, simulated agents in this one.
  *
- *   node dist/dev/bench/bench.js [--quick] [--only bulk,small,sessions,storm,pki] [--json]
+ *   node dist/dev/bench/bench.js [--quick] [--only PHASE,…] [--json]   (see --help)
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createBenchEnv, type BenchEnv } from './bench-env.js';
