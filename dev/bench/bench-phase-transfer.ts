@@ -4,7 +4,6 @@
  * same upstream, runs interleaved. Proxy CPU from /proc; event-loop delay of the proxy
  * during the kube-path bulk transfer.
  */
-import { request as httpsRequest } from 'node:https';
 import type { BenchEnv, ProxyChild } from './bench-env.js';
 import { EldProbe, type EldReading } from './bench-eld.js';
 import type { BulkResult, LatencyResult, LoadTarget, RpsResult } from './bench-load-jobs.js';
