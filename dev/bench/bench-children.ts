@@ -28,6 +28,8 @@ export interface SpawnOptions {
   readonly stdin?: 'ignore' | 'pipe';
   readonly cwd?: string;
   readonly stdoutPipe?: boolean;
+  /** Added to the bench's environment (NODE_OPTIONS is always cleared). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const STDERR_TAIL_BYTES = 64 * 1024;
@@ -45,7 +47,7 @@ export class BenchChildren {
     const proc = spawn(process.execPath, options.args, {
       cwd: options.cwd,
       stdio: [options.stdin ?? 'ignore', options.stdoutPipe ? 'pipe' : (stdoutFd ?? 'ignore'), 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
+      env: { ...process.env, ...options.env, NODE_OPTIONS: '' },
     });
     if (stdoutFd !== undefined) closeSync(stdoutFd);
     if (proc.pid === undefined) throw new Error(`cannot start ${name}`);

@@ -9,10 +9,8 @@
  *                                          [--requests 500] [--rps-seconds 5] [--json]
  *                                          [--proxy-node-arg ARG]...   (e.g. --cpu-prof)
  */
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createBenchEnv, HOST, REPO_ROOT, waitHealthy, type BenchEnv } from './bench-env.js';
-import { inspectorUrl } from './bench-inspector.js';
+import { createBenchEnv, type BenchEnv } from './bench-env.js';
 import { runTransferPhase, type TransferRun } from './bench-phase-transfer.js';
 import { median } from './bench-stats.js';
 
@@ -41,28 +39,7 @@ const log = (line: string) => process.stderr.write(`bench-data-plane: ${line}\n`
 
 /** The bench environment, with the proxy started with `--data-plane-threads n`. */
 function withThreads(env: BenchEnv, n: number): BenchEnv {
-  return {
-    ...env,
-    startProxy: async ({ port, clustersFile, inspect, logName }) => {
-      const child = env.children.spawn(logName, {
-        cwd: REPO_ROOT,
-        stdoutFile: join(env.dir, `${logName}.log`),
-        args: [
-          ...env.proxyNodeArgs,
-          ...(inspect ? ['--inspect=127.0.0.1:0'] : []),
-          join(REPO_ROOT, 'bin/proxy'),
-          '--ca-cert', env.caCertFile,
-          '--ca-key', env.caKeyFile,
-          '--clusters', clustersFile,
-          '--host', HOST,
-          '--port', String(port),
-          '--data-plane-threads', String(n),
-        ],
-      });
-      await waitHealthy(child, port, 30_000);
-      return { child, port, inspector: inspect ? await inspectorUrl(child) : undefined };
-    },
-  };
+  return { ...env, startProxy: (options) => env.startProxy({ ...options, extraArgs: ['--data-plane-threads', String(n)] }) };
 }
 
 interface Summary {

@@ -8,8 +8,8 @@
  * `nodejs_eventloop_lag_{p99,max}_seconds` (or `tower_event_loop_delay_*`), those raw
  * values are read too (each scrape resets prom-client's histogram).
  */
-import { request } from 'node:http';
 import { evaluate } from './bench-inspector.js';
+import { metricSum, scrapeMetrics } from './bench-metrics.js';
 
 const RESOLUTION_MS = 10;
 const GLOBAL = '__towerBenchEld';
@@ -29,7 +29,7 @@ export class EldProbe {
   ) {}
 
   async start(): Promise<void> {
-    await scrapeMetrics(this.agentPort); // resets prom-client's histogram
+    await scrapeEld(this.agentPort); // resets prom-client's histogram
     if (this.inspectorUrl) {
       await evaluate(
         this.inspectorUrl,
@@ -40,7 +40,7 @@ export class EldProbe {
   }
 
   async read(): Promise<EldReading> {
-    const metrics = await scrapeMetrics(this.agentPort);
+    const metrics = await scrapeEld(this.agentPort);
     let p99Ms: number | null = null;
     let maxMs: number | null = null;
     if (this.inspectorUrl) {
@@ -59,34 +59,13 @@ export class EldProbe {
 }
 
 /** Raw p99/max from /metrics, or null when the proxy serves none. */
-async function scrapeMetrics(port: number): Promise<EldReading['metrics']> {
-  const text = await new Promise<string | null>((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        return resolve(null);
-      }
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve(body));
-      res.on('error', () => resolve(null));
-    });
-    req.setTimeout(10_000, () => req.destroy());
-    req.on('error', () => resolve(null));
-    req.end();
-  });
+async function scrapeEld(port: number): Promise<EldReading['metrics']> {
+  const text = await scrapeMetrics(port);
   if (!text) return null;
   for (const prefix of ['nodejs_eventloop_lag', 'tower_event_loop_delay']) {
-    const p99 = sample(text, `${prefix}_p99_seconds`);
-    const max = sample(text, `${prefix}_max_seconds`);
+    const p99 = metricSum(text, `${prefix}_p99_seconds`);
+    const max = metricSum(text, `${prefix}_max_seconds`);
     if (p99 !== undefined && max !== undefined) return { p99Ms: p99 * 1000, maxMs: max * 1000, names: `${prefix}_{p99,max}_seconds` };
   }
   return null;
-}
-
-function sample(text: string, name: string): number | undefined {
-  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+|NaN)`, 'm').exec(text);
-  const value = match ? Number(match[1]) : Number.NaN;
-  return Number.isFinite(value) ? value : undefined;
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createSelfSignedCa, importCa, issueClientCert, type CaPem, type IssuedCert } from '../../src/pki/index.js';
 import { BenchChildren, type BenchChild } from './bench-children.js';
 import { inspectorUrl } from './bench-inspector.js';
+import { Probe, probeSpawn } from './bench-probe-client.js';
 import { startBenchUpstream, type BenchUpstream } from './bench-upstream.js';
 
 /** Repository root (this file is dist/dev/bench/bench-env.js). */
@@ -31,6 +32,36 @@ export interface ProxyChild {
   readonly port: number;
   /** Inspector WebSocket URL when started with `inspect`. */
   readonly inspector: string | undefined;
+  /** Memory, heap snapshots and event-loop delay from inside the proxy (bench-probe.ts). */
+  readonly probe: Probe;
+}
+
+export interface AgentChild extends BenchChild {
+  readonly probe: Probe;
+}
+
+export interface ProxyStart {
+  readonly port: number;
+  /** `--clusters FILE` mode. */
+  readonly clustersFile?: string;
+  /** Kubernetes mode instead: `--kubeconfig FILE --publish-service-address 127.0.0.1`. */
+  readonly kubeconfig?: string;
+  readonly inspect?: boolean;
+  readonly logName: string;
+  /** How long /health may take to answer (default 30 s). */
+  readonly healthTimeoutMs?: number;
+  /** More proxy flags, e.g. `--data-plane-threads 2`. */
+  readonly extraArgs?: readonly string[];
+}
+
+export interface AgentStart {
+  readonly proxyPort: number;
+  readonly cluster: BenchCluster;
+  readonly logName: string;
+  /** Where the agent dials instead of the proxy port (e.g. a delaying relay in front of it). */
+  readonly dialPort?: number;
+  /** Member kubeconfig (default: the bench upstream's). */
+  readonly kubeconfig?: string;
 }
 
 export interface BenchEnv {
@@ -48,8 +79,10 @@ export interface BenchEnv {
   ports(n: number): Promise<number[]>;
   clusters(prefix: string, n: number): Promise<BenchCluster[]>;
   writeClusters(file: string, clusters: readonly BenchCluster[]): Promise<string>;
-  startProxy(options: { port: number; clustersFile: string; inspect?: boolean; logName: string }): Promise<ProxyChild>;
-  startAgent(options: { proxyPort: number; cluster: BenchCluster; logName: string }): BenchChild;
+  startProxy(options: ProxyStart): Promise<ProxyChild>;
+  startAgent(options: AgentStart): AgentChild;
+  /** A member kubeconfig (bearer token, member CA) for the bench upstream's kube server on `port`. */
+  writeMemberKubeconfig(file: string, port: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -69,7 +102,7 @@ export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[
   await writeFile(caCertFile, proxyCa.certPem);
   await writeFile(caKeyFile, proxyCa.keyPem, { mode: 0o600 });
   const memberKubeconfig = join(dir, 'member.kubeconfig');
-  await writeFile(memberKubeconfig, memberKubeconfigYaml(upstream), { mode: 0o600 });
+  await writeFile(memberKubeconfig, memberKubeconfigYaml(upstream, upstream.kubePort), { mode: 0o600 });
   const taken = new Set<number>();
   let cursor = PORT_LOW + Math.floor(Math.random() * (PORT_HIGH - PORT_LOW));
 
@@ -110,38 +143,56 @@ export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[
       await writeFile(path, JSON.stringify(clusters.map(clusterObject)), { mode: 0o600 });
       return path;
     },
-    startProxy: async ({ port, clustersFile, inspect, logName }) => {
+    startProxy: async ({ port, clustersFile, kubeconfig, inspect, logName, healthTimeoutMs, extraArgs }) => {
+      if ((clustersFile === undefined) === (kubeconfig === undefined)) throw new Error('startProxy: give clustersFile or kubeconfig');
+      const base = join(dir, `probe-${logName}`);
+      const probed = probeSpawn(REPO_ROOT, base);
+      const source = clustersFile !== undefined ? ['--clusters', clustersFile] : ['--kubeconfig', kubeconfig!, '--publish-service-address', HOST];
       const child = children.spawn(logName, {
         cwd: REPO_ROOT,
         stdoutFile: join(dir, `${logName}.log`),
+        env: probed.env,
         args: [
           ...env.proxyNodeArgs,
+          ...probed.nodeArgs,
           ...(inspect ? ['--inspect=127.0.0.1:0'] : []),
           join(REPO_ROOT, 'bin/proxy'),
           '--ca-cert', caCertFile,
           '--ca-key', caKeyFile,
-          '--clusters', clustersFile,
+          ...source,
           '--host', HOST,
           '--port', String(port),
+          ...(extraArgs ?? []),
         ],
       });
-      await waitHealthy(child, port, 30_000);
-      return { child, port, inspector: inspect ? await inspectorUrl(child) : undefined };
+      await waitHealthy(child, port, healthTimeoutMs ?? 30_000);
+      return { child, port, inspector: inspect ? await inspectorUrl(child) : undefined, probe: new Probe(child, base) };
     },
-    startAgent: ({ proxyPort, cluster, logName }) =>
-      children.spawn(logName, {
+    startAgent: ({ proxyPort, cluster, logName, dialPort, kubeconfig }) => {
+      const base = join(dir, `probe-${logName}`);
+      const probed = probeSpawn(REPO_ROOT, base);
+      const child = children.spawn(logName, {
         cwd: REPO_ROOT,
         stdoutFile: join(dir, `${logName}.log`),
+        env: probed.env,
         args: [
+          ...probed.nodeArgs,
           join(REPO_ROOT, 'bin/agent'),
           '--name', cluster.name,
           '--token', cluster.token,
-          '--proxy-server', `http://${HOST}:${proxyPort}`,
-          '--kubeconfig', memberKubeconfig,
+          '--proxy-server', `http://${HOST}:${dialPort ?? proxyPort}`,
+          '--kubeconfig', kubeconfig ?? memberKubeconfig,
           '--kubesphere-service', `${HOST}:${upstream.ksPort}`,
           '--max-retry-interval', '5s',
         ],
-      }),
+      });
+      return { ...child, probe: new Probe(child, base) };
+    },
+    writeMemberKubeconfig: async (file, port) => {
+      const path = join(dir, file);
+      await writeFile(path, memberKubeconfigYaml(upstream, port), { mode: 0o600 });
+      return path;
+    },
     close: async () => {
       await children.stopAll();
       await upstream.close();
@@ -168,12 +219,12 @@ function clusterObject(cluster: BenchCluster) {
   };
 }
 
-function memberKubeconfigYaml(upstream: BenchUpstream): string {
+function memberKubeconfigYaml(upstream: BenchUpstream, port: number): string {
   const ca = Buffer.from(upstream.memberCa.certPem).toString('base64');
   return [
     'apiVersion: v1',
     'kind: Config',
-    `clusters: [{name: member, cluster: {server: "https://${HOST}:${upstream.kubePort}", certificate-authority-data: ${ca}}}]`,
+    `clusters: [{name: member, cluster: {server: "https://${HOST}:${port}", certificate-authority-data: ${ca}}}]`,
     `users: [{name: agent, user: {token: ${upstream.bearerToken}}}]`,
     'contexts: [{name: member, context: {cluster: member, user: agent}}]',
     'current-context: member',
@@ -206,7 +257,8 @@ function healthy(port: number): Promise<boolean> {
       res.resume();
       resolve(res.statusCode === 200);
     });
-    req.setTimeout(1_000, () => req.destroy());
+    // Generous: under a reconnect storm the request waits in the accept queue behind the agents.
+    req.setTimeout(5_000, () => req.destroy());
     req.on('error', () => resolve(false));
     req.end();
   });

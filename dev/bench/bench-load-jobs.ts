@@ -6,6 +6,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { h2Rps, watches, type H2RpsResult, type WatchesResult } from './bench-load-h2.js';
 import { percentile } from './bench-stats.js';
 
 export interface LoadTarget {
@@ -19,27 +20,63 @@ export interface LoadTarget {
 
 export type LoadJob =
   | { readonly kind: 'bulk'; readonly target: LoadTarget; readonly timeoutMs: number }
-  | { readonly kind: 'latency'; readonly target: LoadTarget; readonly count: number; readonly warmup: number; readonly timeoutMs: number }
+  | {
+      readonly kind: 'latency';
+      readonly target: LoadTarget;
+      readonly count: number;
+      readonly warmup: number;
+      readonly timeoutMs: number;
+      /** One keep-alive connection for all requests instead of a new connection each. */
+      readonly keepAlive?: boolean;
+    }
+  /** One GET of a body far larger than needed, read until told to stop (or `maxMs`). */
+  | { readonly kind: 'stream'; readonly target: LoadTarget; readonly maxMs: number; readonly timeoutMs: number }
+  /** N concurrent streams on one HTTP/2 connection, for a while. */
+  | { readonly kind: 'h2rps'; readonly target: LoadTarget; readonly streams: number; readonly durationMs: number; readonly warmupMs: number; readonly timeoutMs: number }
+  /** One client holding N watches until told to stop: N HTTP/2 streams on one connection, or N HTTP/1.1 connections. */
+  | { readonly kind: 'watches'; readonly target: LoadTarget; readonly count: number; readonly protocol: 'h1' | 'h2'; readonly timeoutMs: number }
   | { readonly kind: 'rps'; readonly target: LoadTarget; readonly concurrency: number; readonly durationMs: number; readonly warmupMs: number; readonly timeoutMs: number };
 
 export interface BulkResult {
   readonly kind: 'bulk';
   readonly bytes: number;
+  /** Request sent until the last byte (connection setup, TLS handshake and headers included). */
   readonly seconds: number;
   readonly mbPerSecond: number;
+  /** Request sent until the response headers. */
+  readonly headersSeconds: number;
+  /** The body alone: bytes ÷ (seconds − headersSeconds), the stream's steady rate. */
+  readonly bodyMbPerSecond: number;
   /** CPU seconds this client used for the transfer (TLS, HTTP parsing). */
   readonly cpuSeconds: number;
 }
 export interface LatencyResult { readonly kind: 'latency'; readonly count: number; readonly errors: number; readonly firstError?: string; readonly p50Ms: number; readonly p99Ms: number; readonly meanMs: number }
 export interface RpsResult { readonly kind: 'rps'; readonly requests: number; readonly errors: number; readonly firstError?: string; readonly seconds: number; readonly rps: number }
-export type LoadResult = BulkResult | LatencyResult | RpsResult;
+export interface StreamResult { readonly kind: 'stream'; readonly bytes: number; readonly seconds: number; readonly mbPerSecond: number }
+export type LoadResult = BulkResult | LatencyResult | RpsResult | StreamResult | H2RpsResult | WatchesResult;
 
-export async function runLoadJob(job: LoadJob): Promise<LoadResult> {
+/** How a running job hears from its parent: `stop` settles when a stream should end. */
+export interface LoadControl {
+  readonly stop: Promise<void>;
+  /** Called once a held job is in its steady state (a stream's body flows, every watch has its first event). */
+  readonly ready: () => void;
+}
+
+/** Bytes a stream must have received before it is ready (flowing). */
+const FLOWING_BYTES = 1024 * 1024;
+
+export async function runLoadJob(job: LoadJob, control: LoadControl): Promise<LoadResult> {
   switch (job.kind) {
     case 'bulk':
       return bulk(job.target, job.timeoutMs);
+    case 'stream':
+      return stream(job.target, job.maxMs, control);
+    case 'h2rps':
+      return h2Rps(job.target, job.streams, job.durationMs, job.warmupMs, job.timeoutMs);
+    case 'watches':
+      return watches(job.target, job.count, job.protocol, job.timeoutMs, control);
     case 'latency':
-      return latency(job.target, job.count, job.warmup, job.timeoutMs);
+      return latency(job.target, job.count, job.warmup, job.timeoutMs, job.keepAlive ?? false);
     case 'rps':
       return rps(job.target, job.concurrency, job.durationMs, job.warmupMs, job.timeoutMs);
   }
@@ -48,6 +85,8 @@ export async function runLoadJob(job: LoadJob): Promise<LoadResult> {
 interface Fetched {
   readonly status: number;
   readonly bytes: number;
+  /** performance.now() when the response headers arrived. */
+  readonly headersAt: number;
 }
 
 function get(target: LoadTarget, agent: HttpAgent | false, timeoutMs: number): Promise<Fetched> {
@@ -65,9 +104,10 @@ function get(target: LoadTarget, agent: HttpAgent | false, timeoutMs: number): P
   };
   return new Promise((resolve, reject) => {
     const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
+      const headersAt = performance.now();
       let bytes = 0;
       res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, headersAt }));
       res.on('error', reject);
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${url.host} within ${timeoutMs} ms`)));
@@ -85,20 +125,38 @@ async function bulk(target: LoadTarget, timeoutMs: number): Promise<BulkResult> 
   const cpu = process.cpuUsage();
   const started = performance.now();
   const result = await get(target, false, timeoutMs);
-  const seconds = (performance.now() - started) / 1000;
+  const ended = performance.now();
+  const seconds = (ended - started) / 1000;
   const used = process.cpuUsage(cpu);
   if (result.status !== 200) throw new Error(`bulk GET ${target.url}: HTTP ${result.status}`);
-  return { kind: 'bulk', bytes: result.bytes, seconds, mbPerSecond: result.bytes / 1e6 / seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+  return {
+    kind: 'bulk',
+    bytes: result.bytes,
+    seconds,
+    mbPerSecond: result.bytes / 1e6 / seconds,
+    headersSeconds: (result.headersAt - started) / 1000,
+    bodyMbPerSecond: result.bytes / 1e6 / ((ended - result.headersAt) / 1000),
+    cpuSeconds: (used.user + used.system) / 1e6,
+  };
 }
 
-async function latency(target: LoadTarget, count: number, warmup: number, timeoutMs: number): Promise<LatencyResult> {
+async function latency(target: LoadTarget, count: number, warmup: number, timeoutMs: number, keepAlive: boolean): Promise<LatencyResult> {
+  const agent = keepAlive ? agentFor(target, 1) : false;
+  try {
+    return await latencyOn(target, agent, count, warmup, timeoutMs);
+  } finally {
+    if (agent) agent.destroy();
+  }
+}
+
+async function latencyOn(target: LoadTarget, agent: HttpAgent | false, count: number, warmup: number, timeoutMs: number): Promise<LatencyResult> {
   const times: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
   for (let i = 0; i < warmup + count; i++) {
     const started = performance.now();
     try {
-      const result = await get(target, false, timeoutMs);
+      const result = await get(target, agent, timeoutMs);
       if (result.status !== 200) throw new Error(`HTTP ${result.status}`);
       if (i >= warmup) times.push(performance.now() - started);
     } catch (error) {
@@ -110,6 +168,52 @@ async function latency(target: LoadTarget, count: number, warmup: number, timeou
   times.sort((a, b) => a - b);
   const mean = times.reduce((sum, t) => sum + t, 0) / times.length;
   return { kind: 'latency', count: times.length, errors, ...(firstError ? { firstError } : {}), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), meanMs: mean };
+}
+
+async function stream(target: LoadTarget, maxMs: number, control: LoadControl): Promise<StreamResult> {
+  const url = new URL(target.url);
+  const secure = url.protocol === 'https:';
+  const started = performance.now();
+  let bytes = 0;
+  let countedFrom = 0;
+  let countFromBytes = 0;
+  return new Promise((resolve, reject) => {
+    const req = (secure ? httpsRequest : httpRequest)(
+      {
+        host: url.hostname,
+        port: Number(url.port),
+        path: `${url.pathname}${url.search}`,
+        agent: false,
+        headers: { ...target.headers },
+        ...(secure ? { ca: target.ca, cert: target.cert, key: target.key } : {}),
+      },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`stream GET ${target.url}: HTTP ${res.statusCode}`));
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (countedFrom === 0 && bytes >= FLOWING_BYTES) {
+            countedFrom = performance.now();
+            countFromBytes = bytes;
+            control.ready();
+          }
+        });
+        res.on('end', () => finish());
+        res.on('error', () => finish());
+      },
+    );
+    const timer = setTimeout(() => finish(), maxMs);
+    const finish = () => {
+      clearTimeout(timer);
+      req.destroy();
+      const from = countedFrom || started;
+      const seconds = (performance.now() - from) / 1000;
+      const counted = bytes - countFromBytes;
+      resolve({ kind: 'stream', bytes: counted, seconds, mbPerSecond: counted / 1e6 / seconds });
+    };
+    void control.stop.then(finish);
+    req.on('error', (error) => (bytes > 0 ? finish() : reject(error)));
+    req.end();
+  });
 }
 
 async function rps(target: LoadTarget, concurrency: number, durationMs: number, warmupMs: number, timeoutMs: number): Promise<RpsResult> {

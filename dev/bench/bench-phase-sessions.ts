@@ -9,13 +9,13 @@
  * - HA: the same with N agents of one cluster (one set of listeners and one certificate),
  *   so handshakes/s measures sessions alone, without a new cluster's setup per agent.
  * The V8 heap in use (after GC) per agent is reported beside RSS: RSS also holds memory
- * V8 and the allocator keep after a peak, the heap only what the sessions hold.
+ * V8 and the allocator keep after a peak, the heap only what the sessions hold. GC and
+ * readings go through the bench probe (no inspector attached, which costs memory itself).
  */
 import { startSimAgents, type SimAgents } from '../sim/index.js';
 import type { BenchCluster, BenchEnv, ProxyChild } from './bench-env.js';
 import { HOST } from './bench-env.js';
-import { collectGarbage, evaluate } from './bench-inspector.js';
-import { rssBytes, waitIdle } from './bench-proc.js';
+import { settledMemory, type MemoryReading } from './bench-memory.js';
 
 export interface SessionsRun {
   readonly agents: number;
@@ -25,6 +25,9 @@ export interface SessionsRun {
   readonly rssAfterBytes: number;
   readonly rssPerAgentBytes: number;
   readonly heapPerAgentBytes: number;
+  /** The two readings (idle RSS, then after GC with V8 heap, external, threads, handles). */
+  readonly before: MemoryReading;
+  readonly after: MemoryReading;
 }
 
 /** Warm-up agents connected before the baseline reading. */
@@ -53,7 +56,7 @@ export async function runSessionsPhase(env: BenchEnv, options: SessionsOptions):
     const clustersFile = await env.writeClusters(`clusters-sessions-${n}.json`, clusters);
     out[n] = [];
     for (let run = 1; run <= options.runs; run++) {
-      const proxy = await env.startProxy({ port: proxyPort!, clustersFile, inspect: true, logName: `proxy-sessions-${n}-${run}` });
+      const proxy = await env.startProxy({ port: proxyPort!, clustersFile, logName: `proxy-sessions-${n}-${run}` });
       try {
         const result = await measure(env, proxy, clusters.slice(0, WARM_UP), clusters.slice(WARM_UP), 1, options.maxConnecting);
         out[n].push(result);
@@ -71,7 +74,7 @@ export async function runSessionsPhase(env: BenchEnv, options: SessionsOptions):
   const [proxyPort] = await env.ports(1);
   const clustersFile = await env.writeClusters('clusters-ha.json', [cluster!]);
   for (let run = 1; run <= options.runs; run++) {
-    const proxy = await env.startProxy({ port: proxyPort!, clustersFile, inspect: true, logName: `proxy-ha-${run}` });
+    const proxy = await env.startProxy({ port: proxyPort!, clustersFile, logName: `proxy-ha-${run}` });
     try {
       const result = await measure(env, proxy, [cluster!], [cluster!], n, options.maxConnecting);
       ha.push(result);
@@ -100,19 +103,21 @@ async function measure(
   let sims: SimAgents | undefined;
   try {
     await warm.waitConnected(warmUp.length, 60_000);
-    const before = await settledMemory(pid, proxy.inspector!);
+    const before = await settledMemory(pid, proxy.probe);
     const agents = measured.length * perCluster;
     sims = simFleet(env, proxy.port, measured, maxConnecting, perCluster);
     const connectMs = await sims.waitConnected(agents, 180_000);
-    const after = await settledMemory(pid, proxy.inspector!);
+    const after = await settledMemory(pid, proxy.probe);
     return {
       agents,
       connectSeconds: connectMs / 1000,
       handshakesPerSecond: agents / (connectMs / 1000),
-      rssBeforeBytes: before.rss,
-      rssAfterBytes: after.rss,
-      rssPerAgentBytes: (after.rss - before.rss) / agents,
-      heapPerAgentBytes: (after.heapUsed - before.heapUsed) / agents,
+      rssBeforeBytes: before.afterGc.rss,
+      rssAfterBytes: after.afterGc.rss,
+      rssPerAgentBytes: (after.afterGc.rss - before.afterGc.rss) / agents,
+      heapPerAgentBytes: (after.afterGc.heapUsed - before.afterGc.heapUsed) / agents,
+      before,
+      after,
     };
   } finally {
     await sims?.close();
@@ -129,13 +134,4 @@ export function simFleet(env: BenchEnv, proxyPort: number, clusters: readonly Be
     credentials: { caData: env.upstream.memberCa.certPem, bearerToken: env.upstream.bearerToken },
     maxConnecting,
   });
-}
-
-/** RSS and V8 heap in use once the proxy is idle (listeners opened, certificates issued), after a GC. */
-async function settledMemory(pid: number, inspector: string): Promise<{ rss: number; heapUsed: number }> {
-  await waitIdle(pid, { timeoutMs: 30_000 });
-  await collectGarbage(inspector);
-  await waitIdle(pid, { timeoutMs: 10_000 });
-  const heapUsed = Number(await evaluate(inspector, 'process.memoryUsage().heapUsed'));
-  return { rss: rssBytes(pid), heapUsed };
 }

@@ -4,13 +4,12 @@
  * same upstream, runs interleaved. Proxy CPU from /proc; event-loop delay of the proxy
  * during the kube-path bulk transfer.
  */
-import { request as httpsRequest } from 'node:https';
-import type { BenchEnv, BenchCluster, ProxyChild } from './bench-env.js';
-import { HOST } from './bench-env.js';
+import type { BenchEnv, ProxyChild } from './bench-env.js';
 import { EldProbe, type EldReading } from './bench-eld.js';
 import type { BulkResult, LatencyResult, LoadTarget, RpsResult } from './bench-load-jobs.js';
 import { runLoad } from './bench-load-run.js';
 import { cpuSeconds } from './bench-proc.js';
+import { targets, waitTunnel, type Paths } from './bench-tunnel.js';
 
 export interface TransferOptions {
   readonly runs: number;
@@ -47,11 +46,6 @@ export interface TransferRun {
   /** The same on the plain-HTTP ks path (no TLS handshake per request). */
   readonly latencyKs?: { readonly direct: LatencyResult; readonly tunnel: LatencyResult };
   readonly rps?: { readonly direct: RpsResult; readonly tunnel: RpsResult };
-}
-
-interface Paths {
-  readonly kube: { readonly direct: LoadTarget; readonly tunnel: LoadTarget };
-  readonly ks: { readonly direct: LoadTarget; readonly tunnel: LoadTarget };
 }
 
 export async function runTransferPhase(env: BenchEnv, options: TransferOptions): Promise<TransferRun[]> {
@@ -158,44 +152,3 @@ async function bulk(
 }
 
 const version = (target: LoadTarget): LoadTarget => ({ ...target, url: `${target.url}/version` });
-
-function targets(env: BenchEnv, cluster: BenchCluster): Paths {
-  const { upstream, proxyCa, client } = env;
-  return {
-    kube: {
-      direct: { url: `https://${HOST}:${upstream.kubePort}`, ca: upstream.memberCa.certPem, headers: { authorization: `Bearer ${upstream.bearerToken}` } },
-      tunnel: { url: `https://${HOST}:${cluster.kubePort}`, ca: proxyCa.certPem, cert: client.certPem, key: client.keyPem },
-    },
-    ks: {
-      direct: { url: `http://${HOST}:${upstream.ksPort}` },
-      tunnel: { url: `http://${HOST}:${cluster.ksPort}` },
-    },
-  };
-}
-
-/** Poll `GET /version` on the cluster's kube listener until the tunnel answers 200. */
-async function waitTunnel(env: BenchEnv, cluster: BenchCluster, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    const status = await new Promise<number | string>((resolve) => {
-      const req = httpsRequest(
-        { host: HOST, port: cluster.kubePort, path: '/version', agent: false, ca: env.proxyCa.certPem, cert: env.client.certPem, key: env.client.keyPem },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => resolve(res.statusCode === 200 ? 200 : `HTTP ${res.statusCode}: ${body.trim().slice(0, 300)}`));
-          res.on('error', (error) => resolve(error.message));
-        },
-      );
-      req.setTimeout(2_000, () => req.destroy(new Error('timeout')));
-      req.on('error', (error) => resolve(error.message));
-      req.end();
-    });
-    if (status === 200) return;
-    last = String(status);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`the tunnel for ${cluster.name} did not answer /version within ${timeoutMs} ms (last: ${last})`);
-}

@@ -1,13 +1,16 @@
 /**
  * The upstreams a benchmark measures against, on 127.0.0.1: an HTTPS "member apiserver"
- * (its own CA, requires `Authorization: Bearer <token>`) and a plain-HTTP ks-apiserver
- * stand-in. Both serve `GET /bytes?n=N` (N bytes, streamed with backpressure) and a
- * 1 KiB `GET /version`.
+ * (its own CA, requires `Authorization: Bearer <token>`), the same apiserver on a second
+ * port speaking HTTP/2 and HTTP/1.1 (ALPN h2, http/1.1; as a real kube-apiserver does),
+ * and a plain-HTTP ks-apiserver stand-in. All serve `GET /bytes?n=N` (N bytes, streamed
+ * with backpressure), a 1 KiB `GET /version` and `GET /watch` (one watch event at once,
+ * then the response stays open until the client goes).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { createSelfSignedCa, importCa, issueServingCert, type CaPem } from '../../src/pki/index.js';
 
 /** Size of the `/version` body: the "1 KB GET" of the benchmark. */
@@ -21,6 +24,10 @@ export interface BenchUpstream {
   readonly kubePort: number;
   /** HTTP port of the ks-apiserver stand-in. */
   readonly ksPort: number;
+  /** HTTPS port of the same member apiserver with HTTP/2 (and HTTP/1.1) by ALPN. */
+  readonly kubeH2Port: number;
+  /** TCP connections open right now at each server. */
+  openConnections(): { readonly kube: number; readonly ks: number; readonly kubeH2: number };
   readonly memberCa: CaPem;
   readonly bearerToken: string;
   close(): Promise<void>;
@@ -44,25 +51,34 @@ export async function startBenchUpstream(): Promise<BenchUpstream> {
       const n = Number(url.searchParams.get('n') ?? '0');
       if (!Number.isSafeInteger(n) || n < 0 || n > MAX_BYTES) return void res.writeHead(400).end('bad n\n');
       sendBytes(res, n);
+    } else if (req.method === 'GET' && url.pathname === '/watch') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(WATCH_EVENT);
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
     }
   };
 
-  const kube = createHttpsServer(
-    { cert: serving.certPem, key: serving.keyPem },
-    handle((req) => req.headers.authorization === `Bearer ${bearerToken}`),
+  const withToken = handle((req) => req.headers.authorization === `Bearer ${bearerToken}`);
+  const kube = createHttpsServer({ cert: serving.certPem, key: serving.keyPem }, withToken);
+  // The HTTP/2 compatibility API has the methods the handler uses (writeHead, write, end, drain, close).
+  const kubeH2 = createSecureServer({ cert: serving.certPem, key: serving.keyPem, allowHTTP1: true }, (req: Http2ServerRequest, res: Http2ServerResponse) =>
+    withToken(req as unknown as IncomingMessage, res as unknown as ServerResponse),
   );
   const ks = createHttpServer(handle(() => true));
-  const closers = await Promise.all([listen(kube), listen(ks)]);
+  const closers = await Promise.all([listen(kube), listen(ks), listen(kubeH2)]);
   return {
     kubePort: closers[0].port,
     ksPort: closers[1].port,
+    kubeH2Port: closers[2].port,
+    openConnections: () => ({ kube: closers[0].connections(), ks: closers[1].connections(), kubeH2: closers[2].connections() }),
     memberCa,
     bearerToken,
     close: async () => void (await Promise.all(closers.map((c) => c.close()))),
   };
 }
+
+const WATCH_EVENT = `${JSON.stringify({ type: 'ADDED', object: { kind: 'Pod', apiVersion: 'v1', metadata: { name: 'bench', namespace: 'default', resourceVersion: '1' } } })}\n`;
 
 function sendBytes(res: ServerResponse, total: number): void {
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total) });
@@ -86,13 +102,13 @@ function versionJson(): Buffer {
   return Buffer.from(JSON.stringify({ ...base, padding: 'x'.repeat(SMALL_BODY_BYTES - length) }));
 }
 
-async function listen(server: Server): Promise<{ port: number; close(): Promise<void> }> {
+async function listen(server: Server | NetServer): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.keepAliveTimeout = 30_000;
+  if ('keepAliveTimeout' in server) server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -100,6 +116,7 @@ async function listen(server: Server): Promise<{ port: number; close(): Promise<
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : 0,
+    connections: () => sockets.size,
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

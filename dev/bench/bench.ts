@@ -1,25 +1,38 @@
 /**
  * `npm run bench`: the tunnel's figures beside direct access to the same upstream, the Go
- * tower's reference points and our targets (issue 5). Everything runs on 127.0.0.1: an
- * upstream (HTTPS member apiserver + HTTP ks), the real proxy and agent as child
- * processes, load generators in child processes, simulated agents in this one.
+ * tower's reference points and our targets (issues 5, 10, 11, 15). Everything runs on
+ * 127.0.0.1: upstreams (HTTPS member apiserver, the same with HTTP/2, HTTP ks), the real
+ * proxy and agent as child processes (with the memory probe), load generators, delaying
+ * relays and simulated-agent fleets in child processes, simulated agents in this one.
  *
- *   node dist/dev/bench/bench.js [--quick] [--only bulk,small,sessions,storm,pki] [--json]
+ *   node dist/dev/bench/bench.js [--quick] [--only PHASE,…] [--json]   (see --help)
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { createBenchEnv, type BenchEnv } from './bench-env.js';
 import { parseBenchOptions, USAGE, type BenchOptions } from './bench-options.js';
+import { agentFigures, runAgentPhase, type AgentRun } from './bench-phase-agent.js';
+import { fairnessFigures, runFairnessPhase, type FairnessRun } from './bench-phase-fairness.js';
+import { h2Figures, runH2Phase, type H2Run } from './bench-phase-h2.js';
+import { fleetFigures, runFleetPhase, type FleetRun } from './bench-phase-fleet.js';
+import { footprintFigures, runFootprintPhase, type FootprintResult } from './bench-phase-footprint.js';
 import { runPkiPhase, type PkiPhaseResult } from './bench-phase-pki.js';
 import { runSessionsPhase, type SessionsPhaseResult } from './bench-phase-sessions.js';
 import { runStormPhase, type StormRun } from './bench-phase-storm.js';
 import { runTransferPhase, type TransferRun } from './bench-phase-transfer.js';
-import { figure, formatTable, type Figure } from './bench-report.js';
+import { runWanPhase, wanFigures, type WanResult } from './bench-phase-wan.js';
+import { figure, formatTable, REFERENCE, type Figure } from './bench-report.js';
 
 interface Raw {
   transfer?: TransferRun[];
   sessions?: SessionsPhaseResult;
   storm?: StormRun[];
   pki?: PkiPhaseResult;
+  footprint?: FootprintResult;
+  agent?: AgentRun[];
+  fleet?: FleetRun[];
+  wan?: WanResult;
+  fairness?: FairnessRun[];
+  h2?: H2Run[];
 }
 
 async function main(): Promise<number> {
@@ -86,6 +99,43 @@ async function main(): Promise<number> {
     if (opts.only.has('pki')) {
       await phase('pki', async () => {
         raw.pki = await runPkiPhase(env.proxyCa, { count: opts.pkiCount, concurrency: 8, threads: Math.min(2, availableParallelism()) });
+      });
+    }
+    if (opts.only.has('footprint')) {
+      await phase('footprint', async () => {
+        raw.footprint = await runFootprintPhase(env, { counts: opts.configured, modes: opts.footprintModes, runs: opts.runs, log });
+      });
+    }
+    if (opts.only.has('agent')) {
+      await phase('agent', async () => {
+        raw.agent = await runAgentPhase(env, { runs: opts.runs, bulkBytes: opts.bulkBytes, log });
+      });
+    }
+    if (opts.only.has('fleet')) {
+      await phase('fleet', async () => {
+        raw.fleet = await runFleetPhase(env, {
+          agents: opts.fleetAgents,
+          clusters: opts.fleetClusters,
+          procs: opts.fleetProcs,
+          runs: opts.runs,
+          maxConnecting: opts.maxConnecting,
+          log,
+        });
+      });
+    }
+    if (opts.only.has('wan')) {
+      await phase('wan', async () => {
+        raw.wan = await runWanPhase(env, { rttsMs: opts.rttsMs, bytes: opts.wanBytes, runs: opts.runs, log });
+      });
+    }
+    if (opts.only.has('fairness')) {
+      await phase('fairness', async () => {
+        raw.fairness = await runFairnessPhase(env, { runs: opts.runs, requests: opts.fairnessRequests, log });
+      });
+    }
+    if (opts.only.has('h2')) {
+      await phase('h2', async () => {
+        raw.h2 = await runH2Phase(env, { runs: opts.runs, streams: opts.concurrency, durationMs: opts.rpsMs, watches: opts.watches, log });
       });
     }
   } finally {
@@ -157,8 +207,15 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
   }
   for (const [size, runs] of Object.entries(raw.sessions?.perCluster ?? {})) {
     figures.push(
-      figure({ key: `sessions.${size}.rssPerAgentKb`, reference: 'sessions.rssPerAgentKb', label: `proxy RSS per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.rssPerAgentBytes / 1024) }),
+      figure({ key: `sessions.${size}.rssPerAgentKb`, reference: `sessions.${size}.rssPerAgentKb` in REFERENCE ? `sessions.${size}.rssPerAgentKb` : 'sessions.rssPerAgentKb', label: `proxy RSS per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.rssPerAgentBytes / 1024) }),
       figure({ key: `sessions.${size}.heapPerAgentKb`, label: `proxy V8 heap per idle agent, ${size} agents`, unit: 'KB', runs: runs.map((r) => r.heapPerAgentBytes / 1024) }),
+      figure({
+        key: `sessions.${size}.rssIdlePerAgentKb`,
+        label: `proxy RSS per idle agent, ${size} agents, no forced GC`,
+        unit: 'KB',
+        runs: runs.map((r) => (r.after.rssIdle - r.before.rssIdle) / r.agents / 1024),
+      }),
+      figure({ key: `sessions.${size}.rssMb`, label: `proxy RSS, ${size} agents connected and idle`, unit: 'MB', runs: runs.map((r) => r.after.rssIdle / 1024 / 1024) }),
       figure({ key: `sessions.${size}.handshakesPerSecond`, reference: 'sessions.handshakesPerSecond', label: `handshakes incl. config, ${size} at once`, unit: '/s', runs: runs.map((r) => r.handshakesPerSecond) }),
     );
   }
@@ -190,6 +247,12 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
       );
     }
   }
+  figures.push(...footprintFigures(raw.footprint));
+  figures.push(...agentFigures(raw.agent, opts.bulkBytes));
+  figures.push(...fleetFigures(raw.fleet));
+  figures.push(...wanFigures(raw.wan, opts.wanBytes));
+  figures.push(...fairnessFigures(raw.fairness));
+  figures.push(...h2Figures(raw.h2, opts.concurrency, opts.watches));
   return figures;
 }
 

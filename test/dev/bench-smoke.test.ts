@@ -44,3 +44,17 @@ test('bench --quick --only small --json prints one JSON object with numeric figu
     assert.ok(f.ours! > 0 && f.direct! > 0, `${key} is positive`);
   }
 });
+
+test('bench --only footprint reads the proxy RSS with 0 and 20 configured clusters through the probe', { timeout: LIMIT_MS + 5_000 }, async () => {
+  const { code, stdout, stderr } = await runBench(['--quick', '--only', 'footprint', '--configured', '0,20', '--footprint-modes', 'file', '--json']);
+  assert.equal(code, 0, `bench failed:\n${stderr.slice(-2000)}`);
+  const result = JSON.parse(stdout) as BenchJson;
+  assert.deepEqual(result.meta.errors, []);
+  for (const key of ['footprint.file.0.rssMb', 'footprint.file.20.rssMb', 'footprint.file.20.heapUsedMb']) {
+    const f = result.figures[key];
+    assert.ok(f, `figure ${key} missing`);
+    // A Node process with the proxy loaded is tens of MB, not bytes or terabytes.
+    assert.ok(typeof f.ours === 'number' && f.ours > 5 && f.ours < 4096, `${key} = ${f.ours}`);
+  }
+  assert.equal(typeof result.figures['footprint.file.perClusterKb']?.ours, 'number');
+});
