@@ -29,7 +29,7 @@ import { readBody, sendError, sendJson } from './http.js';
 import { RbacAuthorizer } from './rbac.js';
 import { ServiceAccountTokens } from './sa-tokens.js';
 import { impersonatedUser } from './impersonation.js';
-import { forbiddenError, requestAttributes } from './request-info.js';
+import { forbiddenError, requestAttributes, type RequestAttributes } from './request-info.js';
 import { AuditLog, type AuditRecord } from './audit.js';
 import { Reviews } from './reviews.js';
 import { readObject } from './api.js';
@@ -84,6 +84,12 @@ export interface DevCluster {
     subscribe(listener: (r: AuditRecord) => void): () => void;
     clear(): void;
   };
+  /**
+   * Run `hook` before each authorized request is handled (and wait for it): a test can
+   * make a real concurrent write land just before a client's own, deterministically.
+   * Returns the function that removes the hook.
+   */
+  beforeHandling(hook: (request: { user: string; attributes: RequestAttributes }) => void | Promise<void>): () => void;
   /** end all watches and connections and close the port */
   stop(): Promise<void>;
 }
@@ -112,6 +118,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   const auth = new Authenticator((token) => saTokens.authenticate(token, uidOf));
   const authorizer = new RbacAuthorizer(store);
   const audit = new AuditLog();
+  const hooks = new Set<(request: { user: string; attributes: RequestAttributes }) => void | Promise<void>>();
   const reviews = new Reviews({
     authorizer,
     tokens: saTokens,
@@ -168,6 +175,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
       throw error;
     }
     log?.debug({ method: req.method, path, user: user.name }, 'request');
+    for (const hook of [...hooks]) await hook({ user: user.name, attributes });
     const accept = req.headers.accept ?? '';
     if (req.method === 'GET') {
       const d = discover(path, accept, registry, serverAddress);
@@ -264,6 +272,10 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
       records: () => audit.records(),
       subscribe: (listener) => audit.subscribe(listener),
       clear: () => audit.clear(),
+    },
+    beforeHandling(hook) {
+      hooks.add(hook);
+      return () => hooks.delete(hook);
     },
     stop() {
       stopping ??= new Promise<void>((resolve) => {

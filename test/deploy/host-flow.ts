@@ -1,0 +1,101 @@
+/**
+ * The seed flow on an RBAC-enforcing host, step by step, with the proxy running as its
+ * Deployment: start (lease, lists, watches), a Cluster (token, ports, Service, status —
+ * meeting a concurrent write of the Cluster and a Service created by someone else, as
+ * happens when two writers race, so the re-reads after 409 happen too), optionally an
+ * agent, then the Cluster's deletion and the proxy's SIGTERM (lease release).
+ */
+import { createConnection } from 'node:net';
+import { seedClusterYaml } from '../../dev/demo/seed-cluster.js';
+import type { AuditRecord, ResourceAttributes } from '../../devcluster/index.js';
+import type { HostRig, PodRun } from './host-rig.js';
+
+export const NAMESPACE = 'kubesphere-system';
+
+/** A request the proxy may make, as RBAC sees it. */
+export interface Access {
+  readonly verb: string;
+  readonly apiGroup: string;
+  readonly resource: string;
+  readonly namespace: string;
+}
+
+export function isResource(r: AuditRecord): r is AuditRecord & { attributes: ResourceAttributes } {
+  return r.attributes.resourceRequest;
+}
+
+export function accessOf(r: AuditRecord & { attributes: ResourceAttributes }): Access {
+  const a = r.attributes;
+  return { verb: a.verb, apiGroup: a.apiGroup, resource: a.subresource ? `${a.resource}/${a.subresource}` : a.resource, namespace: a.namespace };
+}
+
+export class HostFlow {
+  proxy: PodRun | undefined;
+  readonly #unhook: Array<() => void> = [];
+
+  constructor(readonly rig: HostRig) {}
+
+  /** Start the proxy; done once it watches Clusters and Services (it leads and has synced). */
+  async start(): Promise<PodRun> {
+    this.proxy = await this.rig.startProxy();
+    const watching = (resource: string) =>
+      this.rig.record((r) => r.user === this.rig.proxyUser && r.allowed && isResource(r) && r.attributes.verb === 'watch' && r.attributes.resource === resource, `the proxy watching ${resource}`);
+    await Promise.all([watching('clusters'), watching('services')]);
+    return this.proxy;
+  }
+
+  /**
+   * Create Cluster `name` as the seed README does and wait for Initialized. Just before the
+   * proxy's first write of it, an admin write lands (so the proxy's write meets a 409 and
+   * it must re-read); just before its first Service create, Service mc-<name> appears (so
+   * its create meets AlreadyExists, it reads the Service and updates it).
+   */
+  async createCluster(name: string): Promise<void> {
+    let raced = { cluster: false, service: false };
+    this.#unhook.push(
+      this.rig.cluster.beforeHandling(async ({ user, attributes: a }) => {
+        if (user !== this.rig.proxyUser || !a.resourceRequest) return;
+        if (!raced.cluster && a.verb === 'update' && a.resource === 'clusters' && a.name === name) {
+          raced = { ...raced, cluster: true };
+          await this.rig.kubectl.ok(['label', 'cluster', name, 'test.tower.kubesphere.io/concurrent-write=1']);
+        }
+        if (!raced.service && a.verb === 'create' && a.resource === 'services') {
+          raced = { ...raced, service: true };
+          await this.rig.kubectl.ok(['-n', NAMESPACE, 'create', 'service', 'clusterip', `mc-${name}`, '--tcp=6443:6443']);
+        }
+      }),
+    );
+    await this.rig.kubectl.ok(['-n', NAMESPACE, 'create', '-f', '-'], { input: seedClusterYaml(name) });
+    await this.rig.kubectl.ok(['wait', '--for=condition=Initialized', `cluster/${name}`, '--timeout=30s'], { timeoutMs: 35_000 });
+  }
+
+  /** The Cluster's connection fields (token, ports, kubeconfig, endpoints). */
+  async connection(name: string): Promise<{ token: string; kubernetesAPIServerPort: number; kubeconfig?: string; kubernetesAPIEndpoint?: string }> {
+    const out = await this.rig.kubectl.ok(['get', 'cluster', name, '-o', 'jsonpath={.spec.connection}']);
+    return JSON.parse(out) as { token: string; kubernetesAPIServerPort: number; kubeconfig?: string; kubernetesAPIEndpoint?: string };
+  }
+
+  /** The `tower` Service's ClusterIP: where agents in the member dial (through the test's routes). */
+  async towerServiceIp(): Promise<string> {
+    return (await this.rig.kubectl.ok(['-n', NAMESPACE, 'get', 'service', 'tower', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+  }
+
+  /** A connection to the proxy pod's agent port, as the `tower` Service gives one. */
+  connectToProxy(): ReturnType<typeof createConnection> {
+    if (!this.proxy) throw new Error('the proxy is not running');
+    return this.proxy.pod.connect(8080);
+  }
+
+  /** Delete the Cluster; done once its Service is gone. */
+  async deleteCluster(name: string): Promise<void> {
+    await this.rig.kubectl.ok(['delete', 'cluster', name]);
+    await this.rig.kubectl.ok(['-n', NAMESPACE, 'wait', '--for=delete', `service/mc-${name}`, '--timeout=30s'], { timeoutMs: 35_000 });
+  }
+
+  /** SIGTERM, as the kubelet stops a pod; resolves with the exit. */
+  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    for (const off of this.#unhook.splice(0)) off();
+    if (!this.proxy) throw new Error('the proxy is not running');
+    return this.proxy.container.child.stop(15_000);
+  }
+}

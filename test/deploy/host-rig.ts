@@ -1,0 +1,176 @@
+/**
+ * A host cluster (devcluster, RBAC enforced) with the rendered host manifests applied as
+ * a user applies them, and the proxy run as its Deployment would run it: in a pod of its
+ * own, with the Deployment's command, args, service account and CA Secret.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConnection } from 'node:net';
+import { Kubectl } from '../../dev/demo/kubectl.js';
+import { PACKAGE_ROOT } from '../../dev/demo/paths.js';
+import { startDevCluster, type AuditRecord, type DevCluster } from '../../devcluster/index.js';
+import { KubeClient } from '../../src/kube/kube-client.js';
+import { createSelfSignedCa } from '../../src/pki/index.js';
+import { find, render, toYaml, type Manifest } from './manifests.js';
+import { PodNetwork, type Route } from './pod/pod-network.js';
+import { KUBERNETES_SERVICE, runContainer, type PodSpec, type RunningContainer } from './pod/run-container.js';
+import { flagsOf, knownFlagsOnly } from './contract.js';
+
+/** The image's entrypoints, as this checkout's executables. */
+export const ENTRYPOINTS = {
+  'tower-proxy': [process.execPath, join(PACKAGE_ROOT, 'bin', 'proxy')],
+  'tower-agent': [process.execPath, join(PACKAGE_ROOT, 'bin', 'agent')],
+};
+
+export interface PodRun {
+  readonly pod: PodNetwork;
+  readonly container: RunningContainer;
+  /** Flags of the manifest the binary does not have yet (left out, see contract.ts). */
+  readonly dropped: readonly string[];
+}
+
+/** A cluster for the test, its admin kubectl and client, and waits on its audit record. */
+export class ClusterRig {
+  readonly kubectl: Kubectl;
+  readonly admin: KubeClient;
+  readonly #pods: PodRun[] = [];
+  readonly #waits = new Set<() => void>();
+
+  protected constructor(
+    readonly cluster: DevCluster,
+    readonly dir: string,
+    kubeconfig: string,
+    /** Remove `dir` on close (it was made for this rig). */
+    private readonly ownsDir: boolean,
+  ) {
+    this.kubectl = new Kubectl({ kubeconfig, cacheDir: join(dir, 'kubectl-cache'), env: { ...process.env, KUBECONFIG: '', HOME: dir }, timeoutMs: 30_000 });
+    this.admin = KubeClient.fromString(cluster.adminKubeconfig);
+  }
+
+  /** A new cluster; its files go to `dir` (a new temporary directory if not given). */
+  static async start(name: string, dir?: string): Promise<ClusterRig> {
+    const where = dir ?? (await mkdtemp(join(tmpdir(), `tower-deploy-${name}-`)));
+    const cluster = await startDevCluster({ name });
+    return new ClusterRig(cluster, where, await cluster.writeKubeconfig(join(where, `${name}.kubeconfig`)), dir === undefined);
+  }
+
+  /** `kubectl apply --server-side -f -` of these objects. */
+  apply(objects: readonly unknown[]): Promise<string> {
+    return this.kubectl.ok(['apply', '--server-side', '-f', '-'], { input: toYaml(objects) });
+  }
+
+  /** The route a pod uses to reach this cluster's apiserver (the `kubernetes` Service). */
+  apiserverRoute(): Route {
+    return { ...KUBERNETES_SERVICE, connect: () => createConnection({ host: '127.0.0.1', port: this.cluster.port }) };
+  }
+
+  /** Run the first container of `deployment` in a new pod with these Service routes. */
+  async runPod(deployment: Manifest, routes: readonly Route[], bin: 'proxy' | 'agent'): Promise<PodRun> {
+    const name = `${deployment.metadata.name}-${randomBytes(4).toString('hex')}`;
+    const spec = (deployment['spec'] as { template: { spec: PodSpec } }).template.spec;
+    const pod = await PodNetwork.start(name, this.dir, [this.apiserverRoute(), ...routes]);
+    const known = await flagsOf(bin);
+    let dropped: string[] = [];
+    try {
+      const container = await runContainer({
+        pod,
+        podName: name,
+        namespace: deployment.metadata.namespace ?? 'default',
+        spec,
+        api: this.admin,
+        dir: this.dir,
+        commands: ENTRYPOINTS,
+        adjustArgs: (args) => {
+          const r = knownFlagsOnly(args, known);
+          dropped = r.dropped;
+          return r.args;
+        },
+      });
+      const run = { pod, container, dropped };
+      this.#pods.push(run);
+      return run;
+    } catch (error) {
+      await pod.stop();
+      throw error;
+    }
+  }
+
+  /** The first audit record matching `match` (from now or earlier), within `timeoutMs`. */
+  record(match: (r: AuditRecord) => boolean, what: string, timeoutMs = 20_000): Promise<AuditRecord> {
+    const seen = this.cluster.audit.records().find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const finish = (error?: Error, r?: AuditRecord) => {
+        clearTimeout(timer);
+        off();
+        this.#waits.delete(cancel);
+        if (r) resolve(r);
+        else reject(error);
+      };
+      const cancel = () => finish(new Error(`closed while waiting for ${what}`));
+      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      const off = this.cluster.audit.subscribe((r) => {
+        if (match(r)) finish(undefined, r);
+      });
+      this.#waits.add(cancel);
+    });
+  }
+
+  /** Stop the pods (SIGTERM, SIGKILL after `graceMs`), the cluster, and remove the files. */
+  async close(graceMs = 15_000): Promise<void> {
+    for (const cancel of [...this.#waits]) cancel();
+    await Promise.all(this.#pods.map(async (p) => (await p.container.child.stop(graceMs), await p.pod.stop())));
+    await this.cluster.stop();
+    if (this.ownsDir) await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The host cluster with the CRD, the CA Secret and the given host manifests applied. */
+export class HostRig extends ClusterRig {
+  /** The proxy's service account as the apiserver names it. */
+  readonly proxyUser: string;
+
+  private constructor(
+    cluster: DevCluster,
+    dir: string,
+    readonly objects: readonly Manifest[],
+  ) {
+    super(cluster, dir, join(dir, 'host.kubeconfig'), true);
+    const deployment = find(objects, 'Deployment', 'tower');
+    const spec = (deployment['spec'] as { template: { spec: PodSpec } }).template.spec;
+    this.proxyUser = `system:serviceaccount:${deployment.metadata.namespace ?? 'default'}:${spec.serviceAccountName ?? 'default'}`;
+  }
+
+  /** `objects`: the rendered host manifests, possibly changed by the test. */
+  static async install(objects: readonly Manifest[]): Promise<HostRig> {
+    const dir = await mkdtemp(join(tmpdir(), 'tower-deploy-'));
+    const cluster = await startDevCluster({ name: 'host' });
+    await cluster.writeKubeconfig(join(dir, 'host.kubeconfig'));
+    const rig = new HostRig(cluster, dir, objects);
+    try {
+      await rig.apply(await render('crd'));
+      await rig.apply(objects);
+      const ca = await createSelfSignedCa();
+      await writeFile(join(rig.dir, 'ca.crt'), ca.certPem);
+      await writeFile(join(rig.dir, 'ca.key'), ca.keyPem, { mode: 0o600 });
+      await rig.kubectl.ok(['-n', 'kubesphere-system', 'create', 'secret', 'tls', 'tower-ca', `--cert=${join(rig.dir, 'ca.crt')}`, `--key=${join(rig.dir, 'ca.key')}`]);
+    } catch (error) {
+      await rig.close();
+      throw error;
+    }
+    return rig;
+  }
+
+  /** Run the proxy as Deployment `tower` would. */
+  startProxy(): Promise<PodRun> {
+    return this.runPod(find(this.objects, 'Deployment', 'tower'), [], 'proxy');
+  }
+
+  /** What the proxy's service account asked for, allowed or not. */
+  proxyRecords(): AuditRecord[] {
+    return this.cluster.audit.records().filter((r) => r.user === this.proxyUser);
+  }
+
+}
