@@ -5,10 +5,14 @@
  * happens when two writers race, so the re-reads after 409 happen too), optionally an
  * agent, then the Cluster's deletion and the proxy's SIGTERM (lease release).
  */
-import { createConnection } from 'node:net';
+import { writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify } from 'yaml';
 import { seedClusterYaml } from '../../dev/demo/seed-cluster.js';
 import type { AuditRecord, ResourceAttributes } from '../../devcluster/index.js';
-import type { HostRig, PodRun } from './host-rig.js';
+import type { ClusterRig, HostRig, PodRun } from './host-rig.js';
+import { find, type Manifest } from './manifests.js';
 
 export const NAMESPACE = 'kubesphere-system';
 
@@ -81,9 +85,43 @@ export class HostFlow {
   }
 
   /** A connection to the proxy pod's agent port, as the `tower` Service gives one. */
-  connectToProxy(): ReturnType<typeof createConnection> {
+  connectToProxy(): Socket {
     if (!this.proxy) throw new Error('the proxy is not running');
     return this.proxy.pod.connect(8080);
+  }
+
+  /**
+   * In `member`: Secret tower-agent for Cluster `name` (the README's command), then the
+   * agent as Deployment cluster-agent of `memberObjects`, dialing the tower Service's
+   * ClusterIP; done once the Cluster is AgentAvailable.
+   */
+  async startAgent(member: ClusterRig, memberObjects: readonly Manifest[], name: string): Promise<PodRun> {
+    const conn = await this.connection(name);
+    const towerIp = await this.towerServiceIp();
+    await member.kubectl.ok(['-n', NAMESPACE, 'create', 'secret', 'generic', 'tower-agent', `--from-literal=name=${name}`, `--from-literal=proxy-server=http://${towerIp}:8080`, `--from-literal=token=${conn.token}`]);
+    const agent = await member.runPod(find(memberObjects, 'Deployment', 'cluster-agent'), [{ host: towerIp, port: 8080, connect: () => this.connectToProxy() }], 'agent');
+    await this.rig.kubectl.ok(['wait', '--for=condition=AgentAvailable', `cluster/${name}`, '--timeout=30s'], { timeoutMs: 35_000 }).catch((error: Error) => {
+      throw new Error(`${error.message}\nagent:\n${agent.container.child.tail(20)}`);
+    });
+    return agent;
+  }
+
+  /**
+   * Cluster `name`'s kubeconfig (what ks-apiserver uses), written to a file, its server
+   * pointed at the proxy pod's port for the cluster — where the mc-<name> Service leads.
+   */
+  async tunnelKubeconfig(name: string): Promise<string> {
+    if (!this.proxy) throw new Error('the proxy is not running');
+    const conn = await this.connection(name);
+    const config = parseYaml(Buffer.from(conn.kubeconfig ?? '', 'base64').toString('utf8')) as { clusters?: Array<{ cluster: { server: string; 'tls-server-name'?: string } }> };
+    const cluster = config.clusters?.[0]?.cluster;
+    if (!cluster) throw new Error(`Cluster ${name} has no kubeconfig yet`);
+    const local = await this.proxy.pod.expose(conn.kubernetesAPIServerPort);
+    cluster['tls-server-name'] = new URL(cluster.server).hostname;
+    cluster.server = `https://127.0.0.1:${local}`;
+    const path = join(this.rig.dir, `config_${name}`);
+    await writeFile(path, stringify(config), { mode: 0o600 });
+    return path;
   }
 
   /** Delete the Cluster; done once its Service is gone. */

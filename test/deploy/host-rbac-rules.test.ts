@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HostRig } from './host-rig.js';
 import { HostFlow, NAMESPACE } from './host-flow.js';
-import { render } from './manifests.js';
+import { render, renderWithComponents, type Manifest } from './manifests.js';
 import { covers, describeGrant, grantsOf, withoutGrant, type Grant } from './grants.js';
 import { canRunPods } from './pod/can-run-pods.js';
 
@@ -17,9 +17,12 @@ const skip = await canRunPods();
 const objects = skip ? [] : await render('host/base');
 const grants = skip ? [] : grantsOf(objects, { namespace: NAMESPACE, name: 'tower' });
 
-/** Run the flow on manifests without `grant` until the apiserver refuses what it covered. */
-async function refusedWithout(grant: Grant): Promise<{ refused: boolean; proxyLog: string; requested: boolean }> {
-  const rig = await HostRig.install(withoutGrant(objects, grant));
+/**
+ * Run the flow on `manifests` until the apiserver refuses what `grant` covers (or to the
+ * end): whether it was refused, whether it was asked for at all, the proxy's last lines.
+ */
+async function runRefusing(grant: Grant, manifests: readonly Manifest[], crd?: readonly Manifest[]): Promise<{ refused: boolean; proxyLog: string; requested: boolean }> {
+  const rig = await HostRig.install(manifests, crd);
   try {
     const flow = new HostFlow(rig);
     const refusal = rig.record((r) => r.user === rig.proxyUser && !r.allowed && covers(grant, r), `a refused ${describeGrant(grant)}`, 90_000);
@@ -41,7 +44,7 @@ async function refusedWithout(grant: Grant): Promise<{ refused: boolean; proxyLo
 describe('each permission of the host manifests is needed: without it the proxy is refused (403)', { skip }, () => {
   for (const grant of grants) {
     it(`without ${describeGrant(grant)}`, { timeout: 120_000 }, async (t) => {
-      const { refused, requested, proxyLog } = await refusedWithout(grant);
+      const { refused, requested, proxyLog } = await runRefusing(grant, withoutGrant(objects, grant));
       if (!requested && grant.rule.resources.includes('events')) {
         t.todo('bin/proxy records no Events yet (contract: the lead adds them); nothing asked for this permission');
         return;
@@ -49,4 +52,18 @@ describe('each permission of the host manifests is needed: without it the proxy 
       assert.ok(refused, `the flow never asked for ${describeGrant(grant)}; proxy log:\n${proxyLog}`);
     });
   }
+});
+
+describe('with a Cluster CRD that has the status subresource, components/status-subresource grants what the proxy then needs', { skip }, () => {
+  it('uses clusters/status with the component, and is refused without it', { timeout: 120_000 }, async () => {
+    const withStatus = await renderWithComponents('host/base', ['host/components/status-subresource']);
+    const crd = structuredClone(await render('crd'));
+    for (const v of (crd[0]?.['spec'] as { versions: Array<Record<string, unknown>> }).versions) v['subresources'] = { status: {} };
+    const grant = grantsOf(withStatus, { namespace: NAMESPACE, name: 'tower' }).find((g) => g.rule.resources.includes('clusters/status'));
+    assert.ok(grant, 'the component adds update on clusters/status');
+    const granted = await runRefusing(grant, withStatus, crd);
+    assert.deepEqual([granted.requested, granted.refused], [true, false], `granted: asked for and allowed; proxy log:\n${granted.proxyLog}`);
+    const without = await runRefusing(grant, withoutGrant(withStatus, grant), crd);
+    assert.ok(without.refused, `refused without the component's rule; proxy log:\n${without.proxyLog}`);
+  });
 });

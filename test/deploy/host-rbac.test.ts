@@ -6,13 +6,10 @@
  * the proxy used every permission the manifests grant it — and nothing was refused.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse as parseYaml, stringify } from 'yaml';
 import { ClusterRig, HostRig, type PodRun } from './host-rig.js';
 import { HostFlow, NAMESPACE } from './host-flow.js';
-import { find, render, type Manifest } from './manifests.js';
+import { render, type Manifest } from './manifests.js';
 import { covers, describeGrant, grantsOf } from './grants.js';
 import { getOver } from './http-get.js';
 import { canRunPods } from './pod/can-run-pods.js';
@@ -72,15 +69,9 @@ describe('the proxy as Deployment tower and the agent as Deployment cluster-agen
   });
 
   it('connects an agent run as Deployment cluster-agent with Secret tower-agent; the member sees the agent\'s service account through the tunnel', async (t) => {
-    const conn = await flow.connection('alpha');
-    const towerIp = await flow.towerServiceIp();
-    await member.kubectl.ok(['-n', NAMESPACE, 'create', 'secret', 'generic', 'tower-agent', '--from-literal=name=alpha', `--from-literal=proxy-server=http://${towerIp}:8080`, `--from-literal=token=${conn.token}`]);
-    agent = await member.runPod(find(memberObjects, 'Deployment', 'cluster-agent'), [{ host: towerIp, port: 8080, connect: () => flow.connectToProxy() }], 'agent');
+    agent = await flow.startAgent(member, memberObjects, 'alpha');
     assert.ok(!agent.container.args.some((a) => a.includes('$(')), 'every $(VAR) was expanded from the Secret');
-    await rig.kubectl.ok(['wait', '--for=condition=AgentAvailable', 'cluster/alpha', '--timeout=30s'], { timeoutMs: 35_000 }).catch((error: Error) => {
-      throw new Error(`${error.message}\nagent:\n${agent?.container.child.tail(20) ?? ''}`);
-    });
-    const kubeconfig = await tunnelKubeconfig();
+    const kubeconfig = await flow.tunnelKubeconfig('alpha');
     const who = JSON.parse(await rig.kubectl.ok(['auth', 'whoami', '-o', 'json'], { kubeconfig })) as { status: { userInfo: { username: string } } };
     assert.equal(who.status.userInfo.username, 'system:serviceaccount:kubesphere-system:tower-agent');
     assert.match(await rig.kubectl.ok(['get', 'nodes'], { kubeconfig }), /member-control-plane\s+Ready/);
@@ -124,20 +115,5 @@ describe('the proxy as Deployment tower and the agent as Deployment cluster-agen
 
   async function clusterIp(service: string): Promise<string> {
     return (await rig.kubectl.ok(['-n', NAMESPACE, 'get', 'service', service, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-  }
-
-  /** The Cluster's kubeconfig, pointed at the proxy pod's port for it (as its Service would lead there). */
-  async function tunnelKubeconfig(): Promise<string> {
-    const conn = await flow.connection('alpha');
-    const config = parseYaml(Buffer.from(conn.kubeconfig ?? '', 'base64').toString('utf8')) as { clusters: Array<{ cluster: { server: string; 'tls-server-name'?: string } }> };
-    const cluster = config.clusters[0]?.cluster;
-    assert.ok(cluster, 'the Cluster has a kubeconfig');
-    const server = new URL(cluster.server);
-    const local = await proxy.pod.expose(conn.kubernetesAPIServerPort);
-    cluster['tls-server-name'] = server.hostname;
-    cluster.server = `https://127.0.0.1:${local}`;
-    const path = join(rig.dir, 'config_alpha');
-    await writeFile(path, stringify(config), { mode: 0o600 });
-    return path;
   }
 });

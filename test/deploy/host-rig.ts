@@ -143,14 +143,14 @@ export class HostRig extends ClusterRig {
     this.proxyUser = `system:serviceaccount:${deployment.metadata.namespace ?? 'default'}:${spec.serviceAccountName ?? 'default'}`;
   }
 
-  /** `objects`: the rendered host manifests, possibly changed by the test. */
-  static async install(objects: readonly Manifest[]): Promise<HostRig> {
+  /** `objects`: the rendered host manifests, possibly changed by the test; `crd`: config/crd unless given. */
+  static async install(objects: readonly Manifest[], crd?: readonly Manifest[]): Promise<HostRig> {
     const dir = await mkdtemp(join(tmpdir(), 'tower-deploy-'));
     const cluster = await startDevCluster({ name: 'host' });
     await cluster.writeKubeconfig(join(dir, 'host.kubeconfig'));
     const rig = new HostRig(cluster, dir, objects);
     try {
-      await rig.apply(await render('crd'));
+      await rig.apply(crd ?? (await render('crd')));
       await rig.apply(objects);
       const ca = await createSelfSignedCa();
       await writeFile(join(rig.dir, 'ca.crt'), ca.certPem);

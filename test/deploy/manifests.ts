@@ -3,7 +3,8 @@
  * (`kubectl kustomize DIR`, nothing else), as objects and back as YAML.
  */
 import { execFile } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { PACKAGE_ROOT } from '../../dev/demo/paths.js';
@@ -18,14 +19,31 @@ export interface Manifest {
   [field: string]: unknown;
 }
 
-/** `kubectl kustomize <dir>` (relative to config/), parsed. */
-export function render(dir: string): Promise<Manifest[]> {
+function kustomize(path: string): Promise<Manifest[]> {
   return new Promise((resolve, reject) => {
-    execFile('kubectl', ['kustomize', join(CONFIG_DIR, dir)], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`kubectl kustomize config/${dir}: ${stderr.trim() || error.message}`));
+    execFile('kubectl', ['kustomize', path], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`kubectl kustomize ${path}: ${stderr.trim() || error.message}`));
       resolve(parseAllDocuments(stdout).map((d) => d.toJSON() as Manifest).filter((m) => m !== null));
     });
   });
+}
+
+/** `kubectl kustomize <dir>` (relative to config/), parsed. */
+export function render(dir: string): Promise<Manifest[]> {
+  return kustomize(join(CONFIG_DIR, dir));
+}
+
+/** A user's own kustomization of `base` with `components` (all relative to config/), rendered. */
+export async function renderWithComponents(base: string, components: readonly string[]): Promise<Manifest[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'tower-kustomization-'));
+  try {
+    const rel = (p: string) => relative(dir, join(CONFIG_DIR, p));
+    const text = ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', `  - ${rel(base)}`, 'components:', ...components.map((c) => `  - ${rel(c)}`), ''];
+    await writeFile(join(dir, 'kustomization.yaml'), text.join('\n'));
+    return await kustomize(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 export function toYaml(objects: readonly unknown[]): string {
