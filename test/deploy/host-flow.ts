@@ -13,6 +13,7 @@ import { seedClusterYaml } from '../../dev/demo/seed-cluster.js';
 import type { AuditRecord, ResourceAttributes } from '../../devcluster/index.js';
 import type { ClusterRig, HostRig, PodRun } from './host-rig.js';
 import { find, type Manifest } from './manifests.js';
+import type { ImageBundle } from './pod/runc.js';
 
 export const NAMESPACE = 'kubesphere-system';
 
@@ -92,14 +93,14 @@ export class HostFlow {
 
   /**
    * In `member`: Secret tower-agent for Cluster `name` (the README's command), then the
-   * agent as Deployment cluster-agent of `memberObjects`, dialing the tower Service's
-   * ClusterIP; done once the Cluster is AgentAvailable.
+   * agent as Deployment cluster-agent of `memberObjects` (from `image` with runc, if
+   * given), dialing the tower Service's ClusterIP; done once the Cluster is AgentAvailable.
    */
-  async startAgent(member: ClusterRig, memberObjects: readonly Manifest[], name: string): Promise<PodRun> {
+  async startAgent(member: ClusterRig, memberObjects: readonly Manifest[], name: string, image?: ImageBundle): Promise<PodRun> {
     const conn = await this.connection(name);
     const towerIp = await this.towerServiceIp();
     await member.kubectl.ok(['-n', NAMESPACE, 'create', 'secret', 'generic', 'tower-agent', `--from-literal=name=${name}`, `--from-literal=proxy-server=http://${towerIp}:8080`, `--from-literal=token=${conn.token}`]);
-    const agent = await member.runPod(find(memberObjects, 'Deployment', 'cluster-agent'), [{ host: towerIp, port: 8080, connect: () => this.connectToProxy() }], 'agent');
+    const agent = await member.runPod(find(memberObjects, 'Deployment', 'cluster-agent'), [{ host: towerIp, port: 8080, connect: () => this.connectToProxy() }], 'agent', image);
     await this.rig.kubectl.ok(['wait', '--for=condition=AgentAvailable', `cluster/${name}`, '--timeout=30s'], { timeoutMs: 35_000 }).catch((error: Error) => {
       throw new Error(`${error.message}\nagent:\n${agent.container.child.tail(20)}`);
     });

@@ -15,7 +15,8 @@ import { KubeClient } from '../../src/kube/kube-client.js';
 import { createSelfSignedCa } from '../../src/pki/index.js';
 import { find, render, toYaml, type Manifest } from './manifests.js';
 import { PodNetwork, type Route } from './pod/pod-network.js';
-import { KUBERNETES_SERVICE, runContainer, type PodSpec, type RunningContainer } from './pod/run-container.js';
+import { KUBERNETES_SERVICE, planContainer, runOnHost, type PodSpec, type RunningContainer } from './pod/run-container.js';
+import { runcCommand, runInRunc, type ImageBundle } from './pod/runc.js';
 import { flagsOf, knownFlagsOnly } from './contract.js';
 
 /** The image's entrypoints, as this checkout's executables. */
@@ -37,6 +38,7 @@ export class ClusterRig {
   readonly admin: KubeClient;
   readonly #pods: PodRun[] = [];
   readonly #waits = new Set<() => void>();
+  readonly #cleanups: Array<() => Promise<void>> = [];
 
   protected constructor(
     readonly cluster: DevCluster,
@@ -66,28 +68,36 @@ export class ClusterRig {
     return { ...KUBERNETES_SERVICE, connect: () => createConnection({ host: '127.0.0.1', port: this.cluster.port }) };
   }
 
-  /** Run the first container of `deployment` in a new pod with these Service routes. */
-  async runPod(deployment: Manifest, routes: readonly Route[], bin: 'proxy' | 'agent'): Promise<PodRun> {
+  /**
+   * Run the first container of `deployment` in a new pod with these Service routes: from
+   * this checkout (bin/`bin`), or from the built `image` with runc.
+   */
+  async runPod(deployment: Manifest, routes: readonly Route[], bin: 'proxy' | 'agent', image?: ImageBundle): Promise<PodRun> {
     const name = `${deployment.metadata.name}-${randomBytes(4).toString('hex')}`;
     const spec = (deployment['spec'] as { template: { spec: PodSpec } }).template.spec;
     const pod = await PodNetwork.start(name, this.dir, [this.apiserverRoute(), ...routes]);
     const known = await flagsOf(bin);
     let dropped: string[] = [];
     try {
-      const container = await runContainer({
-        pod,
+      const plan = await planContainer({
         podName: name,
         namespace: deployment.metadata.namespace ?? 'default',
         spec,
         api: this.admin,
         dir: this.dir,
-        commands: ENTRYPOINTS,
+        path: image?.path ?? process.env['PATH'] ?? '/usr/bin:/bin',
         adjustArgs: (args) => {
           const r = knownFlagsOnly(args, known);
           dropped = r.dropped;
           return r.args;
         },
       });
+      let container: RunningContainer;
+      if (image) {
+        const runc = await runInRunc(plan, pod, image, this.dir);
+        this.#cleanups.push(() => runcCommand(['--root', runc.stateDir, 'delete', '--force', runc.id]).then(() => undefined, () => undefined));
+        container = runc;
+      } else container = runOnHost(plan, pod, ENTRYPOINTS);
       const run = { pod, container, dropped };
       this.#pods.push(run);
       return run;
@@ -122,6 +132,7 @@ export class ClusterRig {
   async close(graceMs = 15_000): Promise<void> {
     for (const cancel of [...this.#waits]) cancel();
     await Promise.all(this.#pods.map(async (p) => (await p.container.child.stop(graceMs), await p.pod.stop())));
+    for (const cleanup of this.#cleanups.splice(0)) await cleanup();
     await this.cluster.stop();
     if (this.ownsDir) await rm(this.dir, { recursive: true, force: true });
   }

@@ -59,8 +59,7 @@ export interface PodSpec {
   volumes?: Volume[];
 }
 
-export interface RunContainerOptions {
-  readonly pod: PodNetwork;
+export interface PlanOptions {
   readonly podName: string;
   readonly namespace: string;
   readonly spec: PodSpec;
@@ -70,20 +69,34 @@ export interface RunContainerOptions {
   readonly api: KubeClient;
   /** Where volumes are staged before they are mounted. */
   readonly dir: string;
-  /** Image entrypoint → the command that stands for it here. */
-  readonly commands: Readonly<Record<string, readonly string[]>>;
-  /** Last say on the final argv (e.g. leave out flags the binary does not have yet). */
+  /** The PATH the container sees (the image's). */
+  readonly path: string;
+  /** Last say on the final args (e.g. leave out flags the binary does not have yet). */
   readonly adjustArgs?: (args: string[]) => string[];
-  readonly logFile?: string;
+}
+
+export interface ContainerPlan {
+  readonly name: string;
+  readonly hostname: string;
+  /** The image entrypoint (command[0]) and the expanded arguments after it. */
+  readonly entrypoint: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly mounts: ReadonlyArray<{ readonly source: string; readonly target: string }>;
+  readonly uid: number;
+  readonly gid: number;
+  readonly groups: readonly number[];
+  readonly noNewPrivileges: boolean;
+  readonly dropAllCapabilities: boolean;
+  readonly readOnlyRoot: boolean;
 }
 
 export interface RunningContainer {
   readonly child: ManagedChild;
-  /** The argv after expansion (without the mapped entrypoint). */
+  readonly plan: ContainerPlan;
+  /** The expanded args (after the entrypoint). */
   readonly args: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
 }
-
 /** Single-quote for sh. */
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -106,7 +119,7 @@ async function stage(dir: string, files: Record<string, Buffer | string>, mode: 
   }
 }
 
-export async function runContainer(o: RunContainerOptions): Promise<RunningContainer> {
+export async function planContainer(o: PlanOptions): Promise<ContainerPlan> {
   const container = o.container ? o.spec.containers.find((c) => c.name === o.container) : o.spec.containers[0];
   if (!container) throw new Error(`no container ${o.container ?? ''} in the pod spec`);
   const sc: SecurityContext = { ...o.spec.securityContext, ...container.securityContext };
@@ -115,7 +128,7 @@ export async function runContainer(o: RunContainerOptions): Promise<RunningConta
 
   // Environment: the kubelet's own variables, then the container's, expanded in order.
   const vars = new Map<string, string>([
-    ['PATH', process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    ['PATH', o.path],
     ['HOSTNAME', o.podName],
     ['KUBERNETES_SERVICE_HOST', KUBERNETES_SERVICE.host],
     ['KUBERNETES_SERVICE_PORT', String(KUBERNETES_SERVICE.port)],
@@ -139,9 +152,8 @@ export async function runContainer(o: RunContainerOptions): Promise<RunningConta
   }
   const argv = [...(container.command ?? []).slice(1), ...(container.args ?? [])].map((a) => expand(a, vars));
   const args = o.adjustArgs ? o.adjustArgs(argv) : argv;
-  const entry = container.command?.[0];
-  const mapped = entry !== undefined ? o.commands[entry] : undefined;
-  if (!mapped) throw new Error(`no stand-in for the image entrypoint ${entry ?? '(none)'}`);
+  const entrypoint = container.command?.[0];
+  if (!entrypoint) throw new Error(`container ${container.name} has no command`);
 
   // Volumes, staged then bind-mounted read-only in the container's mount namespace.
   const base = join(o.dir, `${o.podName}-${container.name}`);
@@ -175,31 +187,49 @@ export async function runContainer(o: RunContainerOptions): Promise<RunningConta
     mounts.push({ source, target: m.mountPath });
   }
 
+  return {
+    name: container.name,
+    hostname: o.podName,
+    entrypoint,
+    args,
+    env: Object.fromEntries(vars),
+    mounts,
+    uid,
+    gid: sc.runAsGroup ?? uid,
+    groups: sc.fsGroup !== undefined ? [sc.fsGroup] : [],
+    noNewPrivileges: sc.allowPrivilegeEscalation === false,
+    dropAllCapabilities: sc.capabilities?.drop?.includes('ALL') ?? false,
+    readOnlyRoot: sc.readOnlyRootFilesystem ?? false,
+  };
+}
+
+/** Start `plan` with this checkout standing in for the image (`commands`: entrypoint → command). */
+export function runOnHost(plan: ContainerPlan, pod: PodNetwork, commands: Readonly<Record<string, readonly string[]>>, logFile?: string): RunningContainer {
+  const mapped = commands[plan.entrypoint];
+  if (!mapped) throw new Error(`no stand-in for the image entrypoint ${plan.entrypoint}`);
   const setup = [
     'set -e',
-    `hostname ${q(o.podName)}`,
+    `hostname ${q(plan.hostname)}`,
     'mount -t tmpfs -o mode=0755 tmpfs /run',
-    ...mounts.flatMap((m) => [`mkdir -p ${q(m.target)}`, `mount --bind ${q(m.source)} ${q(m.target)}`, `mount -o remount,bind,ro ${q(m.target)}`]),
-    ...(sc.readOnlyRootFilesystem ? ['mount -o remount,bind,ro /'] : []),
+    ...plan.mounts.flatMap((m) => [`mkdir -p ${q(m.target)}`, `mount --bind ${q(m.source)} ${q(m.target)}`, `mount -o remount,bind,ro ${q(m.target)}`]),
+    ...(plan.readOnlyRoot ? ['mount -o remount,bind,ro /'] : []),
     'exec "$@"',
   ].join('\n');
-  const drop = sc.capabilities?.drop?.includes('ALL') ? ['--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all'] : [];
-  const groups = sc.fsGroup !== undefined ? [`--groups=${sc.fsGroup}`] : ['--clear-groups'];
   const setpriv = [
     'setpriv',
-    `--reuid=${uid}`,
-    `--regid=${sc.runAsGroup ?? uid}`,
-    ...groups,
-    ...(sc.allowPrivilegeEscalation === false ? ['--no-new-privs'] : []),
-    ...drop,
+    `--reuid=${plan.uid}`,
+    `--regid=${plan.gid}`,
+    ...(plan.groups.length ? [`--groups=${plan.groups.join(',')}`] : ['--clear-groups']),
+    ...(plan.noNewPrivileges ? ['--no-new-privs'] : []),
+    ...(plan.dropAllCapabilities ? ['--inh-caps=-all', '--ambient-caps=-all', '--bounding-set=-all'] : []),
     '--',
   ];
   const child = new ManagedChild({
-    name: `${o.podName}/${container.name}`,
+    name: `${plan.hostname}/${plan.name}`,
     command: 'nsenter',
-    args: [`--net=${o.pod.netns}`, '--', 'unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', setup, 'container', ...setpriv, ...mapped, ...args],
-    env: Object.fromEntries(vars),
-    ...(o.logFile ? { logFile: o.logFile } : {}),
+    args: [`--net=${pod.netns}`, '--', 'unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', setup, 'container', ...setpriv, ...mapped, ...plan.args],
+    env: { ...plan.env },
+    ...(logFile ? { logFile } : {}),
   });
-  return { child, args, env: Object.fromEntries(vars) };
+  return { child, plan, args: plan.args };
 }
