@@ -114,13 +114,13 @@ export class Reviews {
         return answer(body, who ? { authenticated: true, user: userInfoJson(who), audiences: ['https://kubernetes.default.svc.cluster.local'] } : { authenticated: false, user: {} });
       }
       case '/serviceaccounts':
-        return this.tokenRequest(namespace ?? '', name ?? '', body, spec);
+        return this.tokenRequest(namespace ?? '', name ?? '', spec);
       default:
         throw errors.methodNotAllowed('POST');
     }
   }
 
-  private tokenRequest(namespace: string, name: string, body: KubeObject, spec: JsonObject): JsonObject {
+  private tokenRequest(namespace: string, name: string, spec: JsonObject): JsonObject {
     const sa = this.deps.serviceAccount(namespace, name);
     const requested = spec['expirationSeconds'];
     const seconds = typeof requested === 'number' ? requested : DEFAULT_EXPIRATION_SECONDS;

@@ -16,22 +16,16 @@ import { find, type Manifest } from './manifests.js';
 import type { ImageBundle } from './pod/runc.js';
 
 export const NAMESPACE = 'kubesphere-system';
+const CLUSTERS = '/apis/cluster.kubesphere.io/v1alpha1/clusters';
+const SERVICES = `/api/v1/namespaces/${NAMESPACE}/services`;
 
-/** A request the proxy may make, as RBAC sees it. */
-export interface Access {
-  readonly verb: string;
-  readonly apiGroup: string;
-  readonly resource: string;
-  readonly namespace: string;
+/** Does the Cluster object have condition `type` True? */
+export function hasCondition(type: string): (cluster: Record<string, unknown> | undefined) => boolean {
+  return (cluster) => ((cluster?.['status'] as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some((c) => c.type === type && c.status === 'True');
 }
 
-export function isResource(r: AuditRecord): r is AuditRecord & { attributes: ResourceAttributes } {
+function isResource(r: AuditRecord): r is AuditRecord & { attributes: ResourceAttributes } {
   return r.attributes.resourceRequest;
-}
-
-export function accessOf(r: AuditRecord & { attributes: ResourceAttributes }): Access {
-  const a = r.attributes;
-  return { verb: a.verb, apiGroup: a.apiGroup, resource: a.subresource ? `${a.resource}/${a.subresource}` : a.resource, namespace: a.namespace };
 }
 
 export class HostFlow {
@@ -40,13 +34,19 @@ export class HostFlow {
 
   constructor(readonly rig: HostRig) {}
 
-  /** Start the proxy; done once it watches Clusters and Services (it leads and has synced). */
-  async start(): Promise<PodRun> {
-    this.proxy = await this.rig.startProxy();
+  /**
+   * Start the proxy (from this checkout, or from `image` with runc); done once it watches
+   * Clusters and Services (it leads and has synced).
+   */
+  async start(image?: ImageBundle): Promise<PodRun> {
+    const proxy = await this.rig.startProxy(image);
+    this.proxy = proxy;
     const watching = (resource: string) =>
-      this.rig.record((r) => r.user === this.rig.proxyUser && r.allowed && isResource(r) && r.attributes.verb === 'watch' && r.attributes.resource === resource, `the proxy watching ${resource}`);
-    await Promise.all([watching('clusters'), watching('services')]);
-    return this.proxy;
+      this.rig.record((r) => r.user === this.rig.proxyUser && r.allowed && isResource(r) && r.attributes.verb === 'watch' && r.attributes.resource === resource, `the proxy watching ${resource}`, 60_000);
+    await Promise.all([watching('clusters'), watching('services')]).catch((error: Error) => {
+      throw new Error(`${error.message}\nproxy:\n${proxy.container.child.tail(20)}`);
+    });
+    return proxy;
   }
 
   /**
@@ -71,7 +71,7 @@ export class HostFlow {
       }),
     );
     await this.rig.kubectl.ok(['-n', NAMESPACE, 'create', '-f', '-'], { input: seedClusterYaml(name) });
-    await this.rig.kubectl.ok(['wait', '--for=condition=Initialized', `cluster/${name}`, '--timeout=30s'], { timeoutMs: 35_000 });
+    await this.rig.until(CLUSTERS, name, hasCondition('Initialized'), `Cluster ${name} Initialized`);
   }
 
   /** The Cluster's connection fields (token, ports, kubeconfig, endpoints). */
@@ -101,7 +101,7 @@ export class HostFlow {
     const towerIp = await this.towerServiceIp();
     await member.kubectl.ok(['-n', NAMESPACE, 'create', 'secret', 'generic', 'tower-agent', `--from-literal=name=${name}`, `--from-literal=proxy-server=http://${towerIp}:8080`, `--from-literal=token=${conn.token}`]);
     const agent = await member.runPod(find(memberObjects, 'Deployment', 'cluster-agent'), [{ host: towerIp, port: 8080, connect: () => this.connectToProxy() }], 'agent', image);
-    await this.rig.kubectl.ok(['wait', '--for=condition=AgentAvailable', `cluster/${name}`, '--timeout=30s'], { timeoutMs: 35_000 }).catch((error: Error) => {
+    await this.rig.until(CLUSTERS, name, hasCondition('AgentAvailable'), `Cluster ${name} AgentAvailable`).catch((error: Error) => {
       throw new Error(`${error.message}\nagent:\n${agent.container.child.tail(20)}`);
     });
     return agent;
@@ -128,7 +128,7 @@ export class HostFlow {
   /** Delete the Cluster; done once its Service is gone. */
   async deleteCluster(name: string): Promise<void> {
     await this.rig.kubectl.ok(['delete', 'cluster', name]);
-    await this.rig.kubectl.ok(['-n', NAMESPACE, 'wait', '--for=delete', `service/mc-${name}`, '--timeout=30s'], { timeoutMs: 35_000 });
+    await this.rig.until(SERVICES, `mc-${name}`, (service) => service === undefined, `Service mc-${name} deleted`);
   }
 
   /** SIGTERM, as the kubelet stops a pod; resolves with the exit. */

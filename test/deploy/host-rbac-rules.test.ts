@@ -32,7 +32,6 @@ async function runRefusing(grant: Grant, manifests: readonly Manifest[], crd?: r
       const outcome = await Promise.race([step().then(() => 'done' as const), refusal.then(() => 'refused' as const)]);
       if (outcome === 'refused') break;
     }
-    const requested = rig.proxyRecords().some((r) => covers(grant, r));
     const mine = rig.proxyRecords().filter((r) => covers(grant, r));
     return { refused: mine.some((r) => !r.allowed), requested: mine.length > 0, proxyLog: flow.proxy?.container.child.tail(20) ?? '' };
   } finally {
@@ -41,7 +40,8 @@ async function runRefusing(grant: Grant, manifests: readonly Manifest[], crd?: r
   }
 }
 
-describe('each permission of the host manifests is needed: without it the proxy is refused (403)', { skip }, () => {
+// Each case has its own cluster, pod namespaces and files: three at a time.
+describe('each permission of the host manifests is needed: without it the proxy is refused (403)', { skip, concurrency: 3 }, () => {
   for (const grant of grants) {
     it(`without ${describeGrant(grant)}`, { timeout: 120_000 }, async (t) => {
       const { refused, requested, proxyLog } = await runRefusing(grant, withoutGrant(objects, grant));

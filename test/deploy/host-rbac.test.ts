@@ -39,8 +39,8 @@ describe('the proxy as Deployment tower and the agent as Deployment cluster-agen
 
   it('starts the proxy with the Deployment\'s command and args, its service account and CA Secret: it leads and watches', async (t) => {
     proxy = await flow.start();
-    assert.equal(proxy.container.args[0], '--ca-cert=/var/run/secrets/tower/ca/tls.crt');
-    assert.ok(proxy.container.args.includes('--leader-elect'));
+    assert.equal(proxy.container.plan.args[0], '--ca-cert=/var/run/secrets/tower/ca/tls.crt');
+    assert.ok(proxy.container.plan.args.includes('--leader-elect'));
     const lease = JSON.parse(await rig.kubectl.ok(['-n', NAMESPACE, 'get', 'lease', 'tower', '-o', 'json'])) as { spec: { holderIdentity: string } };
     assert.match(lease.spec.holderIdentity, new RegExp(`^${proxy.pod.name}_`), 'the lease holder is the pod (hostname_uuid)');
     if (proxy.dropped.length) t.todo(`bin/proxy lacks ${proxy.dropped.join(' ')} (contract: the lead adds it); run without it`);
@@ -70,7 +70,7 @@ describe('the proxy as Deployment tower and the agent as Deployment cluster-agen
 
   it('connects an agent run as Deployment cluster-agent with Secret tower-agent; the member sees the agent\'s service account through the tunnel', async (t) => {
     agent = await flow.startAgent(member, memberObjects, 'alpha');
-    assert.ok(!agent.container.args.some((a) => a.includes('$(')), 'every $(VAR) was expanded from the Secret');
+    assert.ok(!agent.container.plan.args.some((a) => a.includes('$(')), 'every $(VAR) was expanded from the Secret');
     const kubeconfig = await flow.tunnelKubeconfig('alpha');
     const who = JSON.parse(await rig.kubectl.ok(['auth', 'whoami', '-o', 'json'], { kubeconfig })) as { status: { userInfo: { username: string } } };
     assert.equal(who.status.userInfo.username, 'system:serviceaccount:kubesphere-system:tower-agent');

@@ -129,6 +129,41 @@ export class ClusterRig {
   }
 
   /** Stop the pods (SIGTERM, SIGKILL after `graceMs`), the cluster, and remove the files. */
+  /**
+   * Until `predicate` holds for object `name` of the collection at `path` (undefined once it
+   * is gone): a list, then a watch — no polling, no kubectl left running if the rig closes.
+   */
+  async until(path: string, name: string, predicate: (object: Record<string, unknown> | undefined) => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+    const list = await this.admin.json<{ metadata: { resourceVersion: string }; items: Array<{ metadata: { name: string } }> }>({ method: 'GET', path });
+    if (predicate(list.items.find((o) => o.metadata.name === name))) return;
+    const query = new URLSearchParams({ watch: 'true', resourceVersion: list.metadata.resourceVersion, fieldSelector: `metadata.name=${name}` });
+    const stream = await this.admin.stream(`${path}?${query}`);
+    return new Promise((resolve, reject) => {
+      let buffer = '';
+      const finish = (error?: Error) => {
+        clearTimeout(timer);
+        this.#waits.delete(cancel);
+        stream.destroy();
+        if (error) reject(error);
+        else resolve();
+      };
+      const cancel = () => finish(new Error(`closed while waiting for ${what}`));
+      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      this.#waits.add(cancel);
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        buffer += chunk;
+        for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+          const event = JSON.parse(buffer.slice(0, nl)) as { type: string; object: Record<string, unknown> };
+          buffer = buffer.slice(nl + 1);
+          if (predicate(event.type === 'DELETED' ? undefined : event.object)) return finish();
+        }
+      });
+      stream.on('end', () => finish(new Error(`the watch ended while waiting for ${what}`)));
+      stream.on('error', (error) => finish(error));
+    });
+  }
+
   async close(graceMs = 15_000): Promise<void> {
     for (const cancel of [...this.#waits]) cancel();
     await Promise.all(this.#pods.map(async (p) => (await p.container.child.stop(graceMs), await p.pod.stop())));
@@ -174,9 +209,9 @@ export class HostRig extends ClusterRig {
     return rig;
   }
 
-  /** Run the proxy as Deployment `tower` would. */
-  startProxy(): Promise<PodRun> {
-    return this.runPod(find(this.objects, 'Deployment', 'tower'), [], 'proxy');
+  /** Run the proxy as Deployment `tower` would (from `image` with runc, if given). */
+  startProxy(image?: ImageBundle): Promise<PodRun> {
+    return this.runPod(find(this.objects, 'Deployment', 'tower'), [], 'proxy', image);
   }
 
   /** What the proxy's service account asked for, allowed or not. */

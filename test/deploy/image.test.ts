@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { PACKAGE_ROOT } from '../../dev/demo/paths.js';
 import { ClusterRig, HostRig, type PodRun } from './host-rig.js';
 import { HostFlow } from './host-flow.js';
-import { find, render, type Manifest } from './manifests.js';
+import { render, type Manifest } from './manifests.js';
 import { getOver } from './http-get.js';
 import { canRunPods } from './pod/can-run-pods.js';
 import { imageBundle, runcCommand, type ImageBundle } from './pod/runc.js';
@@ -78,13 +78,7 @@ describe('the built image, run with runc as the Deployments run it', { timeout: 
   });
 
   it('runs the proxy from the image as Deployment tower: in-cluster identity, leads, watches, answers its probes', async (t) => {
-    proxy = await rig.runPod(find(rig.objects, 'Deployment', 'tower'), [], 'proxy', bundle);
-    flow.proxy = proxy;
-    const watching = (resource: string) =>
-      rig.record((r) => r.user === rig.proxyUser && r.allowed && r.attributes.resourceRequest && r.attributes.verb === 'watch' && r.attributes.resource === resource, `the image's proxy watching ${resource}`, 60_000);
-    await Promise.all([watching('clusters'), watching('services')]).catch((error: Error) => {
-      throw new Error(`${error.message}\n${proxy.container.child.tail(20)}`);
-    });
+    proxy = await flow.start(bundle);
     const state = JSON.parse(await runcCommand(['--root', join(rig.dir, 'runc-state'), 'state', `${proxy.pod.name}-tower`])) as { pid: number };
     const status = await readFile(`/proc/${state.pid}/status`, 'utf8');
     assert.match(status, /^Uid:\s+65532\s+65532\s+65532\s+65532$/m);

@@ -94,9 +94,8 @@ export interface ContainerPlan {
 export interface RunningContainer {
   readonly child: ManagedChild;
   readonly plan: ContainerPlan;
-  /** The expanded args (after the entrypoint). */
-  readonly args: readonly string[];
 }
+
 /** Single-quote for sh. */
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -231,5 +230,5 @@ export function runOnHost(plan: ContainerPlan, pod: PodNetwork, commands: Readon
     env: { ...plan.env },
     ...(logFile ? { logFile } : {}),
   });
-  return { child, plan, args: plan.args };
+  return { child, plan };
 }

@@ -80,5 +80,5 @@ export async function runInRunc(plan: ContainerPlan, pod: PodNetwork, image: Ima
   config.linux.namespaces = [...config.linux.namespaces.filter((n) => n.type !== 'network'), { type: 'network', path: pod.netns }];
   await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   const child = new ManagedChild({ name: `runc ${id}`, command: 'runc', args: ['--root', stateDir, 'run', '--bundle', dir, id] });
-  return { child, plan, args: plan.args, id, stateDir };
+  return { child, plan, id, stateDir };
 }
