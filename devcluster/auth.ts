@@ -30,14 +30,17 @@ export class Authenticator {
     this.tokens.delete(token);
   }
 
+  /** A bearer token's user: a static token's, else a service account's. */
+  authenticateToken(token: string): User | undefined {
+    return this.tokens.get(token) ?? this.serviceAccountToken(token);
+  }
+
   authenticate(req: IncomingMessage): User | undefined {
     const auth = req.headers.authorization;
     if (auth !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
       // A bad token fails even if a certificate is also presented, as in kube-apiserver's union authenticator.
-      if (!m) return undefined;
-      const token = m[1] as string;
-      return this.tokens.get(token) ?? this.serviceAccountToken(token);
+      return m ? this.authenticateToken(m[1] as string) : undefined;
     }
     const socket = req.socket as TLSSocket;
     if (socket.authorized) {

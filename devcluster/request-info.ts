@@ -4,7 +4,7 @@
  * subresource, namespace and name for resource requests; verb and path otherwise.
  * Authorization, audit records and 403 messages are all written from this.
  */
-import { ApiError } from './types.js';
+import { ApiError, qualifiedResource } from './types.js';
 
 export interface ResourceAttributes {
   readonly resourceRequest: true;
@@ -84,18 +84,13 @@ export function requestAttributes(method: string, path: string, query: URLSearch
   return { resourceRequest: true, verb, apiGroup, apiVersion, resource, subresource, namespace, name, path };
 }
 
-/** `clusters.cluster.kubesphere.io` / `services`: how kube-apiserver names a group-resource in messages. */
-export function groupResource(group: string, resource: string): string {
-  return group ? `${resource}.${group}` : resource;
-}
-
 /** The text of a 403, exactly as kube-apiserver words it. */
 export function forbiddenMessage(user: string, a: RequestAttributes, reason = ''): string {
   const suffix = reason ? `: ${reason}` : '';
   if (!a.resourceRequest) return `forbidden: User "${user}" cannot ${a.verb} path "${a.path}"${suffix}`;
   const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
   const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
-  const what = `${groupResource(a.apiGroup, a.resource)}${a.name ? ` "${a.name}"` : ''}`;
+  const what = `${qualifiedResource(a.apiGroup, a.resource)}${a.name ? ` "${a.name}"` : ''}`;
   return `${what} is forbidden: User "${user}" cannot ${a.verb} resource "${resource}" in API group "${a.apiGroup}" ${scope}${suffix}`;
 }
 

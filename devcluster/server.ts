@@ -34,6 +34,9 @@ import { AuditLog, type AuditRecord } from './audit.js';
 import { Reviews } from './reviews.js';
 import { readObject } from './api.js';
 
+/** Called with each authorized request before it is handled; the request waits for it. */
+export type RequestHook = (request: { user: string; attributes: RequestAttributes }) => void | Promise<void>;
+
 export interface DevClusterOptions {
   /** names the cluster: kubeconfig cluster/context and node names (default "devcluster") */
   name?: string;
@@ -89,7 +92,7 @@ export interface DevCluster {
    * make a real concurrent write land just before a client's own, deterministically.
    * Returns the function that removes the hook.
    */
-  beforeHandling(hook: (request: { user: string; attributes: RequestAttributes }) => void | Promise<void>): () => void;
+  beforeHandling(hook: RequestHook): () => void;
   /** end all watches and connections and close the port */
   stop(): Promise<void>;
 }
@@ -118,11 +121,11 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   const auth = new Authenticator((token) => saTokens.authenticate(token, uidOf));
   const authorizer = new RbacAuthorizer(store);
   const audit = new AuditLog();
-  const hooks = new Set<(request: { user: string; attributes: RequestAttributes }) => void | Promise<void>>();
+  const hooks = new Set<RequestHook>();
   const reviews = new Reviews({
     authorizer,
     tokens: saTokens,
-    authenticateToken: (token) => saTokens.authenticate(token, uidOf),
+    authenticateToken: (token) => auth.authenticateToken(token),
     serviceAccount: (namespace, saName) => {
       const sa = store.get('/serviceaccounts', namespace, saName);
       if (!sa) throw errors.notFound('', 'serviceaccounts', saName);

@@ -94,7 +94,7 @@ describe('devcluster service-account tokens and RBAC', { timeout: 120_000 }, () 
     assert.match(r.stderr, /serviceaccounts "default" is forbidden: User "system:serviceaccount:kubesphere-system:robot" cannot impersonate resource "serviceaccounts" in API group "" in the namespace "default"/);
   });
 
-  it('answers SubjectAccessReviews for another subject, with the binding that allowed it', async () => {
+  it('answers SubjectAccessReviews for another subject, with the binding that allowed it, and TokenReviews', async () => {
     const body = JSON.stringify({
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SubjectAccessReview',
@@ -105,6 +105,11 @@ describe('devcluster service-account tokens and RBAC', { timeout: 120_000 }, () 
     const status = (r.json as { status: { allowed: boolean; reason: string } }).status;
     assert.equal(status.allowed, true);
     assert.equal(status.reason, 'RBAC: allowed by RoleBinding "robot/kubesphere-system" of Role "robot" to ServiceAccount "robot/kubesphere-system"');
+    const review = await call(h.cluster, 'POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } }),
+      contentType: 'application/json',
+    });
+    assert.deepEqual((review.json as { status: { authenticated: boolean; user: { username: string } } }).status.user.username, SA);
   });
 
   it('records every denied request with its attributes', async () => {
