@@ -123,7 +123,7 @@ function mediaType(req: IncomingMessage): string {
 }
 
 /** A request body as a Kubernetes object (JSON, YAML or protobuf). */
-function readObject(req: IncomingMessage, buf: Buffer): KubeObject {
+export function readObject(req: IncomingMessage, buf: Buffer): KubeObject {
   const type = mediaType(req);
   let body: Json;
   if (type === PROTOBUF_CONTENT_TYPE) body = decodeProtobuf(buf);

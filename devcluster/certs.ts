@@ -1,9 +1,11 @@
 /**
- * The devcluster's own PKI: a CA, a serving certificate for 127.0.0.1/localhost and
- * an admin client certificate (CN kubernetes-admin, O system:masters), all ECDSA
- * P-256, made fresh for every cluster. Kept apart from src/pki/, which serves the proxy.
+ * The devcluster's own PKI: a CA, a serving certificate for 127.0.0.1/localhost (and the
+ * `kubernetes` Service's IP and names) and an admin client certificate (CN
+ * kubernetes-admin, O system:masters), all ECDSA P-256, made fresh for every cluster.
+ * Kept apart from src/pki/, which serves the proxy.
  */
 import { x509 } from '../src/pki/x509.js';
+import { Ipam } from './ipam.js';
 
 const ALG: EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 const SIGN: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
@@ -83,9 +85,13 @@ export async function makeClusterCerts(clusterName: string): Promise<ClusterCert
 
   const server = await issue(`CN=${escapeDn(`devcluster-${clusterName}`)}`, [
     new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+    // As a real apiserver's: also the `kubernetes` Service's ClusterIP and names, which
+    // in-cluster clients (KUBERNETES_SERVICE_HOST) verify.
     new x509.SubjectAlternativeNameExtension([
       { type: 'ip', value: '127.0.0.1' },
+      { type: 'ip', value: Ipam.kubernetesIp },
       { type: 'dns', value: 'localhost' },
+      ...['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'].map((value) => ({ type: 'dns' as const, value })),
     ]),
   ]);
   const admin = await issueClient('kubernetes-admin', ['system:masters']);

@@ -44,6 +44,8 @@ function resourceList(types: ResourceType[], group: string, version: string): Js
     withOptional(entry, 'categories', t.categories);
     resources.push(entry);
     if (t.hasStatus) resources.push({ name: `${t.plural}/status`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: STATUS_VERBS });
+    for (const s of t.subresources ?? [])
+      resources.push({ name: `${t.plural}/${s.name}`, singularName: '', namespaced: t.namespaced, group: s.group, version: s.version, kind: s.kind, verbs: s.verbs });
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv(group, version), resources };
 }
@@ -73,7 +75,11 @@ function aggregatedGroup(registry: Registry, group: string, versions: string[]):
           };
           withOptional(r, 'shortNames', t.shortNames);
           withOptional(r, 'categories', t.categories);
-          if (t.hasStatus) r['subresources'] = [{ subresource: 'status', responseKind, verbs: STATUS_VERBS }];
+          const subresources: Json[] = [];
+          if (t.hasStatus) subresources.push({ subresource: 'status', responseKind, verbs: STATUS_VERBS });
+          for (const s of t.subresources ?? [])
+            subresources.push({ subresource: s.name, responseKind: { group: s.group, version: s.version, kind: s.kind }, verbs: s.verbs });
+          if (subresources.length) r['subresources'] = subresources;
           return r;
         }),
     })),

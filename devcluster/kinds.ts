@@ -6,6 +6,8 @@ import type { JsonObject, KubeObject } from './types.js';
 import { ApiError, errors, isObject } from './types.js';
 import type { Ipam } from './ipam.js';
 import type { ResourceType } from './resources.js';
+import { prepareDeployment } from './kinds-deployment.js';
+import { prepareBinding } from './kinds-rbac.js';
 
 export const CRD_CLEANUP_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
 
@@ -159,6 +161,15 @@ export function prepareWrite(t: ResourceType, obj: KubeObject, old: KubeObject |
       break;
     case 'apiextensions.k8s.io/customresourcedefinitions':
       if (!old) prepareCrd(t, obj, ctx);
+      break;
+    case 'apps/deployments':
+      prepareDeployment(obj, old);
+      break;
+    case 'rbac.authorization.k8s.io/rolebindings':
+      prepareBinding('RoleBinding', obj, old);
+      break;
+    case 'rbac.authorization.k8s.io/clusterrolebindings':
+      prepareBinding('ClusterRoleBinding', obj, old);
       break;
   }
 }

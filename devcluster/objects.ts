@@ -20,6 +20,7 @@ export interface WriteOptions {
 }
 
 const NAMESPACES_KEY = '/namespaces';
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SUFFIX_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
 
@@ -117,7 +118,11 @@ export class ObjectApi {
       meta.name = `${meta.generateName}${suffix}`;
     }
     if (!meta.name) throw errors.invalid(t.group, t.kind, '', 'metadata.name: Required value: name or generateName is required');
-    if (meta.name.length > 253 || !NAME_RE.test(meta.name))
+    if (t.group === RBAC_GROUP) {
+      // RBAC objects take any path segment name (`system:discovery`), as kube-apiserver's ValidatePathSegmentName.
+      if (meta.name === '.' || meta.name === '..' || /[/%]/.test(meta.name))
+        throw errors.invalid(t.group, t.kind, meta.name, `metadata.name: Invalid value: "${meta.name}": may not be '.' or '..' and may not contain '/' or '%'`);
+    } else if (meta.name.length > 253 || !NAME_RE.test(meta.name))
       throw errors.invalid(
         t.group,
         t.kind,

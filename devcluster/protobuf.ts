@@ -163,6 +163,47 @@ const servicePort: Schema = {
   6: { name: 'appProtocol', type: 'string' },
 };
 
+const resourceAttributes: Schema = {
+  1: { name: 'namespace', type: 'string' },
+  2: { name: 'verb', type: 'string' },
+  3: { name: 'group', type: 'string' },
+  4: { name: 'version', type: 'string' },
+  5: { name: 'resource', type: 'string' },
+  6: { name: 'subresource', type: 'string' },
+  7: { name: 'name', type: 'string' },
+};
+const nonResourceAttributes: Schema = { 1: { name: 'path', type: 'string' }, 2: { name: 'verb', type: 'string' } };
+const subjectAccessReview: Schema = {
+  1: { name: 'metadata', type: objectMeta },
+  2: {
+    name: 'spec',
+    type: {
+      1: { name: 'resourceAttributes', type: resourceAttributes },
+      2: { name: 'nonResourceAttributes', type: nonResourceAttributes },
+      3: { name: 'user', type: 'string' },
+      4: { name: 'groups', type: 'string', repeated: true },
+      6: { name: 'uid', type: 'string' },
+    },
+  },
+};
+const policyRule: Schema = {
+  1: { name: 'verbs', type: 'string', repeated: true },
+  2: { name: 'apiGroups', type: 'string', repeated: true },
+  3: { name: 'resources', type: 'string', repeated: true },
+  4: { name: 'resourceNames', type: 'string', repeated: true },
+  5: { name: 'nonResourceURLs', type: 'string', repeated: true },
+};
+const role: Schema = { 1: { name: 'metadata', type: objectMeta }, 2: { name: 'rules', type: policyRule, repeated: true } };
+const binding: Schema = {
+  1: { name: 'metadata', type: objectMeta },
+  2: {
+    name: 'subjects',
+    type: { 1: { name: 'kind', type: 'string' }, 2: { name: 'apiGroup', type: 'string' }, 3: { name: 'name', type: 'string' }, 4: { name: 'namespace', type: 'string' } },
+    repeated: true,
+  },
+  3: { name: 'roleRef', type: { 1: { name: 'apiGroup', type: 'string' }, 2: { name: 'kind', type: 'string' }, 3: { name: 'name', type: 'string' } } },
+};
+
 /** Kinds kubectl may send as protobuf, keyed by apiVersion/kind. */
 const KINDS: Record<string, Schema> = {
   'v1/Namespace': {
@@ -205,6 +246,36 @@ const KINDS: Record<string, Schema> = {
       },
     },
   },
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': {
+    1: { name: 'metadata', type: objectMeta },
+    2: { name: 'spec', type: { 1: { name: 'resourceAttributes', type: resourceAttributes }, 2: { name: 'nonResourceAttributes', type: nonResourceAttributes } } },
+  },
+  'authorization.k8s.io/v1/SubjectAccessReview': subjectAccessReview,
+  'authorization.k8s.io/v1/LocalSubjectAccessReview': subjectAccessReview,
+  'authorization.k8s.io/v1/SelfSubjectRulesReview': {
+    1: { name: 'metadata', type: objectMeta },
+    2: { name: 'spec', type: { 1: { name: 'namespace', type: 'string' } } },
+  },
+  'authentication.k8s.io/v1/SelfSubjectReview': { 1: { name: 'metadata', type: objectMeta } },
+  'authentication.k8s.io/v1/TokenReview': {
+    1: { name: 'metadata', type: objectMeta },
+    2: { name: 'spec', type: { 1: { name: 'token', type: 'string' }, 2: { name: 'audiences', type: 'string', repeated: true } } },
+  },
+  'authentication.k8s.io/v1/TokenRequest': {
+    1: { name: 'metadata', type: objectMeta },
+    2: {
+      name: 'spec',
+      type: {
+        1: { name: 'audiences', type: 'string', repeated: true },
+        3: { name: 'boundObjectRef', type: { 1: { name: 'kind', type: 'string' }, 2: { name: 'apiVersion', type: 'string' }, 3: { name: 'name', type: 'string' }, 4: { name: 'uid', type: 'string' } } },
+        4: { name: 'expirationSeconds', type: 'int' },
+      },
+    },
+  },
+  'rbac.authorization.k8s.io/v1/Role': role,
+  'rbac.authorization.k8s.io/v1/ClusterRole': role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': binding,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': binding,
   'coordination.k8s.io/v1/Lease': {
     1: { name: 'metadata', type: objectMeta },
     2: {

@@ -34,6 +34,18 @@ export interface ResourceType {
   printerColumns?: Record<string, PrinterColumn[]>;
   /** the verbs discovery lists */
   verbs: string[];
+  /** answers POSTs without storing anything (access reviews, token reviews): see reviews.ts */
+  createOnly?: boolean;
+  /** subresources other than status, for discovery (e.g. serviceaccounts/token) */
+  subresources?: SubresourceInfo[];
+}
+
+export interface SubresourceInfo {
+  name: string;
+  group: string;
+  version: string;
+  kind: string;
+  verbs: string[];
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -44,7 +56,7 @@ function builtin(
   plural: string,
   kind: string,
   namespaced: boolean,
-  opts: { shortNames?: string[]; categories?: string[]; hasStatus?: boolean; singular?: string } = {},
+  opts: { shortNames?: string[]; categories?: string[]; hasStatus?: boolean; singular?: string; subresources?: SubresourceInfo[] } = {},
 ): ResourceType {
   return {
     group,
@@ -60,8 +72,16 @@ function builtin(
     hasStatus: opts.hasStatus ?? false,
     builtin: true,
     verbs: ALL_VERBS,
+    ...(opts.subresources ? { subresources: opts.subresources } : {}),
   };
 }
+
+/** A create-only review API (nothing is stored). */
+function review(group: string, plural: string, kind: string, namespaced = false): ResourceType {
+  return { ...builtin(group, 'v1', plural, kind, namespaced), verbs: ['create'], createOnly: true };
+}
+
+const RBAC = 'rbac.authorization.k8s.io';
 
 export const BUILTIN_TYPES: readonly ResourceType[] = [
   // core/v1 in the alphabetical order of a real apiserver's discovery
@@ -72,9 +92,25 @@ export const BUILTIN_TYPES: readonly ResourceType[] = [
   // Pods can be stored and listed, but nothing schedules or runs them: they stay Pending.
   builtin('', 'v1', 'pods', 'Pod', true, { shortNames: ['po'], categories: ['all'], hasStatus: true }),
   builtin('', 'v1', 'secrets', 'Secret', true),
-  builtin('', 'v1', 'serviceaccounts', 'ServiceAccount', true, { shortNames: ['sa'] }),
+  builtin('', 'v1', 'serviceaccounts', 'ServiceAccount', true, {
+    shortNames: ['sa'],
+    subresources: [{ name: 'token', group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] }],
+  }),
   builtin('', 'v1', 'services', 'Service', true, { shortNames: ['svc'], categories: ['all'], hasStatus: true }),
+  // Deployments and PodDisruptionBudgets are stored only: no controller makes ReplicaSets or Pods.
+  builtin('apps', 'v1', 'deployments', 'Deployment', true, { shortNames: ['deploy'], categories: ['all'], hasStatus: true }),
+  review('authentication.k8s.io', 'selfsubjectreviews', 'SelfSubjectReview'),
+  review('authentication.k8s.io', 'tokenreviews', 'TokenReview'),
+  review('authorization.k8s.io', 'localsubjectaccessreviews', 'LocalSubjectAccessReview', true),
+  review('authorization.k8s.io', 'selfsubjectaccessreviews', 'SelfSubjectAccessReview'),
+  review('authorization.k8s.io', 'selfsubjectrulesreviews', 'SelfSubjectRulesReview'),
+  review('authorization.k8s.io', 'subjectaccessreviews', 'SubjectAccessReview'),
   builtin('coordination.k8s.io', 'v1', 'leases', 'Lease', true),
+  builtin('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', true, { shortNames: ['pdb'], hasStatus: true }),
+  builtin(RBAC, 'v1', 'clusterrolebindings', 'ClusterRoleBinding', false),
+  builtin(RBAC, 'v1', 'clusterroles', 'ClusterRole', false),
+  builtin(RBAC, 'v1', 'rolebindings', 'RoleBinding', true),
+  builtin(RBAC, 'v1', 'roles', 'Role', true),
   builtin('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false, {
     shortNames: ['crd', 'crds'],
     categories: ['api-extensions'],

@@ -1,12 +1,13 @@
 /**
  * What a fresh cluster holds: the system namespaces (and `kubesphere-system`), the
- * `kubernetes` Service, and a few Nodes with realistic status so that
- * `kubectl get node` shows STATUS Ready, ROLES and VERSION.
+ * `kubernetes` Service, the default RBAC policy, and a few Nodes with realistic status so
+ * that `kubectl get node` shows STATUS Ready, ROLES and VERSION.
  */
 import type { JsonObject, KubeObject } from './types.js';
 import type { Registry, ResourceType } from './resources.js';
 import type { ObjectApi } from './objects.js';
 import { Ipam } from './ipam.js';
+import { BOOTSTRAP_CLUSTER_ROLE_BINDINGS, BOOTSTRAP_CLUSTER_ROLES } from './bootstrap-policy.js';
 
 export const SEED_NAMESPACES = ['default', 'kube-node-lease', 'kube-public', 'kube-system', 'kubesphere-system'];
 
@@ -87,6 +88,9 @@ export function seed(objects: ObjectApi, registry: Registry, clusterName: string
     metadata: { name: 'kubernetes', labels: { component: 'apiserver', provider: 'kubernetes' } },
     spec: { type: 'ClusterIP', clusterIP: Ipam.kubernetesIp, ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 6443 }] },
   });
+  const rbac = 'rbac.authorization.k8s.io';
+  for (const role of BOOTSTRAP_CLUSTER_ROLES) objects.create(type(registry, rbac, 'clusterroles'), 'v1', undefined, structuredClone(role));
+  for (const b of BOOTSTRAP_CLUSTER_ROLE_BINDINGS) objects.create(type(registry, rbac, 'clusterrolebindings'), 'v1', undefined, structuredClone(b));
   const nodeType = type(registry, '', 'nodes');
   nodeNames(clusterName, nodeCount).forEach((name, i) => objects.create(nodeType, 'v1', undefined, node(name, i, i === 0, gitVersion)));
 }

@@ -26,6 +26,16 @@ import { Controllers } from './controllers.js';
 import { seed } from './seed.js';
 import { buildKubeconfig, writeKubeconfig } from './kubeconfig.js';
 import { readBody, sendError, sendJson } from './http.js';
+import { RbacAuthorizer } from './rbac.js';
+import { ServiceAccountTokens } from './sa-tokens.js';
+import { impersonatedUser } from './impersonation.js';
+import { forbiddenError, requestAttributes, type RequestAttributes } from './request-info.js';
+import { AuditLog, type AuditRecord } from './audit.js';
+import { Reviews } from './reviews.js';
+import { readObject } from './api.js';
+
+/** Called with each authorized request before it is handled; the request waits for it. */
+export type RequestHook = (request: { user: string; attributes: RequestAttributes }) => void | Promise<void>;
 
 export interface DevClusterOptions {
   /** names the cluster: kubeconfig cluster/context and node names (default "devcluster") */
@@ -68,6 +78,21 @@ export interface DevCluster {
   compactHistory(): void;
   /** how many watch streams are open */
   openWatches(): number;
+  /**
+   * Every authorization decision (user, verb, resource, namespace, name, allowed, and the
+   * binding that allowed it), oldest first and bounded; `subscribe` sees each new one.
+   */
+  readonly audit: {
+    records(): readonly AuditRecord[];
+    subscribe(listener: (r: AuditRecord) => void): () => void;
+    clear(): void;
+  };
+  /**
+   * Run `hook` before each authorized request is handled (and wait for it): a test can
+   * make a real concurrent write land just before a client's own, deterministically.
+   * Returns the function that removes the hook.
+   */
+  beforeHandling(hook: RequestHook): () => void;
   /** end all watches and connections and close the port */
   stop(): Promise<void>;
 }
@@ -91,7 +116,22 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   const controllers = new Controllers(store, registry, objects, certs.ca.certPem);
   const watches = new Set<WatchStream>();
   const api = new ResourceApi({ registry, objects, store, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 30000, watches });
-  const auth = new Authenticator();
+  const saTokens = new ServiceAccountTokens();
+  const uidOf = (namespace: string, name: string): string | undefined => store.get('/serviceaccounts', namespace, name)?.metadata.uid;
+  const auth = new Authenticator((token) => saTokens.authenticate(token, uidOf));
+  const authorizer = new RbacAuthorizer(store);
+  const audit = new AuditLog();
+  const hooks = new Set<RequestHook>();
+  const reviews = new Reviews({
+    authorizer,
+    tokens: saTokens,
+    authenticateToken: (token) => auth.authenticateToken(token),
+    serviceAccount: (namespace, saName) => {
+      const sa = store.get('/serviceaccounts', namespace, saName);
+      if (!sa) throw errors.notFound('', 'serviceaccounts', saName);
+      return sa;
+    },
+  });
   const adminToken = randomBytes(24).toString('base64url');
   auth.addToken(adminToken, { name: 'admin', groups: ['system:masters', 'system:authenticated'] });
   seed(objects, registry, name, options.nodes ?? 3, version.gitVersion);
@@ -126,9 +166,19 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     }
     // Read the whole body first: answering before it is consumed would reset the connection.
     const body = await readBody(req);
-    const user = auth.authenticate(req);
-    if (!user) throw errors.unauthorized();
+    const authenticated = auth.authenticate(req);
+    if (!authenticated) throw errors.unauthorized();
+    const user = impersonatedUser(req, authenticated, (u, a) => authorizer.authorize(u, a));
+    const attributes = requestAttributes(req.method ?? 'GET', path, url.searchParams);
+    const decision = authorizer.authorize(user, attributes);
+    audit.add({ user: user.name, groups: [...user.groups], attributes, allowed: decision.allowed, reason: decision.reason, time: Date.now() });
+    if (!decision.allowed) {
+      const error = forbiddenError(user.name, attributes);
+      log?.info({ user: user.name, verb: attributes.verb, path }, error.message);
+      throw error;
+    }
     log?.debug({ method: req.method, path, user: user.name }, 'request');
+    for (const hook of [...hooks]) await hook({ user: user.name, attributes });
     const accept = req.headers.accept ?? '';
     if (req.method === 'GET') {
       const d = discover(path, accept, registry, serverAddress);
@@ -147,6 +197,10 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     }
     const p = parseResourcePath(path, registry);
     if (!p) throw errors.pathNotFound();
+    if (Reviews.handles(p.type, p.subresource)) {
+      if (req.method !== 'POST') throw errors.methodNotAllowed(req.method ?? '');
+      return sendJson(res, 201, reviews.create(p.type, p.namespace, p.name, readObject(req, body), user));
+    }
     api.handle(req, res, p, url.searchParams, body);
   }
 
@@ -216,6 +270,15 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     },
     openWatches() {
       return watches.size;
+    },
+    audit: {
+      records: () => audit.records(),
+      subscribe: (listener) => audit.subscribe(listener),
+      clear: () => audit.clear(),
+    },
+    beforeHandling(hook) {
+      hooks.add(hook);
+      return () => hooks.delete(hook);
     },
     stop() {
       stopping ??= new Promise<void>((resolve) => {

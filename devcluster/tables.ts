@@ -108,6 +108,22 @@ interface Printer {
   cells: (o: KubeObject) => Cell[];
 }
 
+/** Roles and ClusterRoles print their creation time, not an age. */
+function createdAt(): Printer {
+  return { columns: [NAME, col('Created At', 'date')], cells: (o) => [o.metadata.name ?? '', o.metadata.creationTimestamp ?? ''] };
+}
+
+/** Bindings print `Kind/name` of their role. */
+function roleColumn(): Printer {
+  return {
+    columns: [NAME, col('Role', 'string'), AGE],
+    cells: (o) => {
+      const ref = obj(o['roleRef']);
+      return [o.metadata.name ?? '', `${String(ref['kind'] ?? '')}/${String(ref['name'] ?? '')}`, age(o.metadata.creationTimestamp)];
+    },
+  };
+}
+
 const BUILTIN_PRINTERS: Record<string, Printer> = {
   '/namespaces': {
     columns: [NAME, col('Status', 'string', 0, '', 'The status of the namespace'), AGE],
@@ -214,6 +230,32 @@ const BUILTIN_PRINTERS: Record<string, Printer> = {
     columns: [NAME, col('Holder', 'string', 0, '', 'holderIdentity contains the identity of the holder of a current lease.'), AGE],
     cells: (o) => [o.metadata.name ?? '', String(obj(o['spec'])['holderIdentity'] ?? ''), age(o.metadata.creationTimestamp)],
   },
+  'apps/deployments': {
+    columns: [
+      NAME,
+      col('Ready', 'string', 0, '', 'Number of the pod with ready state'),
+      col('Up-to-date', 'string', 0, '', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.'),
+      col('Available', 'string', 0, '', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.'),
+      AGE,
+    ],
+    cells: (o) => {
+      const st = obj(o['status']);
+      const num = (v: Json | undefined): number => (typeof v === 'number' ? v : 0);
+      return [o.metadata.name ?? '', `${num(st['readyReplicas'])}/${num(obj(o['spec'])['replicas'])}`, num(st['updatedReplicas']), num(st['availableReplicas']), age(o.metadata.creationTimestamp)];
+    },
+  },
+  'policy/poddisruptionbudgets': {
+    columns: [NAME, col('Min Available', 'string'), col('Max Unavailable', 'string'), col('Allowed Disruptions', 'integer'), AGE],
+    cells: (o) => {
+      const spec = obj(o['spec']);
+      const show = (v: Json | undefined): string => (v === undefined || v === null ? 'N/A' : String(v));
+      return [o.metadata.name ?? '', show(spec['minAvailable']), show(spec['maxUnavailable']), Number(obj(o['status'])['disruptionsAllowed'] ?? 0), age(o.metadata.creationTimestamp)];
+    },
+  },
+  'rbac.authorization.k8s.io/roles': createdAt(),
+  'rbac.authorization.k8s.io/clusterroles': createdAt(),
+  'rbac.authorization.k8s.io/rolebindings': roleColumn(),
+  'rbac.authorization.k8s.io/clusterrolebindings': roleColumn(),
   'apiextensions.k8s.io/customresourcedefinitions': {
     columns: [NAME, col('Created At', 'date', 0, '', 'CreationTimestamp is a timestamp representing the server time when this object was created.')],
     cells: (o) => [o.metadata.name ?? '', o.metadata.creationTimestamp ?? ''],

@@ -69,6 +69,20 @@ export function qualifiedResource(group: string, plural: string): string {
   return group ? `${plural}.${group}` : plural;
 }
 
+const CAUSE_REASONS: Record<string, string> = {
+  'Invalid value': 'FieldValueInvalid',
+  'Required value': 'FieldValueRequired',
+  'Unsupported value': 'FieldValueNotSupported',
+  Forbidden: 'FieldValueForbidden',
+};
+
+/** `spec.x: Invalid value: …` as a StatusCause, which kubectl prints after "is invalid: ". */
+function fieldCause(message: string): JsonObject {
+  const m = /^([\w.[\]-]+): ((Invalid value|Required value|Unsupported value|Forbidden)\b.*)$/s.exec(message);
+  if (!m) return { reason: 'FieldValueInvalid', message };
+  return { reason: CAUSE_REASONS[m[3] as string] ?? 'FieldValueInvalid', message: m[2] as string, field: m[1] as string };
+}
+
 export const errors = {
   badRequest: (message: string) => new ApiError(400, 'BadRequest', message),
   unauthorized: () => new ApiError(401, 'Unauthorized', 'Unauthorized'),
@@ -99,6 +113,7 @@ export const errors = {
       name,
       group,
       kind,
+      causes: [fieldCause(message)],
     }),
   forbidden: (message: string) => new ApiError(403, 'Forbidden', message),
   gone: (message: string) => new ApiError(410, 'Expired', message),

@@ -17,8 +17,13 @@ export function inCi(): boolean {
  * test in place of its own, skipped or (in CI) failed, so the summary counts it either way
  * (a skipped `describe` counts nothing).
  */
-export function describeWithTool(title: string, missing: string | undefined, fn: () => void): void {
-  if (missing === undefined) return void describe(title, fn);
+export function describeWithTool(
+  title: string,
+  missing: string | false | undefined,
+  fn: () => void,
+  options: { readonly timeout?: number; readonly concurrency?: number } = {},
+): void {
+  if (!missing) return void describe(title, options, fn);
   const name = 'has the tools it needs';
   describe(title, () => {
     if (inCi()) it(name, () => assert.fail(`${missing} (CI must run every test: install it in .ci/run)`));

@@ -1,11 +1,12 @@
 /**
  * Kubernetes Events about Cluster objects, for `kubectl describe cluster`: agents coming
- * and going, rejected tokens, port problems, kubeconfigs issued, the CA expiring. As
- * client-go's recorder: in namespace `default` (Clusters are cluster-scoped), the same
- * event repeated within `aggregateMs` is counted on the existing Event (at most one PATCH
- * per `minWriteIntervalMs`), and a token bucket bounds the writes of a storm (a
- * token-guessing flood must not become an API write flood). Messages never hold a secret.
- * Writing Events is best effort: a failure is logged once, never retried.
+ * and going, rejected tokens, port problems, kubeconfigs issued, the CA expiring. In
+ * namespace `default`, as client-go's recorder puts Events of cluster-scoped objects. A
+ * repeat of the same event is counted and written again at most once per
+ * `minWriteIntervalMs` (as a new Event whose count says how many it stands for), and a
+ * token bucket bounds the writes of a storm: a token-guessing flood must not become an
+ * API write flood. Create only, so the proxy needs no patch right. Messages never hold a
+ * secret. Best effort: a failure is logged once, never retried.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -38,20 +39,18 @@ export interface ClusterEventsOptions {
 
 /** The limits of the recorder (named, with their defaults). */
 export const EVENT_LIMITS = {
-  /** The same event within this time is counted on one Event object. */
-  aggregateMs: 10 * 60_000,
-  /** At most one write per repeated event in this time; repeats in between are counted locally. */
+  /** A repeat of the same event is written at most once in this time (the others counted). */
   minWriteIntervalMs: 60_000,
   /** Event writes in a burst, and their refill rate. */
   burst: 25,
   perSecond: 1,
-  /** Distinct events remembered for aggregation. */
+  /** Distinct events remembered for counting repeats. */
   remembered: 1024,
 };
 
 interface Seen {
-  readonly name: string;
-  count: number;
+  /** Repeats since the last write. */
+  unwritten: number;
   lastWriteAt: number;
 }
 
@@ -72,48 +71,20 @@ export class ClusterEvents {
   record(event: ClusterEvent): void {
     const now = this.#now();
     const key = `${event.cluster}\n${event.type}\n${event.reason}\n${event.message}`;
-    let seen = this.#seen.get(key);
-    if (seen && now - seen.lastWriteAt > EVENT_LIMITS.aggregateMs) {
-      this.#seen.delete(key);
-      seen = undefined;
-    }
-    if (seen) {
-      seen.count += 1;
-      if (now - seen.lastWriteAt < EVENT_LIMITS.minWriteIntervalMs || !this.#take(now)) return;
-      seen.lastWriteAt = now;
-      const count = seen.count;
-      this.#write(event.cluster, event.reason, {
-        method: 'PATCH',
-        path: `${EVENTS_PATH}/${seen.name}`,
-        body: { count, lastTimestamp: new Date(now).toISOString() },
-      });
+    const seen = this.#seen.get(key);
+    if (seen && now - seen.lastWriteAt < EVENT_LIMITS.minWriteIntervalMs) {
+      seen.unwritten += 1;
       return;
     }
-    if (!this.#take(now)) return;
-    const time = new Date(now).toISOString();
-    const created: Seen = { name: `${event.cluster}.${randomBytes(8).toString('hex')}`, count: 1, lastWriteAt: now };
-    this.#seen.set(key, created);
+    if (!this.#take(now)) {
+      if (seen) seen.unwritten += 1;
+      return;
+    }
+    const count = (seen?.unwritten ?? 0) + 1;
+    this.#seen.delete(key); // most recently written last
+    this.#seen.set(key, { unwritten: 0, lastWriteAt: now });
     if (this.#seen.size > EVENT_LIMITS.remembered) this.#seen.delete(this.#seen.keys().next().value!);
-    const uid = this.#options.uidOf(event.cluster);
-    this.#write(event.cluster, event.reason, {
-      method: 'POST',
-      path: EVENTS_PATH,
-      body: {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { name: created.name, namespace: EVENTS_NAMESPACE },
-        involvedObject: { apiVersion: `${CLUSTER_GROUP}/${CLUSTER_VERSION}`, kind: 'Cluster', name: event.cluster, ...(uid ? { uid } : {}) },
-        type: event.type,
-        reason: event.reason,
-        message: event.message,
-        source: { component: 'tower-proxy', host: hostname() },
-        reportingComponent: 'tower-proxy',
-        reportingInstance: hostname(),
-        firstTimestamp: time,
-        lastTimestamp: time,
-        count: 1,
-      },
-    });
+    this.#write(event, count, new Date(now).toISOString());
   }
 
   /** A token from the bucket, refilled by elapsed time. */
@@ -128,12 +99,28 @@ export class ClusterEvents {
     return true;
   }
 
-  #write(cluster: string, reason: string, request: { method: 'POST' | 'PATCH'; path: string; body: unknown }): void {
-    this.#options.counted?.(cluster, reason);
-    this.#options.client.json(request).catch((error: unknown) => {
+  #write(event: ClusterEvent, count: number, time: string): void {
+    this.#options.counted?.(event.cluster, event.reason);
+    const uid = this.#options.uidOf(event.cluster);
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${event.cluster}.${randomBytes(8).toString('hex')}`, namespace: EVENTS_NAMESPACE },
+      involvedObject: { apiVersion: `${CLUSTER_GROUP}/${CLUSTER_VERSION}`, kind: 'Cluster', name: event.cluster, ...(uid ? { uid } : {}) },
+      type: event.type,
+      reason: event.reason,
+      message: event.message,
+      source: { component: 'tower-proxy', host: hostname() },
+      reportingComponent: 'tower-proxy',
+      reportingInstance: hostname(),
+      firstTimestamp: time,
+      lastTimestamp: time,
+      count,
+    };
+    this.#options.client.json({ method: 'POST', path: EVENTS_PATH, body }).catch((error: unknown) => {
       if (this.#failureLogged) return;
       this.#failureLogged = true;
-      this.#options.logger.warn({ error: errorMessage(error) }, 'Cannot write Kubernetes Events (needs create/patch on events in namespace default); continuing without them');
+      this.#options.logger.warn({ error: errorMessage(error) }, 'Cannot write Kubernetes Events (needs create on events in namespace default); continuing without them');
     });
   }
 }
