@@ -126,6 +126,17 @@ export class HostFlow {
   }
 
   /** Delete the Cluster; done once its Service is gone. */
+  /**
+   * A Cluster whose port no proxy can bind: the proxy says so on it (ListenersReady False,
+   * a Warning Event), then it is deleted.
+   */
+  async badPortCluster(name: string): Promise<void> {
+    const yaml = seedClusterYaml(name).replace('    token: ""', '    token: ""\n    kubernetesAPIServerPort: 70000\n    kubesphereAPIServerPort: 16000');
+    await this.rig.kubectl.ok(['-n', NAMESPACE, 'create', '-f', '-'], { input: yaml });
+    await this.rig.kubectl.ok(['wait', '--for=condition=ListenersReady=False', `cluster/${name}`, '--timeout=30s']);
+    await this.rig.kubectl.ok(['delete', 'cluster', name]);
+  }
+
   async deleteCluster(name: string): Promise<void> {
     await this.rig.kubectl.ok(['delete', 'cluster', name]);
     await this.rig.until(SERVICES, `mc-${name}`, (service) => service === undefined, `Service mc-${name} deleted`);

@@ -36,7 +36,13 @@ async function runRefusing(
       90_000,
     );
     refusal.catch(() => undefined);
-    const steps = [() => flow.start(), () => flow.createCluster('alpha'), () => flow.deleteCluster('alpha'), () => flow.stop()];
+    const steps = [
+      () => flow.start(),
+      () => flow.createCluster('alpha'),
+      () => flow.badPortCluster('beta'), // an Event
+      () => flow.deleteCluster('alpha'),
+      () => flow.stop(),
+    ];
     for (const step of steps) {
       const outcome = await Promise.race([step().then(() => 'done' as const), refusal.then(() => 'refused' as const)]);
       if (outcome === 'refused') break;

@@ -159,6 +159,15 @@ describe('the seed README with the real kubectl, bin/proxy and bin/agent', { tim
     assert.equal(condition(await get('alpha'), 'AgentAvailable'), 'True');
   });
 
+  it('`kubectl describe cluster alpha` lists the Events: agent connected, kubeconfig issued — no secret in them', async () => {
+    const events = async () => (await kubectl.ok(['describe', 'cluster', 'alpha'])).split(/^Events:/m)[1] ?? '';
+    let text = await events();
+    for (let i = 0; i < 20 && !/AgentConnected/.test(text); i += 1) text = await events(); // Events are written just after the condition
+    assert.match(text, /Normal\s+KubeconfigIssued/);
+    assert.match(text, /Normal\s+AgentConnected\s+.*Agent v0\.1\.0-ts connected from 127\.0\.0\.1/);
+    assert.ok(!text.includes(token), 'the token is in an Event');
+  });
+
   it('config_alpha (the decoded kubeconfig) answers with the MEMBER\'s nodes and namespaces', async () => {
     const encoded = (await kubectl.ok(['get', 'cluster', 'alpha', '-o', 'jsonpath={.spec.connection.kubeconfig}'])).trim();
     assert.ok(encoded, 'spec.connection.kubeconfig is set');

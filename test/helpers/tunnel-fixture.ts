@@ -296,7 +296,7 @@ export function clusterYaml(name: string, token: string, kubePort: number, ksPor
   ].join('\n');
 }
 
-function memberKubeconfigYaml(member: MemberApiserver, auth: 'token' | 'cert', token = MEMBER_TOKEN): string {
+export function memberKubeconfigYaml(member: MemberApiserver, auth: 'token' | 'cert', token = MEMBER_TOKEN): string {
   const b64 = (text: string) => Buffer.from(text).toString('base64');
   const user =
     auth === 'token'

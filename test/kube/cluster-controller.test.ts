@@ -105,9 +105,14 @@ describe('cluster controller (CRD without a status subresource, as KubeSphere sh
     await f.client.json({ method: 'DELETE', path: '/apis/cluster.kubesphere.io/v1alpha1/clusters/b1' });
     await f.waitServed('b1', false);
     await assert.rejects(service(f, 'b1'), /not found/i);
+    // b2 has an agent: AgentAvailable True, until it is no proxy cluster any more.
+    f.controller.agentsChanged('b2', 1);
+    await f.waitCluster('b2', (c) => getCondition(c, 'AgentAvailable')?.status === 'True', 'AgentAvailable True');
     await f.client.json({ method: 'PATCH', path: '/apis/cluster.kubesphere.io/v1alpha1/clusters/b2', body: { spec: { connection: { type: 'direct' } } } });
     await f.waitServed('b2', false);
     await assert.rejects(service(f, 'b2'), /not found/i);
+    const b2 = await f.waitCluster('b2', (c) => getCondition(c, 'AgentAvailable')?.status === 'False', 'AgentAvailable False');
+    assert.equal(getCondition(b2, 'AgentAvailable')?.reason, 'NotServed');
   });
 });
 

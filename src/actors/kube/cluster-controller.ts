@@ -95,6 +95,8 @@ export class ClusterController implements ClusterSource {
   readonly #now: () => Date;
   readonly #startedAt: number;
   #graceTimer: NodeJS.Timeout | undefined;
+  /** Settles start(): both lists arrived, or closed first. */
+  #startWaiter: ((error: Error | undefined) => void) | undefined;
   /** Port problems already told as an Event, by cluster. */
   readonly #toldPortProblems = new Map<string, string>();
   readonly #toldCaExpiring = new Set<string>();
@@ -141,11 +143,14 @@ export class ClusterController implements ClusterSource {
     );
   }
 
-  /** Start watching; resolves once both collections were listed and first reconciled. */
+  /**
+   * Start watching; resolves once both collections were listed and first reconciled, or
+   * rejects when closed first (a list that keeps failing, e.g. 403, must not hold a stop).
+   */
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const check = () => (this.#clusters.synced && this.#services.synced ? resolve() : setTimeout(check, 10).unref());
-      check();
+    await new Promise<void>((resolve, reject) => {
+      this.#startWaiter = (error) => (error ? reject(error) : resolve());
+      this.#checkSynced();
     });
     this.#requeueAll();
     await this.#queue.idle();
@@ -164,6 +169,8 @@ export class ClusterController implements ClusterSource {
   }
 
   async close(): Promise<void> {
+    this.#startWaiter?.(new Error('the cluster controller was closed before its first lists'));
+    this.#startWaiter = undefined;
     clearTimeout(this.#graceTimer);
     this.#clusters.stop();
     this.#services.stop();
@@ -221,13 +228,21 @@ export class ClusterController implements ClusterSource {
     for (const name of this.#served.keys()) this.#queue.add(name);
   }
 
+  #checkSynced(): void {
+    if (!this.#startWaiter || !this.#clusters.synced || !this.#services.synced) return;
+    this.#startWaiter(undefined);
+    this.#startWaiter = undefined;
+  }
+
   #onClusters(delivery: Delivery): void {
+    this.#checkSynced();
     if (!this.#services.synced) return; // start() reconciles everything once both are listed
     if (delivery.type === 'sync') this.#requeueAll();
     else this.#queue.add(delivery.object.metadata.name);
   }
 
   #onServices(delivery: Delivery): void {
+    this.#checkSynced();
     if (!this.#clusters.synced) return;
     if (delivery.type === 'sync') return this.#requeueAll();
     const name = delivery.object.metadata.name;

@@ -144,9 +144,7 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(error.code === 'EADDRINUSE' ? `port ${options.port} on ${options.host} is already in use; choose another --port` : error.message)),
-    );
+    server.once('error', (error: NodeJS.ErrnoException) => reject(new Error(listenProblem(error, options.host, options.port))));
     server.listen({ port: options.port, host: options.host, backlog: AGENT_LISTEN_BACKLOG }, () => resolve());
   });
   const address = server.address();
@@ -165,4 +163,18 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** Why the agent port cannot be bound, and what to do about it. */
+function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): string {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return `port ${port} on ${host} is already in use; choose another --port`;
+    case 'EADDRNOTAVAIL':
+      return `--host ${host}: this machine has no such address (EADDRNOTAVAIL); give one of its addresses, or 0.0.0.0`;
+    case 'EACCES':
+      return `port ${port} on ${host}: permission denied (EACCES); choose a port this user may bind`;
+    default:
+      return `cannot listen on ${host}:${port}: ${error.message}`;
+  }
 }

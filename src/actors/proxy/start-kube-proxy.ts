@@ -40,6 +40,8 @@ export async function startKubeProxy(options: KubeProxyOptions): Promise<KubePro
   const server = await ProxyServer.start(options);
   let controller: ClusterController | undefined;
 
+  /** The controller of a term that is still starting (its first lists): a stop closes it. */
+  let starting: ClusterController | undefined;
   const serve = async (): Promise<void> => {
     const next = new ClusterController({
       client: options.client,
@@ -52,11 +54,14 @@ export async function startKubeProxy(options: KubeProxyOptions): Promise<KubePro
       ...(options.publishServiceAddress ? { publishServiceAddress: options.publishServiceAddress } : {}),
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
+    starting = next;
     try {
       await next.start();
     } catch (error) {
       await next.close();
       throw error;
+    } finally {
+      starting = undefined;
     }
     controller = next;
     server.serve(next);
@@ -92,12 +97,9 @@ export async function startKubeProxy(options: KubeProxyOptions): Promise<KubePro
       },
     });
   } else {
-    try {
-      await serve();
-    } catch (error) {
-      await server.stop();
-      throw error;
-    }
+    // Serving starts once the first lists arrive (/readyz says so); a list that keeps
+    // failing (e.g. 403) is logged and retried, and a stop still ends it.
+    term = serve().catch((error: unknown) => log.error({ error: errorMessage(error) }, 'Cannot serve'));
   }
   return {
     server,
@@ -106,6 +108,7 @@ export async function startKubeProxy(options: KubeProxyOptions): Promise<KubePro
     },
     election,
     stop: async (graceMs = 0) => {
+      void starting?.close();
       term = term.then(() => unserve(graceMs));
       await term;
       await election?.stop();
