@@ -43,6 +43,9 @@ const cli = meow(
                                  (resource shortage) (default 1000)
     --max-dials N                Dials to this cluster's services in flight at once; more
                                  wait their turn (default 128)
+    --no-member-tls              Send the member's credentials to the proxy as the Go agent
+                                 does, even when the proxy offers to leave them here (by
+                                 default the agent does the TLS to its kube-apiserver)
     --service-account-dir DIR    In-cluster credential files (default
                                  ${DEFAULT_SERVICE_ACCOUNT_DIR})
     --metrics-port N             Serve Prometheus metrics on this port at /metrics (default: off)
@@ -71,6 +74,7 @@ const cli = meow(
       maxRetryInterval: { type: 'string', default: '2m' },
       maxChannels: { type: 'string', default: String(DEFAULT_MAX_CHANNELS) },
       maxDials: { type: 'string', default: String(DEFAULT_MAX_DIALS) },
+      memberTls: { type: 'boolean', default: true },
       serviceAccountDir: { type: 'string', default: DEFAULT_SERVICE_ACCOUNT_DIR },
       inspect: { type: 'string' },
       metricsPort: { type: 'string', default: '0' },
@@ -138,6 +142,7 @@ async function main(): Promise<void> {
     dialTimeoutMs: 10_000,
     maxChannels,
     maxDials,
+    memberTls: f.memberTls,
     logger,
     ...(inspection ? { inspect: inspection.inspect } : {}),
   });

@@ -17,6 +17,11 @@ export interface AgentConfig {
   readonly keyData?: Buffer;
   readonly caData?: Buffer;
   readonly bearerToken?: Buffer;
+  /**
+   * What this agent can do beyond the Go tower's protocol, offered only to a proxy that
+   * advertised it (`Capabilities`, a field the Go proxy's JSON decoding ignores).
+   */
+  readonly capabilities?: readonly string[];
 }
 
 type ByteField = 'CertData' | 'KeyData' | 'CAData' | 'BearerToken';
@@ -42,7 +47,8 @@ export function encodeAgentConfig(config: AgentConfig): Buffer {
     const value = config[field];
     if (value && value.length > 0) json[wire] = value.toString('base64');
   }
-  return Buffer.from(JSON.stringify(json));
+  const capabilities = config.capabilities?.length ? { Capabilities: config.capabilities } : {};
+  return Buffer.from(JSON.stringify({ ...json, ...capabilities }));
 }
 
 export class AgentConfigError extends Error {
@@ -84,6 +90,10 @@ export function decodeAgentConfig(payload: Buffer | null | undefined): AgentConf
     bytes[field] = Buffer.from(value, 'base64');
   }
   if (!strings.Name) throw new AgentConfigError('config has no Name');
+  const capabilities = obj['Capabilities'];
+  if (capabilities !== undefined && !(Array.isArray(capabilities) && capabilities.every((c) => typeof c === 'string'))) {
+    throw new AgentConfigError('config field Capabilities must be a list of strings');
+  }
   return {
     version: strings.Version!,
     name: strings.Name,
@@ -91,6 +101,7 @@ export function decodeAgentConfig(payload: Buffer | null | undefined): AgentConf
     kubernetesSvcHost: strings.KubernetesSvcHost!,
     kubeSphereSvcHost: strings.KubeSphereSvcHost!,
     ...bytes,
+    ...(capabilities?.length ? { capabilities: capabilities as string[] } : {}),
   };
 }
 
@@ -103,5 +114,6 @@ export function describeAgentConfig(config: AgentConfig): Record<string, unknown
     kubeSphereSvcHost: config.kubeSphereSvcHost,
     auth: config.bearerToken ? 'bearer-token' : config.certData ? 'client-certificate' : 'none',
     hasCA: Boolean(config.caData),
+    capabilities: config.capabilities ?? [],
   };
 }

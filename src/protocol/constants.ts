@@ -42,3 +42,17 @@ export const DEFAULT_KUBESPHERE_PORT = 80;
 
 /** Version string our binaries report (config `Version`, `GET /version`). */
 export const BUILD_VERSION = 'v0.1.0-ts';
+
+/**
+ * Our own extension, negotiated: the proxy names what it can do in a response header of
+ * its WebSocket upgrade (the Go agent ignores it), and our agent answers in the config's
+ * `Capabilities` (the Go proxy ignores it). With a Go peer on either side nothing changes.
+ */
+export const CAPABILITIES_HEADER = 'tower-capabilities';
+
+/**
+ * The agent does the TLS to its kube-apiserver and adds the member's credentials itself:
+ * the proxy sends plain HTTP over kube channels and never holds the credentials (the
+ * config carries none).
+ */
+export const MEMBER_TLS = 'member-tls';

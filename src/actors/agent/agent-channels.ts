@@ -18,6 +18,7 @@ import { pipeStreams } from '../pipe-streams.js';
 import { SlotIds } from '../slot-ids.js';
 import { DialSlots } from './dial-slots.js';
 import { RefusalLog } from './refusal-log.js';
+import type { MemberForwarder } from './member-forwarder.js';
 
 /** `--max-channels`: channels open or being opened per session. Generous for kubectl and ks-apiserver. */
 export const DEFAULT_MAX_CHANNELS = 1000;
@@ -47,13 +48,22 @@ export class AgentChannels {
   readonly #pending = new Map<string, () => void>();
   /** Open pairs, destroyed if the connection ends first. */
   readonly #live = new Map<string, { channel: ClientChannel; socket: Socket }>();
+  /** Open channels the forwarder serves (member TLS). */
+  readonly #forwarded = new Map<string, ClientChannel>();
   readonly #ids = new SlotIds('ch-');
   readonly #refusals: RefusalLog;
   readonly #dials: DialSlots;
+  /** With member TLS: the channels to this target carry HTTP for the forwarder. */
+  #forwarding: { readonly target: string; readonly forwarder: MemberForwarder } | undefined;
 
   constructor(private readonly options: AgentChannelOptions) {
     this.#dials = new DialSlots(options.maxDials, options.dialTimeoutMs);
     this.#refusals = new RefusalLog(options.logger, REFUSAL_LOG_INTERVAL_MS);
+  }
+
+  /** Member TLS was negotiated: channels to `target` (the kube-apiserver) go to `forwarder`. */
+  forward(target: string, forwarder: MemberForwarder): void {
+    this.#forwarding = { target, forwarder };
   }
 
   /**
@@ -63,7 +73,7 @@ export class AgentChannels {
    */
   refuseOverLimit(reject: (reason: number, description: string) => void): boolean {
     const { maxChannels } = this.options;
-    const channels = this.#pending.size + this.#live.size;
+    const channels = this.#pending.size + this.#live.size + this.#forwarded.size;
     if (channels < maxChannels) return false;
     const reason = `agent has ${channels} channels open or opening, its limit (--max-channels ${maxChannels})`;
     reject(OPEN_RESOURCE_SHORTAGE, reason);
@@ -85,6 +95,8 @@ export class AgentChannels {
     };
     this.#pending.set(id, refuse);
     let pair: { channel: ClientChannel; socket: Socket } | undefined;
+    const forwarding = this.#forwarding?.target === target ? this.#forwarding.forwarder : undefined;
+    if (forwarding) return { id, io: this.#forwardedIo(id, accept, refuse, forwarding) };
     const io: ChannelIo = {
       open: async (signal) => {
         const socket = await this.#dials.run(signal, () => dial(target, signal));
@@ -115,6 +127,35 @@ export class AgentChannels {
     return { id, io };
   }
 
+  /** A channel whose HTTP the forwarder serves: accepted at once (it dials per request). */
+  #forwardedIo(id: string, accept: () => ClientChannel, refuse: () => void, forwarder: MemberForwarder): ChannelIo {
+    let channel: ClientChannel | undefined;
+    return {
+      open: async () => {
+        this.#pending.delete(id);
+        channel = accept();
+        this.#forwarded.set(id, channel);
+      },
+      pipe: (done) => {
+        const open = channel!;
+        const onClose = () => done({ bytesIn: 0, bytesOut: 0 });
+        open.once('close', onClose);
+        forwarder.serve(open);
+        return () => {
+          open.off('close', onClose);
+          open.destroy();
+          this.#forwarded.delete(id);
+          this.#release(id);
+        };
+      },
+      refuse: () => {
+        this.#pending.delete(id);
+        refuse();
+        this.#release(id);
+      },
+    };
+  }
+
   /** Refuse everything still pending and drop live pairs (the connection ended). */
   clear(): void {
     this.#refusals.flush();
@@ -129,10 +170,17 @@ export class AgentChannels {
       this.#release(id);
     }
     this.#live.clear();
+    for (const [id, channel] of this.#forwarded) {
+      channel.destroy();
+      this.#release(id);
+    }
+    this.#forwarded.clear();
+    this.#forwarding?.forwarder.close();
+    this.#forwarding = undefined;
   }
 
   get openCount(): number {
-    return this.#live.size;
+    return this.#live.size + this.#forwarded.size;
   }
 
   /** Free an id once the parent has stopped its finished child (the next turn). */

@@ -26,6 +26,8 @@ export interface AgentOptions {
   readonly handshakeTimeoutMs: number;
   /** Dial limit for a target inside the member cluster. */
   readonly dialTimeoutMs: number;
+  /** Use member TLS when the proxy offers it (default true; false: always the Go tower's way). */
+  readonly memberTls?: boolean;
   /** `--max-channels`: channels open or being opened per session (default 1000). */
   readonly maxChannels?: number;
   /** `--max-dials`: dials to the member's services in flight; more wait (default 128). */

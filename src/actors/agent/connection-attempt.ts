@@ -18,6 +18,8 @@ import {
   IDENT_CLIENT,
   MAX_TARGET_BYTES,
   MAX_WS_MESSAGE_BYTES,
+  MEMBER_TLS,
+  CAPABILITIES_HEADER,
   PING_REQUEST,
   SUBPROTOCOL,
 } from '../../protocol/constants.js';
@@ -26,6 +28,7 @@ import { errorMessage } from '../../errors.js';
 import type { AgentChannels } from './agent-channels.js';
 import type { AgentOptions } from './agent-options.js';
 import { loadMemberCredentials } from './member-credentials.js';
+import { MemberForwarder } from './member-forwarder.js';
 import { proxyFromEnvironment } from './proxy-env.js';
 
 export interface ConnectionAttemptDeps {
@@ -60,14 +63,20 @@ export function runConnectionAttempt(
   const start = async () => {
     const credentials = await loadMemberCredentials(options.credentials);
     if (ended) return;
-    const payload = encodeAgentConfig({
-      ...credentials,
+    const identity = {
       version: BUILD_VERSION,
       name: options.name,
       token: options.token,
       kubernetesSvcHost: kubernetesTarget,
       kubeSphereSvcHost: options.kubesphereService,
-    });
+    };
+    /**
+     * A proxy that offers member TLS gets no credentials: the agent adds them itself. Any
+     * other proxy (the Go tower's) gets the config the Go agent sends, byte for byte.
+     */
+    const configFor = (memberTls: boolean) =>
+      memberTls ? encodeAgentConfig({ ...identity, capabilities: [MEMBER_TLS] }) : encodeAgentConfig({ ...credentials, ...identity });
+    let memberTls = false;
     const viaProxy = proxyFromEnvironment(options.proxyUrl);
     log.debug({ proxy: options.proxyUrl, ...(viaProxy ? { via: viaProxy.display } : {}) }, 'Dialing proxy');
     const socket = new WebSocket(options.proxyUrl, SUBPROTOCOL, {
@@ -78,6 +87,10 @@ export function runConnectionAttempt(
       ...(viaProxy ? { agent: viaProxy.agent } : {}),
     });
     ws = socket;
+    socket.once('upgrade', (res: IncomingMessage) => {
+      const offered = String(res.headers[CAPABILITIES_HEADER] ?? '').split(',').map((c) => c.trim());
+      memberTls = options.memberTls !== false && offered.includes(MEMBER_TLS);
+    });
     socket.on('unexpected-response', (_req, res) => {
       end(`proxy answered HTTP ${res.statusCode} instead of upgrading to WebSocket`);
       res.resume();
@@ -90,8 +103,9 @@ export function runConnectionAttempt(
         return;
       }
       sendBack({ type: 'ws.open' });
-      log.debug('Handshaking');
-      runSsh(socket, payload);
+      log.debug({ memberTls }, 'Handshaking');
+      if (memberTls) channels.forward(kubernetesTarget, new MemberForwarder(credentials, options.name, log));
+      runSsh(socket, configFor(memberTls));
     });
   };
 

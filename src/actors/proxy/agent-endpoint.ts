@@ -11,7 +11,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../log.js';
-import { BUILD_VERSION, MAX_WS_MESSAGE_BYTES, SUBPROTOCOL } from '../../protocol/constants.js';
+import { BUILD_VERSION, CAPABILITIES_HEADER, MAX_WS_MESSAGE_BYTES, MEMBER_TLS, SUBPROTOCOL } from '../../protocol/constants.js';
 import type { ThrottleVerdict } from './auth-throttle.js';
 import { armDeadline, clearDeadline, refuseHttp } from './connection-deadline.js';
 
@@ -77,6 +77,8 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
     maxPayload: MAX_WS_MESSAGE_BYTES,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
+  // What this proxy can do beyond the Go tower's protocol (src/protocol/constants.ts).
+  wss.on('headers', (headers: string[]) => headers.push(`${CAPABILITIES_HEADER}: ${MEMBER_TLS}`));
   const sockets = new Set<Socket>();
   const unauthenticated = new Set<Duplex>();
   let refusedFull = 0;

@@ -119,17 +119,20 @@ export class ClusterGateway implements GatewayIo {
     const accepted = session.accepted;
     if (!accepted) return;
     const open = (target: string) => session.openStream(target);
-    const { config, kubernetesTarget, kubesphereTarget } = accepted;
+    const { config, kubernetesTarget, kubesphereTarget, memberTls } = accepted;
     this.#sessions.set(session.id, {
       session,
-      kubernetes: {
-        agent: new TunnelHttpsAgent(open, kubernetesTarget, config),
-        secure: true,
-        target: kubernetesTarget,
-        stripAuthorization: true,
-        suspect: () => session.suspect,
-        ...(config.bearerToken ? { authorization: `Bearer ${config.bearerToken.toString('utf8').trim()}` } : {}),
-      },
+      // With member TLS the agent does the TLS and adds the credentials: plain HTTP here.
+      kubernetes: memberTls
+        ? { agent: new TunnelHttpAgent(open, kubernetesTarget), secure: false, target: kubernetesTarget, stripAuthorization: true, suspect: () => session.suspect }
+        : {
+            agent: new TunnelHttpsAgent(open, kubernetesTarget, config),
+            secure: true,
+            target: kubernetesTarget,
+            stripAuthorization: true,
+            suspect: () => session.suspect,
+            ...(config.bearerToken ? { authorization: `Bearer ${config.bearerToken.toString('utf8').trim()}` } : {}),
+          },
       kubesphere: {
         agent: new TunnelHttpAgent(open, kubesphereTarget),
         secure: false,

@@ -9,7 +9,7 @@ import { createSecureContext } from 'node:tls';
 import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
 import type { RejectCode } from '../../machines/agent-session.js';
 import { AgentConfigError, decodeAgentConfig, type AgentConfig } from '../../protocol/agent-config.js';
-import { DEFAULT_KUBERNETES_PORT, DEFAULT_KUBESPHERE_PORT } from '../../protocol/constants.js';
+import { DEFAULT_KUBERNETES_PORT, DEFAULT_KUBESPHERE_PORT, MEMBER_TLS } from '../../protocol/constants.js';
 import { normalizeHostPort } from '../../protocol/host-port.js';
 
 export type ConfigVerdict =
@@ -20,6 +20,8 @@ export type ConfigVerdict =
       /** Normalized `host:port` of the member kube-apiserver and ks-apiserver. */
       readonly kubernetesTarget: string;
       readonly kubesphereTarget: string;
+      /** The agent does the member's TLS and credentials: kube channels carry plain HTTP. */
+      readonly memberTls: boolean;
     }
   | { readonly ok: false; readonly code: RejectCode; readonly reason: string; readonly config?: AgentConfig };
 
@@ -49,6 +51,8 @@ export function checkAgentConfig(config: AgentConfig, lookup: (name: string) => 
   if (!kubernetesTarget) return refuse('bad_config', 'KubernetesSvcHost is not host[:port]');
   const kubesphereTarget = normalizeHostPort(config.kubeSphereSvcHost, DEFAULT_KUBESPHERE_PORT);
   if (!kubesphereTarget) return refuse('bad_config', 'KubeSphereSvcHost is not host[:port]');
+  const memberTls = config.capabilities?.includes(MEMBER_TLS) ?? false;
+  if (memberTls) return { ok: true, config, cluster, kubernetesTarget, kubesphereTarget, memberTls };
   if (!config.bearerToken && !(config.certData && config.keyData)) {
     return refuse('bad_config', 'config carries no credentials (BearerToken or CertData+KeyData)');
   }
@@ -61,7 +65,7 @@ export function checkAgentConfig(config: AgentConfig, lookup: (name: string) => 
   } catch {
     return refuse('bad_config', 'CAData, CertData or KeyData is not a valid PEM certificate/key pair');
   }
-  return { ok: true, config, cluster, kubernetesTarget, kubesphereTarget };
+  return { ok: true, config, cluster, kubernetesTarget, kubesphereTarget, memberTls: false };
 }
 
 export function tokensEqual(given: string, expected: string): boolean {

@@ -26,7 +26,7 @@ const POOL: AgentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxFreeSoc
  * Node's agent calls a few net.Socket methods on pooled sockets; a bare SSH channel has
  * none of them. They are meaningless for a channel, so make them no-ops.
  */
-function socketLike(stream: Duplex): Duplex {
+export function socketLike(stream: Duplex): Duplex {
   const s = stream as Duplex & Partial<Pick<Socket, 'setKeepAlive' | 'setNoDelay' | 'setTimeout' | 'ref' | 'unref'>>;
   s.setKeepAlive ??= () => s as never;
   s.setNoDelay ??= () => s as never;
@@ -57,7 +57,7 @@ export class TunnelHttpAgent extends HttpAgent {
  */
 export class TunnelHttpsAgent extends HttpsAgent {
   readonly #tls: ConnectionOptions;
-  constructor(private readonly openStream: OpenStream, private readonly target: string, config: AgentConfig) {
+  constructor(private readonly openStream: OpenStream, private readonly target: string, config: Pick<AgentConfig, 'caData' | 'certData' | 'keyData'>) {
     super(POOL);
     const host = parseHostPort(target)?.host ?? target;
     // One secure context per session: parsing the CA, certificate and key once, not per
