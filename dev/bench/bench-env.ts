@@ -76,6 +76,8 @@ export interface BenchEnv {
   readonly memberKubeconfig: string;
   /** Extra node flags for every proxy child (e.g. --cpu-prof). */
   readonly proxyNodeArgs: readonly string[];
+  /** Extra node flags for every agent child. */
+  readonly agentNodeArgs: readonly string[];
   ports(n: number): Promise<number[]>;
   clusters(prefix: string, n: number): Promise<BenchCluster[]>;
   writeClusters(file: string, clusters: readonly BenchCluster[]): Promise<string>;
@@ -90,7 +92,7 @@ export interface BenchEnv {
 const PORT_LOW = 20_000;
 const PORT_HIGH = 32_000;
 
-export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[]; keep?: boolean } = {}): Promise<BenchEnv> {
+export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[]; agentNodeArgs?: readonly string[]; keep?: boolean } = {}): Promise<BenchEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'tower-bench-'));
   const removeDir = () => (options.keep ? Promise.resolve() : rm(dir, { recursive: true, force: true }));
   const children = new BenchChildren(removeDir);
@@ -128,6 +130,7 @@ export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[
     caKeyFile,
     memberKubeconfig,
     proxyNodeArgs: options.proxyNodeArgs ?? [],
+    agentNodeArgs: options.agentNodeArgs ?? [],
     ports,
     clusters: async (prefix, n) => {
       const p = await ports(2 * n);
@@ -176,6 +179,7 @@ export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[
         stdoutFile: join(dir, `${logName}.log`),
         env: probed.env,
         args: [
+          ...env.agentNodeArgs,
           ...probed.nodeArgs,
           join(REPO_ROOT, 'bin/agent'),
           '--name', cluster.name,

@@ -32,6 +32,7 @@ export interface BenchOptions {
   /** h2: concurrent watches of one client. */
   readonly watches: number;
   readonly proxyNodeArgs: readonly string[];
+  readonly agentNodeArgs: readonly string[];
   readonly timeoutMs: number;
   readonly keep: boolean;
 }
@@ -65,6 +66,7 @@ Starts an upstream, the real proxy and agent (child processes) and simulated age
   --fairness-requests N  fairness: 1 KiB GETs idle and during a bulk download (default 500; quick 50)
   --watches N            h2: concurrent watches of one client (default 50; quick 10)
   --proxy-node-arg ARG   extra node flag for the proxy child (repeatable), e.g. --cpu-prof
+  --agent-node-arg ARG   extra node flag for the agent children (repeatable)
   --timeout S            give up after S seconds (default 5400)
   --keep                 keep the temp dir (logs, clusters files, profiles)
   --help                 this text`;
@@ -96,6 +98,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       'fairness-requests': { type: 'string' },
       watches: { type: 'string' },
       'proxy-node-arg': { type: 'string', multiple: true },
+      'agent-node-arg': { type: 'string', multiple: true },
       timeout: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -148,6 +151,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     fairnessRequests: int('fairness-requests', values['fairness-requests'], 500, 50),
     watches: int('watches', values.watches, 50, 10),
     proxyNodeArgs: values['proxy-node-arg'] ?? [],
+    agentNodeArgs: values['agent-node-arg'] ?? [],
     timeoutMs: int('timeout', values.timeout, 5400, 5400) * 1000,
     keep: values.keep ?? false,
   };
