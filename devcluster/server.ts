@@ -186,7 +186,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     user: { clientCertPem: certs.admin.certPem, clientKeyPem: certs.admin.keyPem },
   });
   const tokenKubeconfig = buildKubeconfig({ name, server: url, caPem: certs.ca.certPem, userName: `${name}-token`, user: { token: adminToken } });
-  log?.info({ url, name }, 'devcluster listening');
+  log?.info({ url, cluster: name }, 'devcluster listening');
 
   let stopping: Promise<void> | undefined;
   return {

@@ -13,6 +13,8 @@ export function levelForVerbosity(v: number): 'info' | 'debug' | 'trace' {
 export interface LoggerOptions {
   readonly name: string;
   readonly verbosity: number;
+  /** A pino level instead of `verbosity` (the devcluster's `--log-level`). */
+  readonly level?: pino.LevelWithSilent;
   /** Human-readable lines (pino-pretty) instead of JSON. */
   readonly pretty?: boolean;
   /** Destination; standard error by default, so standard output stays for data. */
@@ -20,7 +22,7 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const level = levelForVerbosity(options.verbosity);
+  const level = options.level ?? levelForVerbosity(options.verbosity);
   // Field names that must never carry a secret into a line, wherever they appear.
   const redact = {
     paths: ['token', 'Token', 'bearerToken', 'keyData', 'certData', 'kubeconfig', '*.token', '*.bearerToken', '*.keyData'],

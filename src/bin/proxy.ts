@@ -1,6 +1,5 @@
 /** `proxy`: the host-cluster side of the tunnel. Flags as the Go tower's proxy. */
 import meow from 'meow';
-import { connectInspector } from '../actors/inspect.js';
 import { startLeaderElection } from '../actors/kube/leader-election.js';
 import { startKubeProxy } from '../actors/proxy/start-kube-proxy.js';
 import { startProxy } from '../actors/proxy/start-proxy.js';
@@ -11,13 +10,16 @@ import { PkiError } from '../pki/errors.js';
 import { ClusterFileError } from '../cluster-sources/cluster-file-error.js';
 import { openClusterFile } from '../cluster-sources/cluster-file.js';
 import { MAX_DATA_PLANE_THREADS } from '../workers/ssh-worker-pool.js';
+import { startInspection, type Inspection } from './inspection.js';
+import { parseListenAddress } from './listen-address.js';
 import { exitWithError, UsageError } from './usage-error.js';
 import { oneLineUnknownFlags } from './unknown-flags.js';
 
 const cli = meow(
   `
   Usage
-    $ proxy --ca-cert ca.crt --ca-key ca.key --clusters clusters.yaml [flags]
+    $ tower-proxy --ca-cert ca.crt --ca-key ca.key [--kubeconfig FILE] [flags]      (Cluster objects in Kubernetes)
+    $ tower-proxy --ca-cert ca.crt --ca-key ca.key --clusters clusters.yaml [flags]  (Cluster objects in a file)
 
   Serves each member cluster's kube-apiserver (HTTPS) and ks-apiserver (HTTP) through the
   tunnels its agents open to this proxy.
@@ -42,12 +44,16 @@ const cli = meow(
                                    them on the main thread (default 0: faster on 2 cores; see
                                    docs/performance.md before raising it)
     --inspect URL                  Send xstate inspection events to this WebSocket inspector
+    --debug-address HOST:PORT      Serve the built-in inspector page here, never on the agent
+                                   port (default: off; it shows live state, so keep it on a
+                                   loopback or private address)
     --log-format json|text         Log format (default json)
     --v N                          Log verbosity: 0-3 info, 4-5 debug, 6+ trace (default 0)
     --help                         Show this help
 `,
   oneLineUnknownFlags('proxy', {
     importMeta: import.meta,
+    description: 'tower-proxy: the host-cluster side of the Tower tunnel.',
     allowUnknownFlags: false,
     flags: {
       caCert: { type: 'string' },
@@ -61,6 +67,7 @@ const cli = meow(
       hostKey: { type: 'string' },
       dataPlaneThreads: { type: 'string', default: '0' },
       inspect: { type: 'string' },
+      debugAddress: { type: 'string' },
       logFormat: { type: 'string', default: 'json' },
       v: { type: 'string', default: '0' },
     },
@@ -82,13 +89,15 @@ async function main(): Promise<void> {
   }
   if (f.logFormat !== 'json' && f.logFormat !== 'text') throw new UsageError(`--log-format ${f.logFormat}: must be json or text`);
   if (!f.caCert || !f.caKey) throw new UsageError('--ca-cert and --ca-key are required: the proxy CA signs the cluster listeners\' certificates');
+  const debugAddress = f.debugAddress ? parseListenAddress('debug-address', f.debugAddress) : undefined;
+  if (debugAddress?.port === port) throw new UsageError(`--debug-address ${f.debugAddress}: must not be the agent port (--port ${port})`);
   if (f.clusters && (f.kubeconfig || f.leaderElect)) {
     throw new UsageError('--clusters serves a file instead of Kubernetes; it cannot be combined with --kubeconfig or --leader-elect');
   }
 
   const logger = createLogger({ name: 'proxy', verbosity, pretty: f.logFormat === 'text' });
   const ca = await loadCaFromFiles({ certFile: f.caCert, keyFile: f.caKey });
-  const inspection = f.inspect ? connectInspector(f.inspect) : undefined;
+  const inspection = await startInspection({ inspectUrl: f.inspect, debugAddress, processName: 'tower-proxy', logger });
   const common = {
     host: f.host,
     port,
@@ -97,7 +106,7 @@ async function main(): Promise<void> {
     ...(f.publishServiceAddress ? { publishServiceAddress: f.publishServiceAddress } : {}),
     ...(f.hostKey ? { hostKeyFile: f.hostKey } : {}),
     ...(dataPlaneThreads > 0 ? { dataPlaneThreads } : {}),
-    ...(inspection ? { inspect: inspection.inspect } : {}),
+    ...(inspection.inspect ? { inspect: inspection.inspect } : {}),
   };
 
   let running: Running;
@@ -120,7 +129,7 @@ async function main(): Promise<void> {
     }
     logger.info({ host: f.host, port, apiserver: client.server.origin, leaderElect: f.leaderElect }, 'Starting proxy');
     const serve = () => listenOrExplain(() => startKubeProxy({ ...common, client }));
-    running = f.leaderElect ? await leaderOnly(client, logger, serve) : await serve();
+    running = f.leaderElect ? await leaderOnly(client, logger, serve, inspection.inspect) : await serve();
   }
 
   let stopping = false;
@@ -129,7 +138,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'Stopping');
     await running.stop();
-    inspection?.stop();
+    await inspection.stop();
     logger.flush();
     process.exit(0);
   };
@@ -159,11 +168,12 @@ function kubeconfigSource(path: string | undefined): KubeconfigSource {
 }
 
 /** Serve only while holding the Lease; stop serving at once when it is lost. */
-async function leaderOnly(client: KubeClient, logger: Logger, serve: () => Promise<Running>): Promise<Running> {
+async function leaderOnly(client: KubeClient, logger: Logger, serve: () => Promise<Running>, inspect: Inspection['inspect']): Promise<Running> {
   let serving: Promise<Running | undefined> = Promise.resolve(undefined);
   const election = startLeaderElection({
     client,
     logger,
+    ...(inspect ? { inspect } : {}),
     onStartedLeading: () => {
       logger.info('Leading: reconciling and serving');
       serving = serving.then(() =>

@@ -28,7 +28,13 @@ export class AgentChannels {
   readonly #live = new Map<string, LiveChannel>();
   readonly #ids = new SlotIds('ch-');
 
-  constructor(private readonly dialTimeoutMs: number) {}
+  /** `onDialError` hears why a target could not be dialled (once per message per 30 s). */
+  constructor(
+    private readonly dialTimeoutMs: number,
+    private readonly onDialError: (message: string) => void = () => {},
+  ) {}
+
+  readonly #reported = new Map<string, number>();
 
   /** Park an incoming channel open; returns the id the channel actor will use. */
   park(accept: () => ClientChannel, reject: () => void): string {
@@ -101,6 +107,14 @@ export class AgentChannels {
     setImmediate(() => this.#ids.release(id));
   }
 
+  #report(message: string): void {
+    const now = Date.now();
+    if ((this.#reported.get(message) ?? 0) > now) return;
+    if (this.#reported.size > 64) this.#reported.clear();
+    this.#reported.set(message, now + 30_000);
+    this.onDialError(message);
+  }
+
   #dial(target: string, signal: AbortSignal): Promise<Socket> {
     const address = parseHostPort(target);
     if (!address) return Promise.reject(new Error(`target ${target} is not host:port`));
@@ -110,16 +124,20 @@ export class AgentChannels {
       const timer = setTimeout(() => fail(new Error(`dial ${target}: no answer within ${this.dialTimeoutMs} ms`)), this.dialTimeoutMs);
       const onAbort = () => fail(new Error(`dial ${target}: cancelled`));
       signal.addEventListener('abort', onAbort, { once: true });
-      function done() {
+      const done = () => {
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
         socket.off('error', fail);
-      }
-      function fail(error: Error) {
+      };
+      const fail = (error: NodeJS.ErrnoException) => {
         done();
         socket.destroy();
-        reject(new Error(error.message.startsWith('dial') ? error.message : `dial ${target}: ${error.message}`));
-      }
+        // A name that does not resolve is a configuration mistake: say so, not "connect failed".
+        const unresolved = error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN';
+        const message = unresolved ? `cannot resolve ${address.host}` : error.message.startsWith('dial') ? error.message : `dial ${target}: ${error.message}`;
+        if (unresolved) this.#report(message);
+        reject(new Error(message));
+      };
       socket.once('error', fail);
       socket.once('connect', () => {
         done();

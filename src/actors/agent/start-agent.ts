@@ -46,7 +46,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const log = options.logger;
 
   const connect = () => {
-    const channels = new AgentChannels(options.dialTimeoutMs);
+    const channels = new AgentChannels(options.dialTimeoutMs, (message) => log.warn(message));
     const machine = agentConnectionMachine.provide({
       actors: {
         session: agentSessionLogic({ options, channels, kubernetesTarget }),
@@ -55,11 +55,11 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
       delays: {
         retryDelay: ({ context }) => {
           const delay = backoffDelay(context.failures, context.backoff);
-          const attempt = options.maxRetry > 0 ? `${context.failures}/${options.maxRetry}` : `${context.failures}`;
           // The machine evaluates this delay on entering `backoff` even when it is about to
           // give up (--max-retry reached); do not announce a retry that will not happen.
           const givingUp = options.maxRetry > 0 && context.failures >= options.maxRetry;
-          if (!givingUp) log.warn({ attempt, retryInMs: delay, reason: context.lastError }, 'Connection error; retrying');
+          const limit = options.maxRetry > 0 ? { maxRetry: options.maxRetry } : {};
+          if (!givingUp) log.warn({ attempt: context.failures, ...limit, retryInMs: delay, reason: context.lastError }, 'Connection error; retrying');
           return delay;
         },
       },
@@ -77,9 +77,9 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     });
     let previous = '';
     actor.subscribe((snapshot: SnapshotFrom<typeof machine>) => {
-      const state = JSON.stringify(snapshot.value);
-      if (state !== previous) log.debug({ state }, 'Agent state');
-      previous = state;
+      const key = JSON.stringify(snapshot.value);
+      if (key !== previous) log.debug({ state: snapshot.value }, 'Agent state');
+      previous = key;
     });
     const ended = new Promise<AgentResult>((resolve) => {
       actor.subscribe({
