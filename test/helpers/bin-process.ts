@@ -89,6 +89,25 @@ export class BinProcess {
     });
   }
 
+  /** Resolves once `check()` holds, re-checked at every new line; rejects on exit or timeout. */
+  waitUntil(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const test = () => {
+        if (check()) return finish();
+        if (this.#exit) finish(new Error(`${this.command} exited (${describe(this.#exit)}) while waiting for ${what}:\n${this.tail()}`));
+      };
+      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${this.tail()}`)), timeoutMs);
+      const finish = (error?: Error) => {
+        clearTimeout(timer);
+        this.#waiters.delete(test);
+        if (error) reject(error);
+        else resolve();
+      };
+      this.#waiters.add(test);
+      test();
+    });
+  }
+
   /** The exit, or SIGKILL and a rejection after `timeoutMs`. */
   async waitExit(what: string, timeoutMs = 20_000): Promise<Exit> {
     let timer: NodeJS.Timeout | undefined;
