@@ -127,7 +127,8 @@ describe('the README, command by command, from a fresh clone', { timeout: 400_00
       const from = session.lines.length;
       const marker = `__readme_step_${n}__`;
       const command = substitute(step.text);
-      stdin.write(`${command}\necho "${marker} $?"\n`);
+      // The marker on a line of its own even when the output did not end with a newline.
+      stdin.write(`${command}\nprintf '\\n%s %s\\n' "${marker}" "$?"\n`);
       const done = await session.waitLine((l) => l.text.startsWith(marker), `step ${n}: ${command}`, COMMAND_TIMEOUT_MS);
       const context = () => `step ${n}: $ ${command}\n--- output since:\n${session.lines.slice(from).map((l) => l.text).join('\n')}`;
       assert.equal(done.text, `${marker} 0`, `non-zero exit\n${context()}`);
