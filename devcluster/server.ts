@@ -26,6 +26,8 @@ import { Controllers } from './controllers.js';
 import { seed } from './seed.js';
 import { buildKubeconfig, writeKubeconfig } from './kubeconfig.js';
 import { readBody, sendError, sendJson } from './http.js';
+import { seedKubernetesEndpoints } from './endpoints.js';
+import { SELF_SUBJECT_REVIEW_PATH, selfSubjectReview } from './self-subject-review.js';
 
 export interface DevClusterOptions {
   /** names the cluster: kubeconfig cluster/context and node names (default "devcluster") */
@@ -129,6 +131,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     const user = auth.authenticate(req);
     if (!user) throw errors.unauthorized();
     log?.debug({ method: req.method, path, user: user.name }, 'request');
+    if (req.method === 'POST' && path === SELF_SUBJECT_REVIEW_PATH) return sendJson(res, 201, selfSubjectReview(user));
     const accept = req.headers.accept ?? '';
     if (req.method === 'GET') {
       const d = discover(path, accept, registry, serverAddress);
@@ -177,6 +180,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   });
   const port = (server.address() as AddressInfo).port;
   serverAddress = `127.0.0.1:${port}`;
+  seedKubernetesEndpoints(objects, registry, '127.0.0.1', port);
   const url = `https://127.0.0.1:${port}`;
   const adminKubeconfig = buildKubeconfig({
     name,

@@ -347,7 +347,7 @@ describe('bin/proxy and bin/agent', { timeout: 60_000 }, () => {
       for (let i = 0; i + 1 < retryLines.length; i += 1) {
         const current = retryLines[i]!.json!;
         const next = retryLines[i + 1]!.json!;
-        assert.equal(next.attempt, String(i + 2), 'attempts counted in order');
+        assert.equal(next.attempt, i + 2, 'attempts counted in order (a number)');
         const waited = Number(next.time) - Number(current.time);
         const announced = Number(current.retryInMs);
         assert.ok(announced >= 500, `backoff starts at 1 s (half of it at least): ${announced}`);
