@@ -78,6 +78,15 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger({ name: 'devcluster', verbosity: 0, level: f.logLevel as pino.LevelWithSilent, pretty: f.logFormat === 'text' });
+  // Signals count from the start: one that comes while starting stops us once started.
+  let stopSignal: string | undefined;
+  let stopNow: ((signal: string) => void) | undefined;
+  const onSignal = (signal: string) => {
+    stopSignal ??= signal;
+    stopNow?.(signal);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   const cluster = await startDevCluster({ name: f.name, port, historySize, kubernetesVersion: f.kubernetesVersion, logger }).catch((error: Error) => {
     throw /EADDRINUSE|EACCES/.test(error.message) ? new UsageError(`--port ${port}: ${error.message}`) : error;
   });
@@ -92,7 +101,7 @@ async function main(): Promise<void> {
   await write(f.tokenKubeconfig, 'token', 'token-kubeconfig');
   process.stdout.write(`${cluster.url}\n`);
   let stopping = false;
-  const stop = (signal: string): void => {
+  stopNow = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
@@ -101,8 +110,7 @@ async function main(): Promise<void> {
       () => process.exit(1),
     );
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  if (stopSignal) stopNow(stopSignal);
 }
 
 main().catch((error: unknown) => exitWithError('devcluster', error, (e) => e instanceof UsageError));

@@ -35,7 +35,7 @@ function start(bin: keyof typeof BINS, args: string[]): BinProcess {
 
 /** exit 2, one non-empty line on stderr starting with the program's name, nothing on stdout. */
 async function mistake(bin: keyof typeof BINS, args: string[]): Promise<string> {
-  const proc = await runToEnd(process.execPath, [BINS[bin], ...args], { env: ENV });
+  const proc = await runToEnd(process.execPath, [BINS[bin], ...args], { env: ENV }, 60_000);
   assert.equal(proc.exitCode, 2, `${bin} ${args.join(' ')}:\n${proc.output()}`);
   const lines = proc.lines.filter((l) => l.text.trim() !== '');
   assert.equal(lines.length, 1, `one line:\n${proc.output()}`);
@@ -88,7 +88,7 @@ describe('one voice for every CLI', { timeout: 120_000 }, () => {
       ['devcluster', 'tower-devcluster: an in-memory Kubernetes API'],
     ] as const) {
       it(`${bin} opens with its own description and usage line`, async () => {
-        const proc = await runToEnd(process.execPath, [BINS[bin], '--help'], { env: ENV });
+        const proc = await runToEnd(process.execPath, [BINS[bin], '--help'], { env: ENV }, 60_000);
         assert.equal(proc.exitCode, 0);
         const text = proc.lines.map((l) => l.text).filter((l) => l.trim()).map((l) => l.trim());
         assert.ok(text[0]!.startsWith(description), text[0]);
@@ -100,7 +100,7 @@ describe('one voice for every CLI', { timeout: 120_000 }, () => {
     }
 
     it('the proxy\'s usage shows both modes: Kubernetes and --clusters', async () => {
-      const proc = await runToEnd(process.execPath, [BINS.proxy, '--help'], { env: ENV });
+      const proc = await runToEnd(process.execPath, [BINS.proxy, '--help'], { env: ENV }, 60_000);
       const usage = proc.lines.map((l) => l.text.trim()).filter((l) => l.startsWith('$ tower-proxy'));
       assert.equal(usage.length, 2, usage.join('\n'));
       assert.match(usage[0]!, /--kubeconfig FILE/);
@@ -108,7 +108,9 @@ describe('one voice for every CLI', { timeout: 120_000 }, () => {
     });
   });
 
-  describe('mistakes: one plain line, exit 2', { concurrency: true }, () => {
+  // Two at a time: each is a whole node process loading its modules; more at once only
+  // makes every one of them slow on a busy machine.
+  describe('mistakes: one plain line, exit 2', { concurrency: 2 }, () => {
     const agentBase = () => ['--name', 'alpha', '--token', TOKEN, '--kubeconfig', kubeconfig];
     const cases: Array<[keyof typeof BINS, () => string[], RegExp]> = [
       ['devcluster', () => ['--bogus'], /unknown flag --bogus/],
@@ -136,7 +138,7 @@ describe('one voice for every CLI', { timeout: 120_000 }, () => {
 
   it('every bin takes --log-format text: human-readable lines, no JSON', async () => {
     const dc = start('devcluster', ['--log-format', 'text']);
-    await dc.waitLine(/INFO \(devcluster\): devcluster listening/, 'a text log line');
+    await dc.waitLine(/INFO \(devcluster\): devcluster listening/, 'a text log line', 60_000);
     assert.ok(!dc.lines.some((l) => l.json), 'no JSON line');
     assert.equal((await dc.stop()).code, 0);
   });

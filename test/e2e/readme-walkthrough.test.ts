@@ -26,6 +26,7 @@ const run = promisify(execFile);
 const COMMAND_TIMEOUT_MS = 90_000;
 /** The README's fixed ports (proxies' agent ports, the inspector, a --clusters cluster). */
 const FIXED_PORTS = ['8080', '8081', '9464', '6443', '16443'];
+const PORT_PATTERN = new RegExp(`\\b(${FIXED_PORTS.join('|')})\\b`, 'g');
 
 type Step =
   | { readonly kind: 'command'; readonly text: string; readonly expected: readonly string[] }
@@ -68,7 +69,7 @@ describe('the README, command by command, from a fresh clone', { timeout: 400_00
   let shell: BinProcess | undefined;
   let steps: Step[];
   const ports = new Map<string, string>();
-  const substitute = (text: string) => text.replace(new RegExp(`\\b(${FIXED_PORTS.join('|')})\\b`, 'g'), (port) => ports.get(port)!);
+  const substitute = (text: string) => text.replace(PORT_PATTERN, (port) => ports.get(port)!);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tower-readme-'));
@@ -84,15 +85,18 @@ describe('the README, command by command, from a fresh clone', { timeout: 400_00
     await symlink(join(PACKAGE_ROOT, 'node_modules'), join(clone, 'node_modules'));
     await symlink(join(PACKAGE_ROOT, 'dist'), join(clone, 'dist'));
     steps = readmeSteps(await readFile(join(clone, 'README.md'), 'utf8'));
-    const used = new Set<number>();
-    for (const port of FIXED_PORTS) {
-      let free: number;
-      do free = await pickFreePort('127.0.0.1', 20_000, 32_000);
-      while (used.has(free));
-      used.add(free);
-      ports.set(port, String(free));
-    }
   });
+
+  /** Free ports for the fixed ones `text` names, picked just before the step that needs them. */
+  const pickPortsFor = async (text: string): Promise<void> => {
+    for (const [port] of text.matchAll(PORT_PATTERN)) {
+      if (ports.has(port)) continue;
+      let free: string;
+      do free = String(await pickFreePort('127.0.0.1', 20_000, 32_000));
+      while ([...ports.values()].includes(free));
+      ports.set(port, free);
+    }
+  };
 
   after(async () => {
     shell?.kill('SIGKILL'); // the whole session: every job it started
@@ -119,6 +123,7 @@ describe('the README, command by command, from a fresh clone', { timeout: 400_00
     const stdin = session.child.stdin!;
     let n = 0;
     for (const step of steps) {
+      await pickPortsFor(step.kind === 'file' ? step.content : [step.text, ...step.expected].join('\n'));
       if (step.kind === 'file') {
         await writeFile(join(clone, step.name), substitute(step.content));
         continue;

@@ -1,0 +1,45 @@
+/**
+ * When the member's server closes the connection after its answer (`Connection: close`),
+ * the tunnel channel that carried it must close on both sides. On Node 20 it does; on
+ * Node 22 and 24 the agent's side stays open (the agent never sees the channel end after
+ * it half-closed it first) — a known bug of the data path, marked TODO there so the
+ * suite shows it without failing. Remove the TODO once fixed.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startTunnelFixture, type TunnelFixture } from '../helpers/tunnel-fixture.js';
+
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+const KNOWN_BUG = NODE_MAJOR >= 22 ? `agent-side channel stays open after the upstream closes first (Node ${process.versions.node})` : false;
+
+describe('a member server that closes after answering', () => {
+  let t: TunnelFixture;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { connection: 'close', 'content-type': 'text/plain' }).end('bye\n');
+  });
+
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t = await startTunnelFixture();
+    const agent = await t.addAgent({ kubesphereService: `127.0.0.1:${(server.address() as AddressInfo).port}` });
+    await t.waitConnected(agent);
+    await t.waitSessions(1);
+  });
+  after(async () => {
+    await t?.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('the channel that carried the answer closes on both sides', { todo: KNOWN_BUG }, async () => {
+    const res = await t.ksGet('/kapis/version');
+    assert.equal(res.status, 200);
+    const open = () => t.agents[0]!.openChannels() + [...t.proxy.sessions.values()].reduce((n, s) => n + s.openChannels, 0);
+    const deadline = Date.now() + 5000;
+    while (open() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(open(), 0, 'channels still open 5 s after the member closed the connection');
+  });
+});
