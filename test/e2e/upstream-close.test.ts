@@ -1,18 +1,15 @@
 /**
- * When the member's server closes the connection after its answer (`Connection: close`),
- * the tunnel channel that carried it must close on both sides. On Node 20 it does; on
- * Node 22 and 24 the agent's side stays open (the agent never sees the channel end after
- * it half-closed it first) — a known bug of the data path, marked TODO there so the
- * suite shows it without failing. Remove the TODO once fixed.
+ * When the member's server closes the connection after its answer (`Connection: close`,
+ * or a Go server's idle timeout), the tunnel channel that carried it must close on both
+ * sides. On Node 22 and 24 the agent's side stayed open: its pipe destroyed the channel
+ * before the proxy's close arrived, and an ssh2 channel destroyed that way never emits
+ * 'close' (src/actors/agent/agent-channels.ts now makes it truly destroyable).
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startTunnelFixture, type TunnelFixture } from '../helpers/tunnel-fixture.js';
-
-const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
-const KNOWN_BUG = NODE_MAJOR >= 22 ? `agent-side channel stays open after the upstream closes first (Node ${process.versions.node})` : false;
 
 describe('a member server that closes after answering', () => {
   let t: TunnelFixture;
@@ -34,7 +31,7 @@ describe('a member server that closes after answering', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  it('the channel that carried the answer closes on both sides', { todo: KNOWN_BUG }, async () => {
+  it('the channel that carried the answer closes on both sides', async () => {
     const res = await t.ksGet('/kapis/version');
     assert.equal(res.status, 200);
     const open = () => t.agents[0]!.openChannels() + [...t.proxy.sessions.values()].reduce((n, s) => n + s.openChannels, 0);

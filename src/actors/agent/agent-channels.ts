@@ -5,11 +5,12 @@
  * sees a refused or unreachable target as a failed channel open, not as an empty stream.
  */
 import { connect, type Socket } from 'node:net';
-import type { ClientChannel } from 'ssh2';
+import type { ClientChannel, ServerChannel } from 'ssh2';
 import { fromCallback, fromPromise } from 'xstate';
 import { channelMachine, type ChannelEvent } from '../../machines/channel.js';
 import { parseHostPort } from '../../protocol/host-port.js';
 import { pipeStreams } from '../pipe-streams.js';
+import { trulyDestroyable } from '../proxy/ssh-channel.js';
 import { SlotIds } from '../slot-ids.js';
 
 interface PendingChannel {
@@ -74,7 +75,9 @@ export class AgentChannels {
             socket.destroy();
             throw new Error('session ended before the channel opened');
           }
-          this.#live.set(input.id, { channel: pending.accept(), socket });
+          // Destroying it must end the stream too, or a channel whose target closed first
+          // never sees the proxy's close (ssh-channel.ts; Node 22+ pipes destroy it early).
+          this.#live.set(input.id, { channel: trulyDestroyable(pending.accept() as unknown as ServerChannel) as unknown as ClientChannel, socket });
         }),
         pipe: fromCallback<ChannelEvent, { id: string }>(({ input, sendBack }) => {
           const live = this.#live.get(input.id);
