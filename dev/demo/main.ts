@@ -13,7 +13,7 @@
  * recognised as stale, and a closed output (`npm start | tee log`, then Ctrl-C) never
  * stops the shutdown.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { ManagedChild, describeExit } from './child.js';
 import { Kubectl } from './kubectl.js';
@@ -63,7 +63,6 @@ const files = {
   memberKubeconfig: join(runDir, 'member.kubeconfig'),
   caCert: join(runDir, 'ca.crt'),
   caKey: join(runDir, 'ca.key'),
-  agentYaml: join(runDir, 'agent.yaml'),
   proxyLog: join(runDir, 'proxy.log'),
   agentLog: join(runDir, 'agent.log'),
   kubectlCache: join(runDir, 'kubectl-cache'),
@@ -139,8 +138,7 @@ async function main(): Promise<void> {
   });
 
   // $ kubectl -n kubesphere-system create -f agent.yaml   (the repository's, as in the README)
-  await writeFile(files.agentYaml, await readFile(SEED_CLUSTER_FILE));
-  const created = await kubectl.ok(['-n', 'kubesphere-system', 'create', '-f', files.agentYaml]);
+  const created = await kubectl.ok(['-n', 'kubesphere-system', 'create', '-f', SEED_CLUSTER_FILE]);
   say(`- kubectl -n kubesphere-system create -f agent.yaml   → ${created.trim()}`);
 
   // The member's ks-apiserver: a stand-in, so the ks listener answers.
