@@ -14,6 +14,7 @@ import type { ObjectApi, WriteOptions } from './objects.js';
 import { atVersion } from './objects.js';
 import type { Store } from './store.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { fieldGetters } from './field-selectors.js';
 import type { Selector } from './selectors.js';
 import { toTable } from './tables.js';
 import type { IncludeObject } from './tables.js';
@@ -221,16 +222,16 @@ export class ResourceApi {
     sendJson(res, code, obj as unknown as Json);
   }
 
-  private selector(query: URLSearchParams): Selector {
+  private selector(query: URLSearchParams, type: ResourceType): Selector {
     const labels = parseLabelSelector(query.get('labelSelector'));
-    const fields = parseFieldSelector(query.get('fieldSelector'));
+    const fields = parseFieldSelector(query.get('fieldSelector'), fieldGetters(type));
     return (o) => labels(o) && fields(o);
   }
 
   private list(req: IncomingMessage, res: ServerResponse, p: ResourcePath, query: URLSearchParams): void {
     const { type, version } = p;
     const n = negotiate(req.headers.accept ?? '', query);
-    const items = this.deps.objects.list(type, p.namespace, this.selector(query)).map((o) => atVersion(o, type, version));
+    const items = this.deps.objects.list(type, p.namespace, this.selector(query, type)).map((o) => atVersion(o, type, version));
     const rv = String(this.deps.store.currentRv());
     if (n.as === 'Table') return sendJson(res, 200, toTable(type, version, items, rv, n.include));
     if (n.as === 'PartialObjectMetadata')
@@ -252,7 +253,7 @@ export class ResourceApi {
 
   private deleteCollection(res: ServerResponse, p: ResourcePath, query: URLSearchParams, opts: WriteOptions): void {
     const { type, version } = p;
-    const match = this.selector(query);
+    const match = this.selector(query, type);
     const items = this.deps.objects.list(type, p.namespace, match);
     const deleted = items.map((o) => this.deps.objects.delete(type, version, o.metadata.namespace, o.metadata.name ?? '', {}, opts));
     sendJson(res, 200, {
@@ -266,7 +267,7 @@ export class ResourceApi {
   private watch(req: IncomingMessage, res: ServerResponse, p: ResourcePath, query: URLSearchParams): void {
     const { type, version } = p;
     const n = negotiate(req.headers.accept ?? '', query);
-    let match = this.selector(query);
+    let match = this.selector(query, type);
     if (p.name !== undefined) {
       const only = p.name;
       const base = match;

@@ -86,6 +86,7 @@ const RBAC = 'rbac.authorization.k8s.io';
 export const BUILTIN_TYPES: readonly ResourceType[] = [
   // core/v1 in the alphabetical order of a real apiserver's discovery
   builtin('', 'v1', 'configmaps', 'ConfigMap', true, { shortNames: ['cm'] }),
+  builtin('', 'v1', 'endpoints', 'Endpoints', true, { shortNames: ['ep'], singular: 'endpoints' }),
   builtin('', 'v1', 'events', 'Event', true, { shortNames: ['ev'] }),
   builtin('', 'v1', 'namespaces', 'Namespace', false, { shortNames: ['ns'], hasStatus: true }),
   builtin('', 'v1', 'nodes', 'Node', false, { shortNames: ['no'], hasStatus: true }),

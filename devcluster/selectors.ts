@@ -64,8 +64,8 @@ export function parseLabelSelector(s: string | null | undefined): Selector {
   };
 }
 
-/** `metadata.name` and `metadata.namespace`, as every resource supports; others are 400. */
-export function parseFieldSelector(s: string | null | undefined): Selector {
+/** `metadata.name` and `metadata.namespace`, as every resource supports, and the kind's `extra` ones; others are 400. */
+export function parseFieldSelector(s: string | null | undefined, extra: Readonly<Record<string, (o: KubeObject) => string>> = {}): Selector {
   if (!s) return everything;
   const tests: Selector[] = [];
   for (const part of splitTop(s)) {
@@ -77,7 +77,8 @@ export function parseFieldSelector(s: string | null | undefined): Selector {
     let get: (o: KubeObject) => string;
     if (field === 'metadata.name') get = (o) => o.metadata.name ?? '';
     else if (field === 'metadata.namespace') get = (o) => o.metadata.namespace ?? '';
-    else throw errors.badRequest(`"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
+    else if (Object.hasOwn(extra, field)) get = extra[field]!;
+    else throw errors.badRequest(`"${field}" is not a known field selector: only ${['metadata.name', 'metadata.namespace', ...Object.keys(extra)].map((f) => `"${f}"`).join(', ')}`);
     tests.push((o) => (get(o) === want) !== negate);
   }
   return (o) => tests.every((t) => t(o));

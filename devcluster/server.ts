@@ -33,6 +33,7 @@ import { forbiddenError, requestAttributes, type RequestAttributes } from './req
 import { AuditLog, type AuditRecord } from './audit.js';
 import { Reviews } from './reviews.js';
 import { readObject } from './api.js';
+import { seedKubernetesEndpoints } from './endpoints.js';
 
 /** Called with each authorized request before it is handled; the request waits for it. */
 export type RequestHook = (request: { user: string; attributes: RequestAttributes }) => void | Promise<void>;
@@ -171,7 +172,14 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     const user = impersonatedUser(req, authenticated, (u, a) => authorizer.authorize(u, a));
     const attributes = requestAttributes(req.method ?? 'GET', path, url.searchParams);
     const decision = authorizer.authorize(user, attributes);
-    audit.add({ user: user.name, groups: [...user.groups], attributes, allowed: decision.allowed, reason: decision.reason, time: Date.now() });
+    audit.add({
+      user: user.name,
+      groups: [...user.groups],
+      attributes,
+      allowed: decision.allowed,
+      reason: decision.reason,
+      time: Date.now(),
+    });
     if (!decision.allowed) {
       const error = forbiddenError(user.name, attributes);
       log?.info({ user: user.name, verb: attributes.verb, path }, error.message);
@@ -231,6 +239,7 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
   });
   const port = (server.address() as AddressInfo).port;
   serverAddress = `127.0.0.1:${port}`;
+  seedKubernetesEndpoints(objects, registry, '127.0.0.1', port);
   const url = `https://127.0.0.1:${port}`;
   const adminKubeconfig = buildKubeconfig({
     name,
@@ -239,8 +248,14 @@ export async function startDevCluster(options: DevClusterOptions = {}): Promise<
     userName: `${name}-admin`,
     user: { clientCertPem: certs.admin.certPem, clientKeyPem: certs.admin.keyPem },
   });
-  const tokenKubeconfig = buildKubeconfig({ name, server: url, caPem: certs.ca.certPem, userName: `${name}-token`, user: { token: adminToken } });
-  log?.info({ url, name }, 'devcluster listening');
+  const tokenKubeconfig = buildKubeconfig({
+    name,
+    server: url,
+    caPem: certs.ca.certPem,
+    userName: `${name}-token`,
+    user: { token: adminToken },
+  });
+  log?.info({ url, cluster: name }, 'devcluster listening');
 
   let stopping: Promise<void> | undefined;
   return {

@@ -2,6 +2,7 @@
  * Server-side printing (`Accept: ...;as=Table`): the columns a real apiserver
  * gives kubectl for the built-in kinds, and a CRD's additionalPrinterColumns.
  */
+import { endpointsColumn } from './endpoints.js';
 import type { Json, JsonObject, KubeObject } from './types.js';
 import { isObject } from './types.js';
 import type { PrinterColumn, ResourceType } from './resources.js';
@@ -194,6 +195,10 @@ const BUILTIN_PRINTERS: Record<string, Printer> = {
       const ready = arr(obj(o['status'])['containerStatuses']).map(obj).filter((s) => s['ready'] === true).length;
       return [o.metadata.name ?? '', `${ready}/${containers}`, String(obj(o['status'])['phase'] ?? 'Pending'), '0', age(o.metadata.creationTimestamp)];
     },
+  },
+  '/endpoints': {
+    columns: [NAME, col('Endpoints', 'string', 0, '', 'Endpoints is the list of endpoints in this subset.'), AGE],
+    cells: (o) => [o.metadata.name ?? '', endpointsColumn(o), age(o.metadata.creationTimestamp)],
   },
   '/configmaps': {
     columns: [NAME, col('Data', 'string', 0, '', 'Data contains the configuration data.'), AGE],

@@ -1,6 +1,10 @@
 /**
  * A long-running child (the real bin/proxy or bin/agent): output collected from the start
  * and copied to a log file, bounded waits for a line, and a stop that always ends it.
+ *
+ * With `tiedToParent`, a node child runs in a process group of its own (a Ctrl-C in the
+ * terminal reaches only us, and we stop the children in order) and watches us through a
+ * pipe (parent-watch.ts): if we die without stopping it, it stops itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -20,7 +24,12 @@ export interface ManagedChildOptions {
   readonly appendLog?: boolean;
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** `command` is node: load parent-watch.ts into it and give it its own process group. */
+  readonly tiedToParent?: boolean;
 }
+
+/** parent-watch.js, next to this module once compiled. */
+const PARENT_WATCH = new URL('./parent-watch.js', import.meta.url).href;
 
 /** Output kept in memory for waits and error messages (the log file has all of it). */
 const MAX_KEPT = 1024 * 1024;
@@ -35,10 +44,13 @@ export class ManagedChild {
 
   constructor(readonly options: ManagedChildOptions) {
     this.#log = options.logFile ? createWriteStream(options.logFile, { flags: options.appendLog ? 'a' : 'w', mode: 0o600 }) : undefined;
-    this.process = spawn(options.command, options.args, {
+    const tied = options.tiedToParent === true;
+    this.process = spawn(options.command, tied ? ['--import', PARENT_WATCH, ...options.args] : options.args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // fd 3: the pipe the child watches; we never write to it, it closes when we die.
+      stdio: tied ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+      detached: tied,
     });
     const onData = (d: Buffer) => {
       this.#log?.write(d);

@@ -1,12 +1,16 @@
 /**
  * A pid lock file: one `npm start` at a time. A lock left by a process that is gone (or
- * that is no longer the demo) is taken over.
+ * that is no longer the demo, e.g. after `kill -9`) is stale: it is taken over, and the
+ * result names the pid it was left by so the demo can say so.
  */
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 
-export type LockResult = { readonly acquired: true; release(): void } | { readonly acquired: false; readonly pid: number };
+export type LockResult =
+  | { readonly acquired: true; release(): void; /** The pid of a stale lock taken over. */ readonly staleFrom?: number }
+  | { readonly acquired: false; readonly pid: number };
 
 export function acquireLock(path: string, isOurs: (pid: number) => boolean = looksAlive): LockResult {
+  let staleFrom: number | undefined;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     let fd: number;
     try {
@@ -15,6 +19,7 @@ export function acquireLock(path: string, isOurs: (pid: number) => boolean = loo
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const pid = readPid(path);
       if (pid !== undefined && pid !== process.pid && isOurs(pid)) return { acquired: false, pid };
+      if (pid !== undefined && pid !== process.pid) staleFrom = pid;
       try {
         unlinkSync(path); // stale: its process is gone
       } catch (unlinkError) {
@@ -26,6 +31,7 @@ export function acquireLock(path: string, isOurs: (pid: number) => boolean = loo
     closeSync(fd);
     return {
       acquired: true,
+      ...(staleFrom !== undefined ? { staleFrom } : {}),
       release: () => {
         if (readPid(path) !== process.pid) return;
         try {

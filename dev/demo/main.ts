@@ -2,13 +2,19 @@
  * `npm start`: the seed README's walkthrough on one machine, with embedded defaults.
  *
  * Two in-process devclusters (`host` and `member`), the Cluster CRD installed on the host
- * with the real kubectl, the real bin/proxy watching the host, Cluster `alpha`, the real
- * bin/agent dialling the proxy with the token read back from the Cluster, then
- * `./config_alpha` from the issued kubeconfig. Runs until Ctrl-C/SIGTERM, then stops
- * everything it started. Working files (kubeconfigs, CA, logs, lock) live in .tower-run/.
+ * with the real kubectl, the real bin/proxy watching the host, Cluster `alpha` from the
+ * repository's agent.yaml, the real bin/agent dialling the proxy with the token read back
+ * from the Cluster (its ks-apiserver is a stand-in, ks-apiserver.ts), then `./config_alpha`
+ * from the issued kubeconfig. Runs until Ctrl-C/SIGTERM, then stops everything it started.
+ * Working files (kubeconfigs, CA, logs, lock) live in .tower-run/ (or `--dir`).
+ *
+ * Every exit path cleans up: the children run in their own process group and stop
+ * themselves when we are gone (child.ts, parent-watch.ts), a lock left by a killed demo is
+ * recognised as stale, and a closed output (`npm start | tee log`, then Ctrl-C) never
+ * stops the shutdown.
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { ManagedChild, describeExit } from './child.js';
 import { Kubectl } from './kubectl.js';
 import { acquireLock, isDemoProcess } from './lock.js';
@@ -16,31 +22,59 @@ import { PACKAGE_ROOT } from './paths.js';
 import { pickFreePort } from './ports.js';
 import { startDevCluster, type DevCluster } from '../../devcluster/index.js';
 import { createSelfSignedCa } from '../../src/pki/index.js';
-import { seedClusterYaml } from './seed-cluster.js';
+import { startKsApiserver } from './ks-apiserver.js';
+import { DEMO_USAGE, DemoUsageError, parseDemoOptions, type DemoOptions } from './options.js';
+import { SEED_CLUSTER_FILE } from './seed-cluster.js';
 
 const CLUSTER = 'alpha';
 const HOST_ADDRESS = '127.0.0.1';
 const MEMBER_NAMESPACE = 'member-only';
 const WAIT_SECONDS = 30;
 
+// Output must never stop us: a closed pipe (`| tee`, `| head`) makes writes fail with EPIPE.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+const write = (stream: NodeJS.WriteStream, text: string): void => {
+  try {
+    if (!stream.destroyed) stream.write(text);
+  } catch {
+    // the reader is gone; carry on
+  }
+};
+
+let options: DemoOptions;
+try {
+  const parsed = parseDemoOptions(process.argv.slice(2));
+  if (!parsed) {
+    write(process.stdout, DEMO_USAGE);
+    process.exit(0);
+  }
+  options = parsed;
+} catch (error) {
+  write(process.stderr, `tower demo: ${error instanceof DemoUsageError ? error.message : String(error)}\n`);
+  process.exit(2);
+}
 
 const root = PACKAGE_ROOT;
-const runDir = join(root, '.tower-run');
+const runDir = options.dir ? resolve(options.dir) : join(root, '.tower-run');
 const files = {
   lock: join(runDir, 'lock'),
   hostKubeconfig: join(runDir, 'host.kubeconfig'),
   memberKubeconfig: join(runDir, 'member.kubeconfig'),
   caCert: join(runDir, 'ca.crt'),
   caKey: join(runDir, 'ca.key'),
-  agentYaml: join(runDir, 'agent.yaml'),
   proxyLog: join(runDir, 'proxy.log'),
   agentLog: join(runDir, 'agent.log'),
   kubectlCache: join(runDir, 'kubectl-cache'),
-  configAlpha: join(root, `config_${CLUSTER}`),
+  configAlpha: join(options.dir ? runDir : root, `config_${CLUSTER}`),
 };
 /** A path as the user should type it from where they started us. */
-const show = (path: string) => relative(process.cwd(), path) || '.';
-const say = (line = '') => process.stdout.write(`${line}\n`);
+const show = (path: string) => {
+  const shown = relative(process.cwd(), path);
+  return shown === '' ? '.' : shown.startsWith('..') ? path : shown;
+};
+const say = (line = '') => write(process.stdout, `${line}\n`);
+const complain = (line: string) => write(process.stderr, `${line}\n`);
 const indent = (text: string, by = '    ') => text.trimEnd().split('\n').map((l) => by + l).join('\n');
 
 /** Everything started so far, stopped in reverse order. */
@@ -48,6 +82,7 @@ const cleanups: Array<{ what: string; run: () => Promise<unknown> }> = [];
 let stopping = false;
 let agent: ManagedChild | undefined;
 let proxyPort = 0;
+let ksPort = 0;
 let agentGeneration = 0;
 /** Set once the story has run; before that SIGUSR2 is ignored. */
 let ready = false;
@@ -56,8 +91,11 @@ async function main(): Promise<void> {
   await mkdir(runDir, { recursive: true });
   const lock = acquireLock(files.lock, isDemoProcess);
   if (!lock.acquired) {
-    process.stderr.write(`tower demo is already running (pid ${lock.pid}); stop it with Ctrl-C in its terminal or \`kill ${lock.pid}\` first.\n`);
+    complain(`tower demo is already running (pid ${lock.pid}); stop it with Ctrl-C in its terminal or \`kill ${lock.pid}\` first.`);
     process.exit(1);
+  }
+  if (lock.staleFrom !== undefined) {
+    say(`[demo] removed a stale lock ${show(files.lock)}: its demo (pid ${lock.staleFrom}) is no longer running.`);
   }
   cleanups.push({ what: 'lock', run: async () => lock.release() });
   process.on('SIGINT', () => void shutdown('SIGINT', 0));
@@ -70,7 +108,7 @@ async function main(): Promise<void> {
   const kubectl = new Kubectl({ kubeconfig: files.hostKubeconfig, cacheDir: files.kubectlCache, cwd: root });
   toggleAgentOnSignal(kubectl);
 
-  say('Tower demo: the seed README on one machine (two devclusters, the real bin/proxy, bin/agent and kubectl).');
+  say(`Tower demo (pid ${process.pid}): the seed README on one machine (two devclusters, the real bin/proxy, bin/agent and kubectl).`);
   say();
 
   // Two clusters: the host runs the proxy; the member runs the agent.
@@ -95,14 +133,18 @@ async function main(): Promise<void> {
   say(`- bin/proxy listening on ${HOST_ADDRESS}:${proxyPort} (pid ${proxy.pid}; log ${show(files.proxyLog)})`);
   void proxy.exited.then((exit) => {
     if (stopping) return;
-    process.stderr.write(`\nThe proxy exited unexpectedly (${describeExit(exit)}); see ${show(files.proxyLog)}:\n${indent(proxy.tail())}\n`);
+    complain(`\nThe proxy exited unexpectedly (${describeExit(exit)}); see ${show(files.proxyLog)}:\n${indent(proxy.tail())}`);
     void shutdown('proxy exit', 1);
   });
 
-  // $ kubectl -n kubesphere-system create -f agent.yaml
-  await writeFile(files.agentYaml, seedClusterYaml(CLUSTER));
-  const created = await kubectl.ok(['-n', 'kubesphere-system', 'create', '-f', files.agentYaml]);
-  say(`- kubectl -n kubesphere-system create -f ${show(files.agentYaml)}   → ${created.trim()}`);
+  // $ kubectl -n kubesphere-system create -f agent.yaml   (the repository's, as in the README)
+  const created = await kubectl.ok(['-n', 'kubesphere-system', 'create', '-f', SEED_CLUSTER_FILE]);
+  say(`- kubectl -n kubesphere-system create -f agent.yaml   → ${created.trim()}`);
+
+  // The member's ks-apiserver: a stand-in, so the ks listener answers.
+  const ks = await startKsApiserver(HOST_ADDRESS);
+  cleanups.push({ what: 'ks-apiserver stand-in', run: () => ks.close() });
+  ksPort = ks.port;
 
   // The proxy generates the token, ports and endpoints, then sets Initialized.
   await kubectl.ok(['wait', '--for=condition=Initialized', `cluster/${CLUSTER}`, `--timeout=${WAIT_SECONDS}s`], { timeoutMs: (WAIT_SECONDS + 5) * 1000 });
@@ -119,6 +161,7 @@ async function main(): Promise<void> {
     }),
   ]);
   say(`- AgentAvailable=True   → ${available.trim()}`);
+  const inspectors = options.inspect ? await inspectorUrls(proxy, agent) : undefined;
 
   // $ kubectl get cluster alpha -o jsonpath='{.spec.connection.kubeconfig}' | base64 -d > config_alpha
   const encoded = await kubectl.ok(['get', 'cluster', CLUSTER, '-o', 'jsonpath={.spec.connection.kubeconfig}']);
@@ -133,8 +176,15 @@ async function main(): Promise<void> {
   say(`$ kubectl --kubeconfig ${show(files.configAlpha)} get node      # the MEMBER's nodes, through the proxy`);
   say(nodes.trimEnd());
   say();
-  printTryThis();
+  const ksEndpoint = (await kubectl.ok(['get', 'cluster', CLUSTER, '-o', 'jsonpath={.spec.connection.kubesphereAPIEndpoint}'])).trim();
+  printTryThis(ksEndpoint, inspectors);
   ready = true;
+}
+
+/** The URL each child logged for its inspector page (`--debug-address`). */
+async function inspectorUrls(proxy: ManagedChild, agentChild: ManagedChild): Promise<{ proxy: string; agent: string }> {
+  const url = async (child: ManagedChild) => (await child.waitFor(/Inspector page at (http:\/\/\S+)/, 10_000))[1]!;
+  return { proxy: await url(proxy), agent: await url(agentChild) };
 }
 
 async function startCluster(name: 'host' | 'member', kubeconfig: string): Promise<DevCluster> {
@@ -160,9 +210,11 @@ async function startProxy(): Promise<ManagedChild> {
         '--publish-service-address', HOST_ADDRESS,
         '--kubeconfig', files.hostKubeconfig,
         '--log-format', 'text',
+        ...(options.inspect ? ['--debug-address', `${HOST_ADDRESS}:0`] : []),
       ],
       cwd: root,
       logFile: files.proxyLog,
+      tiedToParent: true,
     });
     cleanups.push({ what: 'proxy', run: () => proxy.stop() });
     try {
@@ -188,11 +240,14 @@ function startAgent(token: string): ManagedChild {
       '--token', token,
       '--proxy-server', `http://${HOST_ADDRESS}:${proxyPort}`,
       '--kubeconfig', files.memberKubeconfig,
+      '--kubesphere-service', `${HOST_ADDRESS}:${ksPort}`,
       '--log-format', 'text',
+      ...(options.inspect ? ['--debug-address', `${HOST_ADDRESS}:0`] : []),
     ],
     cwd: root,
     logFile: files.agentLog,
     appendLog: generation > 1,
+    tiedToParent: true,
   });
   cleanups.push({ what: 'agent', run: () => child.stop() });
   void child.exited.then((exit) => {
@@ -234,7 +289,7 @@ function toggleAgentOnSignal(kubectl: Kubectl): void {
   });
 }
 
-function printTryThis(): void {
+function printTryThis(ksEndpoint: string, inspectors: { proxy: string; agent: string } | undefined): void {
   const host = `kubectl --kubeconfig ${show(files.hostKubeconfig)}`;
   const conditions = `'{range .status.conditions[*]}{.type}={.status}{"\\n"}{end}'`;
   const lines = [
@@ -250,6 +305,8 @@ function printTryThis(): void {
     `  ${host} get clusters`,
     `  ${host} get cluster ${CLUSTER} -o jsonpath=${conditions}`,
     `  ${host} get cluster ${CLUSTER} -o jsonpath='{.spec.connection.kubernetesAPIEndpoint}'`,
+    '  # the member\'s ks-apiserver (a stand-in: /kapis/version only), through the proxy\'s ks listener:',
+    `  curl ${ksEndpoint}/kapis/version`,
     '  # stop the agent and watch AgentAvailable go False; the same signal starts it again:',
     `  kill -USR2 ${process.pid}`,
     `  ${host} wait --for=condition=AgentAvailable=False cluster/${CLUSTER} --timeout=30s`,
@@ -258,6 +315,9 @@ function printTryThis(): void {
     '',
     `Logs: ${show(files.proxyLog)} and ${show(files.agentLog)}. The token is in the Cluster's spec.connection.token`,
     `(${host} get cluster ${CLUSTER} -o jsonpath='{.spec.connection.token}').`,
+    ...(inspectors
+      ? ['', 'Inspectors (live actors and state machines; open in a browser):', `  proxy  ${inspectors.proxy}`, `  agent  ${inspectors.agent}`]
+      : ['', 'See the live state machines: npm start -- --inspect']),
     'Press Ctrl-C to stop everything.',
   ];
   for (const line of lines) say(line);
@@ -271,7 +331,7 @@ async function shutdown(reason: string, code: number): Promise<void> {
     try {
       await run();
     } catch (error) {
-      process.stderr.write(`[demo] stopping ${what}: ${error instanceof Error ? error.message : String(error)}\n`);
+      complain(`[demo] stopping ${what}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   if (code === 0) say('[demo] stopped.');
@@ -282,8 +342,8 @@ main().then(
   () => undefined,
   async (error: unknown) => {
     if (stopping) return;
-    process.stderr.write(`tower demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    if (proxyPort) process.stderr.write(`(logs: ${show(files.proxyLog)}, ${show(files.agentLog)})\n`);
+    complain(`tower demo failed: ${error instanceof Error ? error.message : String(error)}`);
+    if (proxyPort) complain(`(logs: ${show(files.proxyLog)}, ${show(files.agentLog)})`);
     await shutdown('failure', 1);
   },
 );

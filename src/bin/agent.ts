@@ -3,7 +3,6 @@ import meow from 'meow';
 import { DEFAULT_MAX_CHANNELS, DEFAULT_MAX_DIALS } from '../actors/agent/agent-channels.js';
 import { CredentialError, DEFAULT_SERVICE_ACCOUNT_DIR } from '../actors/agent/member-credentials.js';
 import { startAgent } from '../actors/agent/start-agent.js';
-import { connectInspector } from '../actors/inspect.js';
 import { createLogger } from '../log.js';
 import { agentRegistry, serveMetrics } from '../metrics/agent-metrics.js';
 import { DEFAULT_BACKOFF } from '../machines/backoff.js';
@@ -11,13 +10,15 @@ import { DEFAULT_KUBESPHERE_PORT } from '../protocol/constants.js';
 import { normalizeHostPort } from '../protocol/host-port.js';
 import { durationFlag } from './duration.js';
 import { proxyWebSocketUrl } from './proxy-url.js';
+import { startInspection } from './inspection.js';
+import { parseListenAddress } from './listen-address.js';
 import { exitWithError, UsageError } from './usage-error.js';
 import { oneLineUnknownFlags } from './unknown-flags.js';
 
 const cli = meow(
   `
   Usage
-    $ agent --name NAME --token TOKEN [--proxy-server URL] [--kubeconfig FILE] [flags]
+    $ tower-agent --name NAME --token TOKEN [--proxy-server URL] [--kubeconfig FILE] [flags]
 
   Dials the proxy, proves the cluster's token and serves the proxy's streams to this
   cluster's kube-apiserver and ks-apiserver. Without --kubeconfig it runs in-cluster
@@ -48,9 +49,12 @@ const cli = meow(
                                  default the agent does the TLS to its kube-apiserver)
     --service-account-dir DIR    In-cluster credential files (default
                                  ${DEFAULT_SERVICE_ACCOUNT_DIR})
-    --metrics-port N             Serve Prometheus metrics on this port at /metrics (default: off)
+    --metrics-port N             Serve Prometheus metrics at /metrics, and the /livez and
+                                 /readyz probes, on this port (default: off)
     --metrics-host ADDR          Address for --metrics-port (default 0.0.0.0)
     --inspect URL                Send xstate inspection events to this WebSocket inspector
+    --debug-address HOST:PORT    Serve the built-in inspector page here (default: off; it
+                                 shows live state, so keep it on a loopback or private address)
     --log-format json|text       Log format (default json)
     --v N                        Log verbosity: 0-3 info, 4-5 debug, 6+ trace (default 0)
     --help                       Show this help
@@ -60,6 +64,7 @@ const cli = meow(
 `,
   oneLineUnknownFlags('agent', {
     importMeta: import.meta,
+    description: 'tower-agent: the member-cluster side of the Tower tunnel.',
     allowUnknownFlags: false,
     flags: {
       name: { type: 'string' },
@@ -77,6 +82,7 @@ const cli = meow(
       memberTls: { type: 'boolean', default: true },
       serviceAccountDir: { type: 'string', default: DEFAULT_SERVICE_ACCOUNT_DIR },
       inspect: { type: 'string' },
+      debugAddress: { type: 'string' },
       metricsPort: { type: 'string', default: '0' },
       metricsHost: { type: 'string', default: '0.0.0.0' },
       logFormat: { type: 'string', default: 'json' },
@@ -116,10 +122,12 @@ async function main(): Promise<void> {
   if (!kubesphereService) throw new UsageError(`--kubesphere-service ${f.kubesphereService}: must be host[:port]`);
   const proxyUrl = proxyWebSocketUrl(f.proxyServer);
   const metricsPort = Number(f.metricsPort);
-  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new UsageError(`--metrics-port ${f.metricsPort}: must be a port number`);
+  if (!/^\d{1,5}$/.test(f.metricsPort) || metricsPort > 65535) throw new UsageError(`--metrics-port ${f.metricsPort}: port out of range 0-65535 (0 = off)`);
+  const debugAddress = f.debugAddress ? parseListenAddress('debug-address', f.debugAddress) : undefined;
+  if (debugAddress && debugAddress.port !== 0 && debugAddress.port === metricsPort) throw new UsageError(`--debug-address ${f.debugAddress}: must not be the --metrics-port`);
 
   const logger = createLogger({ name: 'agent', verbosity, pretty: f.logFormat === 'text' });
-  const inspection = f.inspect ? connectInspector(f.inspect) : undefined;
+  const inspection = await startInspection({ inspectUrl: f.inspect, debugAddress, processName: `tower-agent ${f.name}`, logger });
   const agent = await startAgent({
     name: f.name,
     token: f.token,
@@ -144,15 +152,16 @@ async function main(): Promise<void> {
     maxDials,
     memberTls: f.memberTls,
     logger,
-    ...(inspection ? { inspect: inspection.inspect } : {}),
+    ...(inspection.inspect ? { inspect: inspection.inspect } : {}),
   });
   if (metricsPort > 0) {
+    const connected = () => agent.actor.getSnapshot().matches({ session: 'connected' });
     const registry = agentRegistry({
-      connected: () => agent.actor.getSnapshot().matches({ session: 'connected' }),
+      connected,
       failures: () => agent.actor.getSnapshot().context.failures,
       channelsOpen: () => agent.openChannels(),
     });
-    const server = await serveMetrics(registry, f.metricsHost, metricsPort).catch((error: Error) => {
+    const server = await serveMetrics(registry, f.metricsHost, metricsPort, connected).catch((error: Error) => {
       throw new UsageError(`--metrics-port ${metricsPort}: ${error.message}`);
     });
     server.unref();
@@ -162,7 +171,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   const result = await agent.done;
-  inspection?.stop();
+  await inspection.stop();
   if (result.state === 'failed') logger.error({ reason: result.lastError, maxRetry }, 'Giving up: every attempt failed');
   else logger.info('Stopped');
   logger.flush();

@@ -1,6 +1,5 @@
 /** `proxy`: the host-cluster side of the tunnel. Flags as the Go tower's proxy. */
 import meow from 'meow';
-import { connectInspector } from '../actors/inspect.js';
 import { startKubeProxy } from '../actors/proxy/start-kube-proxy.js';
 import { startProxy } from '../actors/proxy/start-proxy.js';
 import { KubeClient, type KubeconfigSource } from '../kube/kube-client.js';
@@ -11,6 +10,8 @@ import { PkiError } from '../pki/errors.js';
 import { ClusterFileError } from '../cluster-sources/cluster-file-error.js';
 import { openClusterFile } from '../cluster-sources/cluster-file.js';
 import { MAX_DATA_PLANE_THREADS } from '../workers/data-plane-pool.js';
+import { startInspection } from './inspection.js';
+import { parseListenAddress } from './listen-address.js';
 import { exitWithError, UsageError } from './usage-error.js';
 import { LIMIT_FLAGS, LIMIT_FLAGS_HELP, parseLimitFlags } from './proxy-limit-flags.js';
 import { oneLineUnknownFlags } from './unknown-flags.js';
@@ -18,7 +19,8 @@ import { oneLineUnknownFlags } from './unknown-flags.js';
 const cli = meow(
   `
   Usage
-    $ proxy --ca-cert ca.crt --ca-key ca.key --clusters clusters.yaml [flags]
+    $ tower-proxy --ca-cert ca.crt --ca-key ca.key [--kubeconfig FILE] [flags]      (Cluster objects in Kubernetes)
+    $ tower-proxy --ca-cert ca.crt --ca-key ca.key --clusters clusters.yaml [flags]  (Cluster objects in a file)
 
   Serves each member cluster's kube-apiserver (HTTPS) and ks-apiserver (HTTP) through the
   tunnels its agents open to this proxy.
@@ -43,12 +45,16 @@ const cli = meow(
                                    them on the main thread (default 0: faster on 2 cores; see
                                    docs/performance.md before raising it)
     --inspect URL                  Send xstate inspection events to this WebSocket inspector
+    --debug-address HOST:PORT      Serve the built-in inspector page here, never on the agent
+                                   port (default: off; it shows live state, so keep it on a
+                                   loopback or private address)
     --log-format json|text         Log format (default json)
     --v N                          Log verbosity: 0-3 info, 4-5 debug, 6+ trace (default 0)
     --help                         Show this help
 ${LIMIT_FLAGS_HELP}`,
   oneLineUnknownFlags('proxy', {
     importMeta: import.meta,
+    description: 'tower-proxy: the host-cluster side of the Tower tunnel.',
     allowUnknownFlags: false,
     flags: {
       caCert: { type: 'string' },
@@ -62,6 +68,7 @@ ${LIMIT_FLAGS_HELP}`,
       hostKey: { type: 'string' },
       dataPlaneThreads: { type: 'string', default: '0' },
       inspect: { type: 'string' },
+      debugAddress: { type: 'string' },
       logFormat: { type: 'string', default: 'json' },
       v: { type: 'string', default: '0' },
       ...LIMIT_FLAGS,
@@ -80,10 +87,15 @@ async function main(): Promise<void> {
   if (!Number.isInteger(verbosity) || verbosity < 0) throw new UsageError(`--v ${f.v}: must be a non-negative integer`);
   const dataPlaneThreads = Number(f.dataPlaneThreads);
   if (!/^\d+$/.test(f.dataPlaneThreads) || dataPlaneThreads > MAX_DATA_PLANE_THREADS) {
-    throw new UsageError(`--data-plane-threads ${f.dataPlaneThreads}: must be an integer in 0-${MAX_DATA_PLANE_THREADS} (0 runs SSH sessions on the main thread)`);
+    throw new UsageError(
+      `--data-plane-threads ${f.dataPlaneThreads}: must be an integer in 0-${MAX_DATA_PLANE_THREADS} (0 runs SSH sessions on the main thread)`,
+    );
   }
   if (f.logFormat !== 'json' && f.logFormat !== 'text') throw new UsageError(`--log-format ${f.logFormat}: must be json or text`);
-  if (!f.caCert || !f.caKey) throw new UsageError('--ca-cert and --ca-key are required: the proxy CA signs the cluster listeners\' certificates');
+  if (!f.caCert || !f.caKey)
+    throw new UsageError("--ca-cert and --ca-key are required: the proxy CA signs the cluster listeners' certificates");
+  const debugAddress = f.debugAddress ? parseListenAddress('debug-address', f.debugAddress) : undefined;
+  if (debugAddress?.port === port) throw new UsageError(`--debug-address ${f.debugAddress}: must not be the agent port (--port ${port})`);
   if (f.clusters && (f.kubeconfig || f.leaderElect)) {
     throw new UsageError('--clusters serves a file instead of Kubernetes; it cannot be combined with --kubeconfig or --leader-elect');
   }
@@ -91,7 +103,7 @@ async function main(): Promise<void> {
   const { limits, shutdownGraceMs, lease } = parseLimitFlags(f);
   const logger = createLogger({ name: 'proxy', verbosity, pretty: f.logFormat === 'text' });
   const ca = await loadCaFromFiles({ certFile: f.caCert, keyFile: f.caKey });
-  const inspection = f.inspect ? connectInspector(f.inspect) : undefined;
+  const inspection = await startInspection({ inspectUrl: f.inspect, debugAddress, processName: 'tower-proxy', logger });
   const common = {
     host: f.host,
     port,
@@ -100,7 +112,7 @@ async function main(): Promise<void> {
     ...(f.publishServiceAddress ? { publishServiceAddress: f.publishServiceAddress } : {}),
     ...(f.hostKey ? { hostKeyFile: f.hostKey } : {}),
     ...(dataPlaneThreads > 0 ? { dataPlaneThreads } : {}),
-    ...(inspection ? { inspect: inspection.inspect } : {}),
+    ...(inspection.inspect ? { inspect: inspection.inspect } : {}),
     limits,
   };
 
@@ -137,7 +149,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal, graceMs: shutdownGraceMs }, 'Stopping: draining requests in flight');
     await running.stop(shutdownGraceMs);
-    inspection?.stop();
+    await inspection.stop();
     logger.info('Stopped');
     logger.flush();
     process.exit(0);

@@ -1,5 +1,5 @@
 /**
- * Checks one Cluster object (PROTOCOL.md §6) from the `--clusters` file and reduces it to
+ * Checks one Cluster object (docs/protocol.md §6) from the `--clusters` file and reduces it to
  * what the tunnel serves. Only `spec.connection.type: proxy` clusters are served, and not
  * when `spec.joinFederation` is explicitly false or the object is being deleted; the
  * others are skipped, as the Go controller tears their tunnels down.

@@ -26,8 +26,16 @@ export function agentRegistry(state: AgentState): Registry {
   return registry;
 }
 
-export function serveMetrics(registry: Registry, host: string, port: number): Promise<Server> {
+/**
+ * `GET /metrics`; with `ready`, also `GET /livez` (200 while the process runs) and
+ * `GET /readyz` (200 while connected to the proxy, else 503) for the kubelet's probes.
+ */
+export function serveMetrics(registry: Registry, host: string, port: number, ready?: () => boolean): Promise<Server> {
   const server = createServer((req, res) => {
+    if (req.method === 'GET' && ready && (req.url === '/livez' || req.url === '/readyz')) {
+      const ok = req.url === '/livez' || ready();
+      return void res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not connected to the proxy\n');
+    }
     if (req.method !== 'GET' || req.url !== '/metrics') return void res.writeHead(404).end('Not Found\n');
     exposition(registry).then(
       (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),

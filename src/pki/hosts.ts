@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 
-/** DNS names every per-cluster serving certificate carries (PROTOCOL.md §5). */
+/** DNS names every per-cluster serving certificate carries (docs/protocol.md §5). */
 export const DEFAULT_SERVING_DNS_NAMES: readonly string[] = [
   'kubernetes',
   'kubernetes.default',

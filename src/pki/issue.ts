@@ -44,7 +44,7 @@ export interface IssuedCert {
   serialNumber: string;
 }
 
-/** The kubeconfig admin identity of PROTOCOL.md §6 (CN kubernetes-admin, O system:masters). */
+/** The kubeconfig admin identity of docs/protocol.md §6 (CN kubernetes-admin, O system:masters). */
 export const ADMIN_CLIENT: Readonly<ClientCertRequest> = {
   commonName: 'kubernetes-admin',
   organizations: ['system:masters'],

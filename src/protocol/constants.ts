@@ -1,4 +1,4 @@
-/** Bytes and names of the kubesphere-v1 wire protocol (see shared PROTOCOL.md §1–§4). */
+/** Bytes and names of the kubesphere-v1 wire protocol (see docs/protocol.md §1–§4). */
 
 /** `Sec-WebSocket-Protocol` the agent offers and the proxy requires. */
 export const SUBPROTOCOL = 'kubesphere-v1';

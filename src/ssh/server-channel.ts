@@ -1,9 +1,9 @@
 /**
- * Two facts about ssh2's server channels: how to really destroy one, and how to say why
- * an open failed.
+ * Two facts about ssh2's channels: how to really destroy one, and how to say why an open
+ * failed.
  */
 import { Duplex } from 'node:stream';
-import type { ServerChannel } from 'ssh2';
+import type { ClientChannel, ServerChannel } from 'ssh2';
 
 /**
  * ssh2's Channel#destroy() only ends and closes the SSH channel: it never marks the
@@ -13,20 +13,21 @@ import type { ServerChannel } from 'ssh2';
  * stayed in the session's books. Make destroy() also destroy the Node stream (dropping
  * unread data), so the peer's CHANNEL_CLOSE ends it.
  */
-export function trulyDestroyable(channel: ServerChannel): ServerChannel {
-  const sshDestroy = channel.destroy.bind(channel);
+export function trulyDestroyable<C extends ServerChannel | ClientChannel>(channel: C): C {
+  const stream = channel as unknown as Duplex & { incoming: { state: string } };
+  const sshDestroy = stream.destroy.bind(stream);
   let closeEmitted = false;
-  channel.once('close', () => (closeEmitted = true));
-  channel.destroy = function destroy(this: ServerChannel) {
-    if (this.destroyed) return this;
-    // ssh2 already saw the channel close (the agent's CHANNEL_CLOSE, or the connection
+  stream.once('close', () => (closeEmitted = true));
+  stream.destroy = function destroy() {
+    if (stream.destroyed) return stream;
+    // ssh2 already saw the channel close (the peer's CHANNEL_CLOSE, or the connection
     // died) and may be holding its 'close' until an 'end' that a destroyed stream never emits.
-    const sshClosed = (this as unknown as { incoming: { state: string } }).incoming.state === 'closed';
+    const sshClosed = stream.incoming.state === 'closed';
     sshDestroy();
     // As ssh2's own destroy, ignore an error argument: no new 'error' event for consumers.
-    Duplex.prototype.destroy.call(this);
-    if (sshClosed) process.nextTick(() => closeEmitted || this.emit('close'));
-    return this;
+    Duplex.prototype.destroy.call(stream);
+    if (sshClosed) process.nextTick(() => closeEmitted || stream.emit('close'));
+    return stream;
   };
   return channel;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { DialSlots } from '../../src/actors/agent/dial-slots.js';
-import { RefusalLog } from '../../src/actors/agent/refusal-log.js';
+import { SpellLog } from '../../src/actors/agent/spell-log.js';
 
 /** A promise and its resolver. */
 function deferred<T = void>() {
@@ -40,7 +40,10 @@ describe('DialSlots', () => {
 
   it('a failed dial gives its slot back', async () => {
     const slots = new DialSlots(1, 5_000);
-    await assert.rejects(slots.run(new AbortController().signal, () => Promise.reject(new Error('refused'))), /refused/);
+    await assert.rejects(
+      slots.run(new AbortController().signal, () => Promise.reject(new Error('refused'))),
+      /refused/,
+    );
     assert.equal(await slots.run(new AbortController().signal, async () => 'next'), 'next');
   });
 
@@ -62,12 +65,12 @@ describe('DialSlots', () => {
   });
 });
 
-describe('RefusalLog', () => {
+describe('SpellLog', () => {
   it('one line when refusals start, then one per interval with the count; quiet ends the spell', () => {
     const lines: Array<{ msg: string; [k: string]: unknown }> = [];
     const logger = pino({ level: 'info' }, { write: (text: string) => void lines.push(JSON.parse(text)) });
     let due: (() => void) | undefined;
-    const log = new RefusalLog(logger, 10_000, (ms, fn) => {
+    const log = new SpellLog(logger, 10_000, { first: 'Refusing channels', more: 'Refused more channels' }, (ms, fn) => {
       assert.equal(ms, 10_000);
       due = fn;
       return () => (due = undefined);
@@ -78,12 +81,15 @@ describe('RefusalLog', () => {
       fn?.();
     };
     for (let i = 0; i < 100; i += 1) log.note(`reason ${i}`);
-    assert.deepEqual(lines.map((l) => l.msg), ['Refusing channels the proxy opens: resource shortage']);
+    assert.deepEqual(
+      lines.map((l) => l.msg),
+      ['Refusing channels'],
+    );
     assert.equal(lines[0]!['reason'], 'reason 0');
     tick();
     assert.equal(lines.length, 2);
-    assert.equal(lines[1]!.msg, 'Refused more channels: resource shortage');
-    assert.equal(lines[1]!['refused'], 99);
+    assert.equal(lines[1]!.msg, 'Refused more channels');
+    assert.equal(lines[1]!['count'], 99);
     assert.equal(lines[1]!['lastReason'], 'reason 99');
     tick();
     assert.equal(lines.length, 2, 'nothing to say in a quiet interval');
@@ -93,7 +99,7 @@ describe('RefusalLog', () => {
     log.note('and again');
     log.flush();
     assert.equal(lines.length, 4);
-    assert.equal(lines[3]!['refused'], 1);
+    assert.equal(lines[3]!['count'], 1);
     assert.equal(due, undefined, 'flush stops the timer');
   });
 });

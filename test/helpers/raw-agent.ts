@@ -115,6 +115,9 @@ export async function connectRawAgent(proxyPort: number, options: RawAgentOption
           } catch (error) {
             reject(error as Error);
           }
+          // ssh2 answers a pending request "No response from server" when the connection
+          // closes on Node 20, but not on Node 22 and 24: say it ourselves.
+          void closedPromise.then(() => reject(new Error('No response: the connection closed before the reply')));
         }),
         replyTimeoutMs,
         'the reply to config',

@@ -1,4 +1,4 @@
-/** The cluster controller against a devcluster: what PROTOCOL.md §6 says it does, done better. */
+/** The cluster controller against a devcluster: what docs/protocol.md §6 says it does, done better. */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';

@@ -1,7 +1,7 @@
 /**
  * Wire compatibility with the real Go implementations the Go tower is built on
  * (golang.org/x/crypto/ssh, gorilla/websocket), through the small Go peers of
- * test/go-peer/ written from PROTOCOL.md:
+ * test/go-peer/ written from docs/protocol.md:
  *  a) a Go agent against our proxy,
  *  b) our agent against a Go proxy,
  *  c) the identification lines our proxy and agent put on the SSH stream, byte for byte.

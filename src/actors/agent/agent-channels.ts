@@ -11,13 +11,15 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { ClientChannel } from 'ssh2';
+import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ChannelIo } from '../../machines/channel.js';
 import { parseHostPort } from '../../protocol/host-port.js';
 import { pipeStreams } from '../pipe-streams.js';
 import { SlotIds } from '../slot-ids.js';
 import { DialSlots } from './dial-slots.js';
-import { RefusalLog } from './refusal-log.js';
+import { trulyDestroyable } from '../../ssh/server-channel.js';
+import { SpellLog } from './spell-log.js';
 import type { MemberForwarder } from './member-forwarder.js';
 
 /** `--max-channels`: channels open or being opened per session. Generous for kubectl and ks-apiserver. */
@@ -33,6 +35,8 @@ export const DEFAULT_MAX_DIALS = 128;
 export const OPEN_RESOURCE_SHORTAGE = 4;
 /** Refusals are logged once when they start, then summed up at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
+/** Failed dials likewise (a target that is down fails every request that needs it). */
+const DIAL_ERROR_LOG_INTERVAL_MS = 30_000;
 
 export interface AgentChannelOptions {
   /** How long an admitted dial may wait for a slot (the channel machine bounds the dial itself). */
@@ -51,14 +55,22 @@ export class AgentChannels {
   /** Open channels the forwarder serves (member TLS). */
   readonly #forwarded = new Map<string, ClientChannel>();
   readonly #ids = new SlotIds('ch-');
-  readonly #refusals: RefusalLog;
+  readonly #refusals: SpellLog;
+  readonly #dialErrors: SpellLog;
   readonly #dials: DialSlots;
   /** With member TLS: the channels to this target carry HTTP for the forwarder. */
   #forwarding: { readonly target: string; readonly forwarder: MemberForwarder } | undefined;
 
   constructor(private readonly options: AgentChannelOptions) {
     this.#dials = new DialSlots(options.maxDials, options.dialTimeoutMs);
-    this.#refusals = new RefusalLog(options.logger, REFUSAL_LOG_INTERVAL_MS);
+    this.#refusals = new SpellLog(options.logger, REFUSAL_LOG_INTERVAL_MS, {
+      first: 'Refusing channels the proxy opens: resource shortage',
+      more: 'Refused more channels: resource shortage',
+    });
+    this.#dialErrors = new SpellLog(options.logger, DIAL_ERROR_LOG_INTERVAL_MS, {
+      first: 'Cannot reach a target in the member cluster',
+      more: 'More dials to targets in the member cluster failed',
+    });
   }
 
   /** Member TLS was negotiated: channels to `target` (the kube-apiserver) go to `forwarder`. */
@@ -99,19 +111,28 @@ export class AgentChannels {
     if (forwarding) return { id, io: this.#forwardedIo(id, accept, refuse, forwarding) };
     const io: ChannelIo = {
       open: async (signal) => {
-        const socket = await this.#dials.run(signal, () => dial(target, signal));
+        const socket = await this.#dials
+          .run(signal, () => dial(target, signal))
+          .catch((error: unknown) => {
+            if (!signal.aborted) this.#dialErrors.note(errorMessage(error));
+            throw error;
+          });
         this.#pending.delete(id);
         if (answered) {
           socket.destroy();
           throw new Error('connection ended before the channel opened');
         }
         answered = true;
-        pair = { channel: accept(), socket };
+        // Destroying it must end the stream too, or a channel whose target closed first
+        // never sees the proxy's close (server-channel.ts; Node 22+ pipes destroy it early).
+        pair = { channel: trulyDestroyable(accept()), socket };
         this.#live.set(id, pair);
       },
       pipe: (done) => {
         const { channel, socket } = pair!;
-        const abort = pipeStreams(channel, socket, (r) => done({ bytesIn: r.bytesAtoB, bytesOut: r.bytesBtoA, ...(r.error ? { error: r.error } : {}) }));
+        const abort = pipeStreams(channel, socket, (r) =>
+          done({ bytesIn: r.bytesAtoB, bytesOut: r.bytesBtoA, ...(r.error ? { error: r.error } : {}) }),
+        );
         return () => {
           abort();
           this.#live.delete(id);
@@ -133,7 +154,7 @@ export class AgentChannels {
     return {
       open: async () => {
         this.#pending.delete(id);
-        channel = accept();
+        channel = trulyDestroyable(accept());
         this.#forwarded.set(id, channel);
       },
       pipe: (done) => {
@@ -159,6 +180,7 @@ export class AgentChannels {
   /** Refuse everything still pending and drop live pairs (the connection ended). */
   clear(): void {
     this.#refusals.flush();
+    this.#dialErrors.flush();
     for (const [id, refuse] of this.#pending) {
       refuse();
       this.#release(id);
@@ -193,8 +215,9 @@ export class AgentChannels {
 function dial(target: string, signal: AbortSignal): Promise<Socket> {
   const address = parseHostPort(target);
   if (!address) return Promise.reject(new Error(`target ${target} is not host:port`));
+  const { host, port } = address;
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: address.host, port: address.port });
+    const socket = connect({ host, port });
     socket.setNoDelay(true);
     const onAbort = () => fail(new Error('cancelled'));
     signal.addEventListener('abort', onAbort, { once: true });
@@ -202,10 +225,12 @@ function dial(target: string, signal: AbortSignal): Promise<Socket> {
       signal.removeEventListener('abort', onAbort);
       socket.off('error', fail);
     }
-    function fail(error: Error) {
+    function fail(error: NodeJS.ErrnoException) {
       done();
       socket.destroy();
-      reject(new Error(`dial ${target}: ${error.message}`));
+      // A name that does not resolve is a configuration mistake: say so, not "connect failed".
+      const unresolved = error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN';
+      reject(new Error(unresolved ? `cannot resolve ${host}` : `dial ${target}: ${error.message}`));
     }
     socket.once('error', fail);
     socket.once('connect', () => {

@@ -47,6 +47,9 @@ async function fromKubeconfig(path: string): Promise<MemberCredentials> {
   } catch (error) {
     throw new CredentialError(`cannot read kubeconfig ${path}: ${firstLine(error)}`);
   }
+  if (kc.getClusters().length === 0 && kc.getContexts().length === 0) {
+    throw new CredentialError(`${path} is not a kubeconfig (no clusters or contexts in it); pass the member cluster's kubeconfig`);
+  }
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new CredentialError(`kubeconfig ${path} has no current cluster; set current-context`);
   let server: URL;

@@ -66,7 +66,9 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
           // The machine evaluates this delay on entering `backoff` even when it is about to
           // give up (--max-retry reached); do not announce a retry that will not happen.
           const givingUp = options.maxRetry > 0 && context.failures >= options.maxRetry;
-          if (!givingUp) log.warn({ attempt: context.failures, maxRetry: options.maxRetry, retryInMs: delay, reason: context.lastError }, 'Connection error; retrying');
+          const limit = options.maxRetry > 0 ? { maxRetry: options.maxRetry } : {};
+          if (!givingUp)
+            log.warn({ attempt: context.failures, ...limit, retryInMs: delay, reason: context.lastError }, 'Connection error; retrying');
           return delay;
         },
       },
@@ -85,10 +87,11 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
       },
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
-    let previous: unknown;
+    let previous = '';
     actor.subscribe((snapshot: SnapshotFrom<typeof machine>) => {
-      if (JSON.stringify(snapshot.value) !== JSON.stringify(previous)) log.debug({ state: snapshot.value }, 'Agent state');
-      previous = snapshot.value;
+      const key = JSON.stringify(snapshot.value);
+      if (key !== previous) log.debug({ state: snapshot.value }, 'Agent state');
+      previous = key;
     });
     const ended = new Promise<AgentResult>((resolve) => {
       actor.subscribe({
@@ -126,8 +129,14 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
 
   function startTokenRotation(tokenFile: string) {
     let lastDigest: string | undefined;
-    const digest = async () => createHash('sha256').update(await readFile(tokenFile)).digest('hex');
-    void digest().then((d) => (lastDigest ??= d), () => undefined);
+    const digest = async () =>
+      createHash('sha256')
+        .update(await readFile(tokenFile))
+        .digest('hex');
+    void digest().then(
+      (d) => (lastDigest ??= d),
+      () => undefined,
+    );
     const actor = createActor(tokenRotationMachine, {
       id: `tokenRotation:${options.name}`,
       input: {
@@ -146,7 +155,9 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
             const connection = connect();
             next = connection;
             follow(connection);
-            void waitFor(connection.actor, (s) => s.matches({ session: 'connected' }), { timeout: AGENT_DEFAULTS.rotationConnectTimeoutMs }).then(
+            void waitFor(connection.actor, (s) => s.matches({ session: 'connected' }), {
+              timeout: AGENT_DEFAULTS.rotationConnectTimeoutMs,
+            }).then(
               () => next === connection && actor.send({ type: 'next.connected' }),
               () => undefined, // the machine's own timeout abandons it
             );

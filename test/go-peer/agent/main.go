@@ -1,5 +1,5 @@
 // Command agent is a test peer: a minimal tower agent built on the libraries the Go tower
-// uses (gorilla/websocket, golang.org/x/crypto/ssh), written from PROTOCOL.md §1–§4.
+// uses (gorilla/websocket, golang.org/x/crypto/ssh), written from docs/protocol.md §1–§4.
 // It makes one connection attempt (no retry loop) so a test can watch what happens.
 //
 // Standard output carries one line per event, for the test to wait on:

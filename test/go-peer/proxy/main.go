@@ -1,5 +1,5 @@
 // Command proxy is a test peer: a minimal tower proxy built on the libraries the Go tower
-// uses (gorilla/websocket, golang.org/x/crypto/ssh), written from PROTOCOL.md §1–§4.
+// uses (gorilla/websocket, golang.org/x/crypto/ssh), written from docs/protocol.md §1–§4.
 //
 // It serves one cluster (--name, --token). An accepted agent's services are reachable
 // through two plain TCP forwarders: each connection to --kubesphere-listen (or
@@ -55,7 +55,7 @@ const (
 	channelType   = "kubesphere"
 )
 
-// config mirrors the Go tower's agent Config (see PROTOCOL.md §3).
+// config mirrors the Go tower's agent Config (see docs/protocol.md §3).
 type config struct {
 	Version           string
 	Name              string

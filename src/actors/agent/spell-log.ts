@@ -1,6 +1,7 @@
 /**
- * Log refusals without a line each: the first one of a spell at once, then at most one
- * line per interval with how many more there were. A quiet interval ends the spell.
+ * Log a repeating trouble (channels refused, a target that cannot be dialled) without a
+ * line each: the first one of a spell at once, then at most one line per interval with
+ * how many more there were. A quiet interval ends the spell.
  */
 import type { Logger } from '../../log.js';
 
@@ -13,7 +14,14 @@ const defaultAfter: After = (ms, fn) => {
   return () => clearTimeout(timer);
 };
 
-export class RefusalLog {
+export interface SpellMessages {
+  /** Logged with `{ reason }` when a spell starts. */
+  readonly first: string;
+  /** Logged with `{ count, intervalS, lastReason }` for the ones after it. */
+  readonly more: string;
+}
+
+export class SpellLog {
   #count = 0;
   #lastReason = '';
   #cancel: (() => void) | undefined;
@@ -21,6 +29,7 @@ export class RefusalLog {
   constructor(
     private readonly logger: Logger,
     private readonly intervalMs: number,
+    private readonly messages: SpellMessages,
     private readonly after: After = defaultAfter,
   ) {}
 
@@ -30,7 +39,7 @@ export class RefusalLog {
       this.#count += 1;
       return;
     }
-    this.logger.warn({ reason }, 'Refusing channels the proxy opens: resource shortage');
+    this.logger.warn({ reason }, this.messages.first);
     this.#arm();
   }
 
@@ -51,10 +60,7 @@ export class RefusalLog {
   /** Returns whether there was anything to say. */
   #summarize(): boolean {
     if (this.#count === 0) return false;
-    this.logger.warn(
-      { refused: this.#count, intervalS: this.intervalMs / 1000, lastReason: this.#lastReason },
-      'Refused more channels: resource shortage',
-    );
+    this.logger.warn({ count: this.#count, intervalS: this.intervalMs / 1000, lastReason: this.#lastReason }, this.messages.more);
     this.#count = 0;
     return true;
   }
