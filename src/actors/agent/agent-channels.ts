@@ -31,6 +31,8 @@ export const DEFAULT_MAX_CHANNELS = 1000;
  * answer it caps the half-open sockets (each then waits out the 10 s dial timeout).
  */
 export const DEFAULT_MAX_DIALS = 128;
+/** SSH_OPEN_CONNECT_FAILED (RFC 4254 §5.1). */
+const OPEN_CONNECT_FAILED = 2;
 /** SSH_OPEN_RESOURCE_SHORTAGE (RFC 4254 §5.1). */
 export const OPEN_RESOURCE_SHORTAGE = 4;
 /** Refusals are logged once when they start, then summed up at most this often. */
@@ -49,7 +51,7 @@ export interface AgentChannelOptions {
 /** The channels of one agent connection. */
 export class AgentChannels {
   /** Channels asked for and not yet answered: refused if the connection ends first. */
-  readonly #pending = new Map<string, () => void>();
+  readonly #pending = new Map<string, (why?: string) => void>();
   /** Open pairs, destroyed if the connection ends first. */
   readonly #live = new Map<string, { channel: ClientChannel; socket: Socket }>();
   /** Open channels the forwarder serves (member TLS). */
@@ -97,13 +99,14 @@ export class AgentChannels {
    * A channel the proxy asked for: its id and the io its channel actor drives. `accept` and
    * `reject` answer the SSH channel open (once).
    */
-  park(target: string, accept: () => ClientChannel, reject: () => void): { id: string; io: ChannelIo } {
+  park(target: string, accept: () => ClientChannel, reject: (reason?: number, description?: string) => void): { id: string; io: ChannelIo } {
     const id = this.#ids.take();
     let answered = false;
-    const refuse = () => {
+    // The description reaches the proxy's log ("agent refused the channel to …: why").
+    const refuse = (why?: string) => {
       if (answered) return;
       answered = true;
-      reject();
+      reject(OPEN_CONNECT_FAILED, why);
     };
     this.#pending.set(id, refuse);
     let pair: { channel: ClientChannel; socket: Socket } | undefined;
@@ -139,9 +142,9 @@ export class AgentChannels {
           this.#release(id);
         };
       },
-      refuse: () => {
+      refuse: (reason) => {
         this.#pending.delete(id);
-        refuse();
+        refuse(reason);
         this.#release(id);
       },
     };
@@ -149,7 +152,7 @@ export class AgentChannels {
   }
 
   /** A channel whose HTTP the forwarder serves: accepted at once (it dials per request). */
-  #forwardedIo(id: string, accept: () => ClientChannel, refuse: () => void, forwarder: MemberForwarder): ChannelIo {
+  #forwardedIo(id: string, accept: () => ClientChannel, refuse: (why?: string) => void, forwarder: MemberForwarder): ChannelIo {
     let channel: ClientChannel | undefined;
     return {
       open: async () => {
@@ -169,9 +172,9 @@ export class AgentChannels {
           this.#release(id);
         };
       },
-      refuse: () => {
+      refuse: (reason) => {
         this.#pending.delete(id);
-        refuse();
+        refuse(reason);
         this.#release(id);
       },
     };
