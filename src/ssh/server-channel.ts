@@ -7,26 +7,33 @@ import type { ClientChannel, ServerChannel } from 'ssh2';
 
 /**
  * ssh2's Channel#destroy() only ends and closes the SSH channel: it never marks the
- * stream destroyed, and a server channel then emits 'close' only after someone read the
- * rest of its data. A consumer that destroys it mid-response (a TLS socket or HTTP client
- * whose client went away) reads nothing more, so 'close' never came and the channel
- * stayed in the session's books. Make destroy() also destroy the Node stream (dropping
- * unread data), so the peer's CHANNEL_CLOSE ends it.
+ * stream destroyed, and emits 'close' only once the peer's CHANNEL_CLOSE came and someone
+ * read the rest of its data. A consumer that destroys it mid-response (a TLS socket or
+ * HTTP client whose client went away) reads nothing more, and a frozen peer never answers,
+ * so 'close' never came and the consumer waited (an HTTP request on a kept-alive channel
+ * to a stopped agent hung until the whole session was dropped). Make destroy() do what a
+ * Node stream's does: drop unread data and emit 'close' — once, whatever ssh2 emits when
+ * the peer's CHANNEL_CLOSE arrives later.
  */
 export function trulyDestroyable<C extends ServerChannel | ClientChannel>(channel: C): C {
-  const stream = channel as unknown as Duplex & { incoming: { state: string } };
+  const stream = channel as unknown as Duplex;
   const sshDestroy = stream.destroy.bind(stream);
+  const emit = stream.emit.bind(stream);
   let closeEmitted = false;
   stream.once('close', () => (closeEmitted = true));
   stream.destroy = function destroy() {
     if (stream.destroyed) return stream;
-    // ssh2 already saw the channel close (the peer's CHANNEL_CLOSE, or the connection
-    // died) and may be holding its 'close' until an 'end' that a destroyed stream never emits.
-    const sshClosed = stream.incoming.state === 'closed';
     sshDestroy();
     // As ssh2's own destroy, ignore an error argument: no new 'error' event for consumers.
     Duplex.prototype.destroy.call(stream);
-    if (sshClosed) process.nextTick(() => closeEmitted || stream.emit('close'));
+    // From here on 'close' is emitted once: now, or already by ssh2.
+    stream.emit = (event: string | symbol, ...args: unknown[]) => {
+      if (event !== 'close') return emit(event, ...args);
+      if (closeEmitted) return false;
+      closeEmitted = true;
+      return emit(event, ...args);
+    };
+    process.nextTick(() => stream.emit('close'));
     return stream;
   };
   return channel;

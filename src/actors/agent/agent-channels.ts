@@ -99,7 +99,11 @@ export class AgentChannels {
    * A channel the proxy asked for: its id and the io its channel actor drives. `accept` and
    * `reject` answer the SSH channel open (once).
    */
-  park(target: string, accept: () => ClientChannel, reject: (reason?: number, description?: string) => void): { id: string; io: ChannelIo } {
+  park(
+    target: string,
+    accept: () => ClientChannel,
+    reject: (reason?: number, description?: string) => void,
+  ): { id: string; io: ChannelIo } {
     const id = this.#ids.take();
     let answered = false;
     // The description reaches the proxy's log ("agent refused the channel to …: why").

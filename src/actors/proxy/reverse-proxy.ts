@@ -3,7 +3,14 @@
  * requests stream both ways (a watch reaches the client event by event), and connection
  * upgrades (SPDY/3.1, WebSocket — kubectl exec/attach/port-forward) are spliced through.
  */
-import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import {
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Agent, RequestOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -128,7 +135,13 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       const current = send(target, req, false, fresh);
       upstreamReq = current;
       // Until the answer starts, an agent that goes silent does not keep the client waiting.
-      const silence = setInterval(() => target.suspect() && current.destroy(new AgentWentSilent()), SILENCE_CHECK_MS);
+      // (Node may surface it as "socket hang up": remember why it was cut.)
+      let silenced = false;
+      const silence = setInterval(() => {
+        if (!target.suspect()) return;
+        silenced = true;
+        current.destroy(new AgentWentSilent());
+      }, SILENCE_CHECK_MS);
       const stopWatching = () => clearInterval(silence);
       current.once('response', stopWatching);
       current.once('close', stopWatching);
@@ -153,7 +166,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
         if (res.headersSent) return void res.destroy();
         if (res.destroyed) return;
         // Nothing reached the member, or nothing can have changed there: try another agent.
-        const movable = error instanceof ChannelNotOpened || (error instanceof AgentWentSilent && replayable);
+        const movable = error instanceof ChannelNotOpened || ((silenced || error instanceof AgentWentSilent) && replayable);
         const elsewhere = movable ? options.pickUpstream(tried) : undefined;
         if (elsewhere) return forward(elsewhere, fresh);
         if (!replayed && replayable && current.reusedSocket) {
@@ -188,7 +201,9 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     socket.on('error', () => {});
     const upstream = options.pickUpstream();
     if (!upstream) {
-      socket.end(rawResponse(503, 'Service Unavailable', { 'content-type': 'application/json' }, statusBody(503, 'ServiceUnavailable', unavailable)));
+      socket.end(
+        rawResponse(503, 'Service Unavailable', { 'content-type': 'application/json' }, statusBody(503, 'ServiceUnavailable', unavailable)),
+      );
       return;
     }
     const upstreamReq = send(upstream, req, true);
@@ -212,14 +227,20 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     });
     upstreamReq.on('error', (error) => {
       log.warn({ path: pathOnly(req.url), error: error.message }, 'Upstream upgrade failed');
-      socket.end(rawResponse(502, 'Bad Gateway', { 'content-type': 'application/json' }, statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`)));
+      socket.end(
+        rawResponse(
+          502,
+          'Bad Gateway',
+          { 'content-type': 'application/json' },
+          statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`),
+        ),
+      );
     });
     upstreamReq.end();
   };
 
   /** Resolves once no request or upgrade is in flight. */
-  const idle = (): Promise<void> =>
-    inflight.size === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.add(resolve));
+  const idle = (): Promise<void> => (inflight.size === 0 ? Promise.resolve() : new Promise((resolve) => idleWaiters.add(resolve)));
 
   /** A drain's deadline: end watches between two events, cut everything else. */
   const endInFlight = (): void => {
