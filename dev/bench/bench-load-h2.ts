@@ -5,7 +5,7 @@
  */
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect, type ClientHttp2Session } from 'node:http2';
-import type { LoadControl, LoadTarget } from './bench-load-jobs.js';
+import type { LoadControl, LoadTarget } from './bench-load-target.js';
 
 export interface H2RpsResult {
   readonly kind: 'h2rps';

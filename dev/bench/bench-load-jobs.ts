@@ -8,15 +8,9 @@ import { Agent as HttpAgent, request as httpRequest, type RequestOptions } from 
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { h2Rps, watches, type H2RpsResult, type WatchesResult } from './bench-load-h2.js';
 import { percentile } from './bench-stats.js';
+import type { LoadControl, LoadTarget } from './bench-load-target.js';
 
-export interface LoadTarget {
-  /** `http://127.0.0.1:port/path` or `https://…`. */
-  readonly url: string;
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
-  readonly headers?: Readonly<Record<string, string>>;
-}
+export type { LoadControl, LoadTarget };
 
 export type LoadJob =
   | { readonly kind: 'bulk'; readonly target: LoadTarget; readonly timeoutMs: number }
@@ -54,13 +48,6 @@ export interface LatencyResult { readonly kind: 'latency'; readonly count: numbe
 export interface RpsResult { readonly kind: 'rps'; readonly requests: number; readonly errors: number; readonly firstError?: string; readonly seconds: number; readonly rps: number }
 export interface StreamResult { readonly kind: 'stream'; readonly bytes: number; readonly seconds: number; readonly mbPerSecond: number }
 export type LoadResult = BulkResult | LatencyResult | RpsResult | StreamResult | H2RpsResult | WatchesResult;
-
-/** How a running job hears from its parent: `stop` settles when a stream should end. */
-export interface LoadControl {
-  readonly stop: Promise<void>;
-  /** Called once a held job is in its steady state (a stream's body flows, every watch has its first event). */
-  readonly ready: () => void;
-}
 
 /** Bytes a stream must have received before it is ready (flowing). */
 const FLOWING_BYTES = 1024 * 1024;

@@ -3,13 +3,18 @@
  * registry of the caller's (the proxy's, served at /metrics on the agent port).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AuthThrottleCounters } from '../actors/proxy/auth-throttle.js';
+
+/** What the throttle counts (its AuthThrottleCounters, which these prom-client counters fit). */
+interface ThrottleCounters {
+  readonly failures: Counter;
+  readonly throttled: Counter<'action'>;
+}
 
 /** Counters already on a registry: a proxy restarted in one process (the soak) records into the same ones. */
-const registered = new WeakMap<Registry, { counters: AuthThrottleCounters; tracked: { read: () => number } }>();
+const registered = new WeakMap<Registry, { counters: ThrottleCounters; tracked: { read: () => number } }>();
 
 /** Register the throttle's metrics; `tracked` reads how many addresses it remembers. */
-export function authThrottleMetrics(registry: Registry, tracked: () => number): AuthThrottleCounters {
+export function authThrottleMetrics(registry: Registry, tracked: () => number): ThrottleCounters {
   const known = registered.get(registry);
   if (known) {
     known.tracked.read = tracked;
@@ -24,7 +29,7 @@ export function authThrottleMetrics(registry: Registry, tracked: () => number): 
       this.set(reader.read());
     },
   });
-  const counters: AuthThrottleCounters = {
+  const counters: ThrottleCounters = {
     failures: new Counter({
       name: 'tower_proxy_auth_failures_total',
       help: 'Agent authentications that failed (wrong token or unknown cluster).',
