@@ -146,11 +146,7 @@ export class AgentChannels {
           this.#release(id);
         };
       },
-      refuse: (reason) => {
-        this.#pending.delete(id);
-        refuse(reason);
-        this.#release(id);
-      },
+      refuse: this.#refuser(id, refuse),
     };
     return { id, io };
   }
@@ -176,11 +172,16 @@ export class AgentChannels {
           this.#release(id);
         };
       },
-      refuse: (reason) => {
-        this.#pending.delete(id);
-        refuse(reason);
-        this.#release(id);
-      },
+      refuse: this.#refuser(id, refuse),
+    };
+  }
+
+  /** ChannelIo.refuse: answer the open with the reason, and forget the channel. */
+  #refuser(id: string, refuse: (why?: string) => void): ChannelIo['refuse'] {
+    return (reason) => {
+      this.#pending.delete(id);
+      refuse(reason);
+      this.#release(id);
     };
   }
 
