@@ -104,7 +104,7 @@ export function runConnectionAttempt(
       }
       sendBack({ type: 'ws.open' });
       log.debug({ memberTls }, 'Handshaking');
-      if (memberTls) channels.forward(kubernetesTarget, new MemberForwarder(credentials, options.name, log));
+      if (memberTls) channels.forward(kubernetesTarget, new MemberForwarder(credentials, kubernetesTarget, options.name, log));
       runSsh(socket, configFor(memberTls));
     });
   };

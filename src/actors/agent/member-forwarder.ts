@@ -21,8 +21,8 @@ export class MemberForwarder {
   readonly #upstream: Upstream;
   readonly #channels = new Set<Duplex>();
 
-  constructor(credentials: MemberCredentials, clusterName: string, logger: Logger) {
-    const target = credentials.kubernetesSvcHost;
+  /** `target`: the kube-apiserver's `host:port` as the agent dials it (`--kubernetes-service`). */
+  constructor(credentials: MemberCredentials, target: string, clusterName: string, logger: Logger) {
     const dial = (hostPort: string) =>
       new Promise<Duplex>((resolve, reject) => {
         const address = parseHostPort(hostPort);
