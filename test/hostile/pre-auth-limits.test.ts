@@ -24,7 +24,7 @@ import { goodAgentConnect, silentSessionsAttack, socketFloodAttack, type FloodTa
 import { assertBounded, assertGoodClientFine, calmLatency } from '../helpers/hostile-asserts.js';
 import { startHostileWorld, type HostileWorld } from '../helpers/hostile-world.js';
 import { readProcStats } from '../helpers/proc-stats.js';
-import type { FloodKind } from '../helpers/socket-floods.js';
+import { socketFlood, type FloodKind } from '../helpers/socket-floods.js';
 
 const REQUEST_TIMEOUT_S = 1;
 const MAX_UNAUTHENTICATED = 50;
@@ -39,11 +39,16 @@ describe('[pre-auth limits — lead] connections that never authenticate', { tim
   before(async () => {
     world = await startHostileWorld({
       proxyArgs: [
-        '--request-timeout', `${REQUEST_TIMEOUT_S}s`,
-        '--handshake-timeout', '2s',
-        '--config-timeout', '1s',
-        '--max-unauthenticated', String(MAX_UNAUTHENTICATED),
-        '--client-idle-timeout', `${CLIENT_IDLE_TIMEOUT_S}s`,
+        '--request-timeout',
+        `${REQUEST_TIMEOUT_S}s`,
+        '--handshake-timeout',
+        '2s',
+        '--config-timeout',
+        '1s',
+        '--max-unauthenticated',
+        String(MAX_UNAUTHENTICATED),
+        '--client-idle-timeout',
+        `${CLIENT_IDLE_TIMEOUT_S}s`,
       ],
     });
     calmMs = await calmLatency(world.probe);
@@ -53,7 +58,11 @@ describe('[pre-auth limits — lead] connections that never authenticate', { tim
   const targets = (): FloodTarget[] => [
     { name: 'agent port', port: world.proxyPort },
     { name: 'ks listener', port: world.good.ksPort },
-    { name: 'kube listener', port: world.good.kubePort, tls: { ca: world.ca.certPem, cert: world.client.certPem, key: world.client.keyPem } },
+    {
+      name: 'kube listener',
+      port: world.good.kubePort,
+      tls: { ca: world.ca.certPem, cert: world.client.certPem, key: world.client.keyPem },
+    },
   ];
 
   /** Closed by the deadline, back to the baseline, the good users fine. */
@@ -82,12 +91,14 @@ describe('[pre-auth limits — lead] connections that never authenticate', { tim
 
   it('WebSockets that never speak SSH are closed after --handshake-timeout', async () => {
     const sockets = await Promise.all(
-      Array.from({ length: 20 }, () =>
-        new Promise<WebSocket>((resolve, reject) => {
-          const ws = new WebSocket(`ws://127.0.0.1:${world.proxyPort}`, SUBPROTOCOL);
-          ws.once('open', () => resolve(ws));
-          ws.once('error', reject);
-        }),
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<WebSocket>((resolve, reject) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${world.proxyPort}`, SUBPROTOCOL);
+            ws.once('open', () => resolve(ws));
+            ws.once('error', reject);
+          }),
       ),
     );
     try {
@@ -145,4 +156,27 @@ describe('[pre-auth limits — lead] connections that never authenticate', { tim
     const stats = await readProcStats(world.proxy.pid!);
     assert.ok(stats.fds < 60, `proxy fds ${stats.fds}`);
   });
+});
+
+describe('[pre-auth limits] a flood that keeps --max-unauthenticated full', { timeout: 120_000 }, () => {
+  let world: HostileWorld;
+  before(async () => {
+    // The default request timeout (10 s): before, a new agent waited for the flood's sockets to time out.
+    world = await startHostileWorld({ proxyArgs: ['--max-unauthenticated', String(MAX_UNAUTHENTICATED)] });
+  });
+  after(() => world?.close());
+
+  for (const kind of ['idle', 'slowloris'] as FloodKind[]) {
+    it(`${kind}: a new agent takes the place of a silent socket at once, not after --request-timeout`, async () => {
+      const flood = await socketFlood(world.proxyPort, MAX_UNAUTHENTICATED * 4, kind);
+      try {
+        // Refused while the flood is fresh; once its sockets have been silent for a second
+        // they give way (goodAgentConnect retries, bounded).
+        const ms = await goodAgentConnect(world, 5_000);
+        assert.ok(ms < 3_000, `the good agent got in after ${ms.toFixed(0)} ms`);
+      } finally {
+        flood.close();
+      }
+    });
+  }
 });

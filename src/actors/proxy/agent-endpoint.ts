@@ -15,7 +15,6 @@ import { BUILD_VERSION, CAPABILITIES_HEADER, MAX_WS_MESSAGE_BYTES, MEMBER_TLS, S
 import type { ThrottleVerdict } from './auth-throttle.js';
 import { armDeadline, clearDeadline, refuseHttp } from './connection-deadline.js';
 
-
 /**
  * Connections waiting to be accepted on the agent port (the kernel caps it at
  * net.core.somaxconn). Node's default, 511, overflows when a fleet reconnects after a
@@ -23,6 +22,12 @@ import { armDeadline, clearDeadline, refuseHttp } from './connection-deadline.js
  * SYN retransmits (1 s, 3 s, 7 s…). `npm run soak` counted ~2,500 drops for 1,000 agents.
  */
 export const AGENT_LISTEN_BACKLOG = 4096;
+/**
+ * At the --max-unauthenticated cap, a connection that has sent no request head for this
+ * long (or a quarter of --request-timeout, if less) is closed to let a newcomer in: an
+ * idle or slowloris flood can no longer hold new agents out until its sockets time out.
+ */
+const EVICT_SILENT_AFTER_MS = 1_000;
 
 /** What the endpoint knows of a new agent connection besides its bytes. */
 export interface AgentArrival {
@@ -81,40 +86,73 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
   wss.on('headers', (headers: string[]) => headers.push(`${CAPABILITIES_HEADER}: ${MEMBER_TLS}`));
   const sockets = new Set<Socket>();
   const unauthenticated = new Set<Duplex>();
+  /** Connections that have not sent their request head yet, oldest first, with when they came. */
+  const awaitingHead = new Map<Socket, number>();
+  const headArrived = (socket: Duplex) => awaitingHead.delete(socket as Socket);
+  // An agent sends its upgrade request as soon as it is connected: one that sat silent this
+  // long is idle or a slowloris, and gives its place to a newcomer when the cap is reached.
+  // (Those already in their SSH handshake are never evicted: a reconnect storm still completes.)
+  const evictAfterMs = Math.min(EVICT_SILENT_AFTER_MS, options.requestTimeoutMs / 4);
   let refusedFull = 0;
+  let evicted = 0;
 
-  const text = (res: ServerResponse, code: number, body: string) => void res.writeHead(code, { 'content-type': 'text/plain' }).end(`${body}\n`);
+  const text = (res: ServerResponse, code: number, body: string) =>
+    void res.writeHead(code, { 'content-type': 'text/plain' }).end(`${body}\n`);
   const server = createServer((req, res) => {
     clearDeadline(req.socket);
+    headArrived(req.socket);
     if (req.method === 'GET') {
       if (req.url === '/livez' || req.url === '/health') return text(res, 200, 'OK');
-      if (req.url === '/readyz') return options.ready() ? text(res, 200, 'OK') : text(res, 503, 'not serving (standby, starting or draining)');
+      if (req.url === '/readyz')
+        return options.ready() ? text(res, 200, 'OK') : text(res, 503, 'not serving (standby, starting or draining)');
       if (req.url === '/version') return text(res, 200, BUILD_VERSION);
     }
     if (options.extraRoutes?.(req, res)) return;
     text(res, 404, 'Not Found');
   });
   server.on('connection', (socket: Socket) => {
-    if (unauthenticated.size >= options.maxUnauthenticated) {
+    if (unauthenticated.size >= options.maxUnauthenticated && !evictSilent()) {
       // Cheap and early: no parser, no TLS, no SSH for a connection over the cap.
-      if (refusedFull++ === 0) log.warn({ limit: options.maxUnauthenticated }, 'Too many connections not yet authenticated; refusing new ones until some are (--max-unauthenticated)');
+      if (refusedFull++ === 0)
+        log.warn(
+          { limit: options.maxUnauthenticated },
+          'Too many connections not yet authenticated; refusing new ones until some are (--max-unauthenticated)',
+        );
       return void socket.destroy();
     }
-    if (refusedFull > 1) log.warn({ refused: refusedFull - 1 }, 'Refused connections over --max-unauthenticated');
+    if (refusedFull > 1 || evicted > 0)
+      log.warn(
+        { refused: Math.max(refusedFull - 1, 0), evicted },
+        'Connections over --max-unauthenticated: refused, or silent ones closed for newcomers',
+      );
     refusedFull = 0;
+    evicted = 0;
     sockets.add(socket);
     unauthenticated.add(socket);
+    awaitingHead.set(socket, performance.now());
     socket.once('close', () => {
       sockets.delete(socket);
       unauthenticated.delete(socket);
+      awaitingHead.delete(socket);
     });
     armDeadline(socket, options.requestTimeoutMs);
   });
+  /** Close the oldest connection still silent after evictAfterMs; false if there is none. */
+  const evictSilent = (): boolean => {
+    const [oldest] = awaitingHead;
+    if (!oldest || performance.now() - oldest[1] < evictAfterMs) return false;
+    awaitingHead.delete(oldest[0]);
+    unauthenticated.delete(oldest[0]);
+    oldest[0].destroy();
+    evicted += 1;
+    return true;
+  };
   // A request Node cannot parse: refused, and the socket destroyed rather than half-closed.
   server.on('clientError', (_error, socket) => refuseHttp(socket, 400, 'Bad Request', 'bad request'));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     clearDeadline(socket);
+    headArrived(socket);
     const remote = req.socket.remoteAddress ?? 'unknown';
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
@@ -131,11 +169,18 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
     const verdict = options.admit?.(remote) ?? { kind: 'allow' };
     if (verdict.kind === 'refuse') {
       const seconds = Math.ceil(verdict.retryAfterMs / 1000);
-      return refuseHttp(socket, 429, 'Too Many Requests', `too many failed authentications from this address; retry in ${seconds} s`, { 'retry-after': String(seconds) });
+      return refuseHttp(socket, 429, 'Too Many Requests', `too many failed authentications from this address; retry in ${seconds} s`, {
+        'retry-after': String(seconds),
+      });
     }
     const handler = options.agentHandler();
     if (!handler) {
-      return refuseHttp(socket, 503, 'Service Unavailable', 'this proxy replica is not serving right now (standby, starting or draining); retry');
+      return refuseHttp(
+        socket,
+        503,
+        'Service Unavailable',
+        'this proxy replica is not serving right now (standby, starting or draining); retry',
+      );
     }
     const arrival: AgentArrival = {
       remoteAddress: remote,
