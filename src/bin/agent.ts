@@ -3,9 +3,7 @@ import meow from 'meow';
 import { DEFAULT_MAX_CHANNELS, DEFAULT_MAX_DIALS } from '../actors/agent/agent-channels.js';
 import { CredentialError, DEFAULT_SERVICE_ACCOUNT_DIR } from '../actors/agent/member-credentials.js';
 import { startAgent } from '../actors/agent/start-agent.js';
-import { connectInspector } from '../actors/inspect.js';
 import { createLogger } from '../log.js';
-import { agentRegistry, serveMetrics } from '../metrics/agent-metrics.js';
 import { DEFAULT_BACKOFF } from '../machines/backoff.js';
 import { DEFAULT_KUBESPHERE_PORT } from '../protocol/constants.js';
 import { normalizeHostPort } from '../protocol/host-port.js';
@@ -115,7 +113,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new UsageError(`--metrics-port ${f.metricsPort}: must be a port number`);
 
   const logger = createLogger({ name: 'agent', verbosity, pretty: f.logFormat === 'text' });
-  const inspection = f.inspect ? connectInspector(f.inspect) : undefined;
+  // Imported only when asked for: the inspector and prom-client cost memory in every member cluster.
+  const inspection = f.inspect ? (await import('../actors/inspect.js')).connectInspector(f.inspect) : undefined;
   const agent = await startAgent({
     name: f.name,
     token: f.token,
@@ -142,6 +141,7 @@ async function main(): Promise<void> {
     ...(inspection ? { inspect: inspection.inspect } : {}),
   });
   if (metricsPort > 0) {
+    const { agentRegistry, serveMetrics } = await import('../metrics/agent-metrics.js');
     const registry = agentRegistry({
       connected: () => agent.actor.getSnapshot().matches({ session: 'connected' }),
       failures: () => agent.actor.getSnapshot().context.failures,

@@ -1,9 +1,7 @@
 /** `proxy`: the host-cluster side of the tunnel. Flags as the Go tower's proxy. */
 import meow from 'meow';
-import { connectInspector } from '../actors/inspect.js';
-import { startKubeProxy } from '../actors/proxy/start-kube-proxy.js';
 import { startProxy } from '../actors/proxy/start-proxy.js';
-import { KubeClient, type KubeconfigSource } from '../kube/kube-client.js';
+import type { KubeClient, KubeconfigSource } from '../kube/kube-client.js';
 import { createLogger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { loadCaFromFiles } from '../pki/ca-load.js';
@@ -91,7 +89,8 @@ async function main(): Promise<void> {
   const { limits, shutdownGraceMs, lease } = parseLimitFlags(f);
   const logger = createLogger({ name: 'proxy', verbosity, pretty: f.logFormat === 'text' });
   const ca = await loadCaFromFiles({ certFile: f.caCert, keyFile: f.caKey });
-  const inspection = f.inspect ? connectInspector(f.inspect) : undefined;
+  // What only one mode uses is imported in that mode (the inspector, the Kubernetes controller).
+  const inspection = f.inspect ? (await import('../actors/inspect.js')).connectInspector(f.inspect) : undefined;
   const common = {
     host: f.host,
     port,
@@ -116,6 +115,10 @@ async function main(): Promise<void> {
       return { stop: async (graceMs) => (await proxy.stop(graceMs), await clusters.close()) };
     });
   } else {
+    const [{ KubeClient }, { startKubeProxy }] = await Promise.all([
+      import('../kube/kube-client.js'),
+      import('../actors/proxy/start-kube-proxy.js'),
+    ]);
     let client: KubeClient;
     try {
       client = KubeClient.load(kubeconfigSource(f.kubeconfig));

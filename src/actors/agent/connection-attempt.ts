@@ -68,7 +68,8 @@ export function runConnectionAttempt(
       kubernetesSvcHost: kubernetesTarget,
       kubeSphereSvcHost: options.kubesphereService,
     });
-    const viaProxy = proxyFromEnvironment(options.proxyUrl);
+    const viaProxy = await proxyFromEnvironment(options.proxyUrl);
+    if (ended) return;
     log.debug({ proxy: options.proxyUrl, ...(viaProxy ? { via: viaProxy.display } : {}) }, 'Dialing proxy');
     const socket = new WebSocket(options.proxyUrl, SUBPROTOCOL, {
       handshakeTimeout: options.handshakeTimeoutMs,
