@@ -44,16 +44,7 @@ export interface IssuedCert {
   serialNumber: string;
 }
 
-/** The kubeconfig admin identity of PROTOCOL.md §6 (CN kubernetes-admin, O system:masters). */
-export const ADMIN_CLIENT: Readonly<ClientCertRequest> = {
-  commonName: 'kubernetes-admin',
-  organizations: ['system:masters'],
-};
-
-/** The admin identity of the kubeconfig the proxy issues for `cluster`, bound to it. */
-export function adminClientFor(cluster: string): ClientCertRequest {
-  return { ...ADMIN_CLIENT, cluster };
-}
+export { ADMIN_CLIENT, adminClientFor } from './admin-client.js';
 
 const LEAF_KEY: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 

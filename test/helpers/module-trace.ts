@@ -2,7 +2,8 @@
  * `node --import dist/test/helpers/module-trace.js …` with TOWER_MODULE_TRACE=FILE: every
  * module the process imports (ESM, and the entry of each CommonJS package) is appended to
  * FILE as it is resolved. Tests read it to check what a mode loads, e.g. that the proxy in
- * `--clusters` mode never imports @kubernetes/client-node.
+ * `--clusters` mode never imports @kubernetes/client-node. What a worker thread's module
+ * imports in turn is not all seen on Node 20: check the main thread's imports with it.
  */
 import { readFile } from 'node:fs/promises';
 import { register } from 'node:module';
