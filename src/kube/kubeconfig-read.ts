@@ -11,8 +11,7 @@ import { homedir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { isIPv6 } from 'node:net';
 import { parse } from 'yaml';
-
-export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+import { DEFAULT_SERVICE_ACCOUNT_DIR } from './service-account.js';
 
 /** A kubeconfig (or in-cluster config) that cannot be used; one line, never a secret. */
 export class KubeconfigError extends Error {

@@ -5,8 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openKubeAccess, type KubeAccess, type KubeCredentials } from '../../kube/kube-access.js';
-import { readKubeconfigFile } from '../../kube/kubeconfig-read.js';
+import type { KubeAccess, KubeCredentials } from '../../kube/kube-access.js';
 import { DEFAULT_KUBERNETES_PORT } from '../../protocol/constants.js';
 import { normalizeHostPort } from '../../protocol/host-port.js';
 
@@ -29,7 +28,7 @@ export type CredentialSource =
       readonly servicePort: string | undefined;
     };
 
-export { DEFAULT_SERVICE_ACCOUNT_DIR } from '../../kube/kubeconfig-read.js';
+export { DEFAULT_SERVICE_ACCOUNT_DIR } from '../../kube/service-account.js';
 
 /** A problem the user can fix; the message is one line and names no secret. */
 export class CredentialError extends Error {
@@ -41,6 +40,8 @@ export async function loadMemberCredentials(source: CredentialSource): Promise<M
 }
 
 async function fromKubeconfig(path: string): Promise<MemberCredentials> {
+  // The kubeconfig reader (and its YAML parser) only for agents given a kubeconfig, not in-cluster ones.
+  const [{ readKubeconfigFile }, { openKubeAccess }] = await Promise.all([import('../../kube/kubeconfig-read.js'), import('../../kube/kube-access.js')]);
   let access: KubeAccess;
   try {
     access = openKubeAccess(readKubeconfigFile(path));
