@@ -17,6 +17,7 @@ import { pickFreePort } from './ports.js';
 import { startDevCluster, type DevCluster } from '../../devcluster/index.js';
 import { createSelfSignedCa } from '../../src/pki/index.js';
 import { seedClusterYaml } from './seed-cluster.js';
+import { NODE_FLAGS } from '../../src/bin/node-flags.js';
 
 const CLUSTER = 'alpha';
 const HOST_ADDRESS = '127.0.0.1';
@@ -152,6 +153,7 @@ async function startProxy(): Promise<ManagedChild> {
       name: 'proxy',
       command: process.execPath,
       args: [
+        ...NODE_FLAGS,
         join(root, 'bin', 'proxy'),
         '--ca-cert', files.caCert,
         '--ca-key', files.caKey,
@@ -183,6 +185,7 @@ function startAgent(token: string): ManagedChild {
     name: 'agent',
     command: process.execPath,
     args: [
+      ...NODE_FLAGS,
       join(root, 'bin', 'agent'),
       '--name', CLUSTER,
       '--token', token,
