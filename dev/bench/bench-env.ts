@@ -15,6 +15,7 @@ import { BenchChildren, type BenchChild } from './bench-children.js';
 import { inspectorUrl } from './bench-inspector.js';
 import { Probe, probeSpawn } from './bench-probe-client.js';
 import { startBenchUpstream, type BenchUpstream } from './bench-upstream.js';
+import { NODE_FLAGS } from '../../src/bin/node-flags.js';
 
 /** Repository root (this file is dist/dev/bench/bench-env.js). */
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -156,6 +157,7 @@ export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[
         stdoutFile: join(dir, `${logName}.log`),
         env: probed.env,
         args: [
+          ...NODE_FLAGS,
           ...env.proxyNodeArgs,
           ...probed.nodeArgs,
           ...(inspect ? ['--inspect=127.0.0.1:0'] : []),
@@ -179,6 +181,7 @@ export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[
         stdoutFile: join(dir, `${logName}.log`),
         env: probed.env,
         args: [
+          ...NODE_FLAGS,
           ...env.agentNodeArgs,
           ...probed.nodeArgs,
           join(REPO_ROOT, 'bin/agent'),

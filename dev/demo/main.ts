@@ -25,6 +25,7 @@ import { createSelfSignedCa } from '../../src/pki/index.js';
 import { startKsApiserver } from './ks-apiserver.js';
 import { DEMO_USAGE, DemoUsageError, parseDemoOptions, type DemoOptions } from './options.js';
 import { SEED_CLUSTER_FILE } from './seed-cluster.js';
+import { NODE_FLAGS } from '../../src/bin/node-flags.js';
 
 const CLUSTER = 'alpha';
 const HOST_ADDRESS = '127.0.0.1';
@@ -202,6 +203,7 @@ async function startProxy(): Promise<ManagedChild> {
       name: 'proxy',
       command: process.execPath,
       args: [
+        ...NODE_FLAGS,
         join(root, 'bin', 'proxy'),
         '--ca-cert', files.caCert,
         '--ca-key', files.caKey,
@@ -235,6 +237,7 @@ function startAgent(token: string): ManagedChild {
     name: 'agent',
     command: process.execPath,
     args: [
+      ...NODE_FLAGS,
       join(root, 'bin', 'agent'),
       '--name', CLUSTER,
       '--token', token,

@@ -46,6 +46,7 @@ rm -rf node_modules/@types node_modules/nan node_modules/cpu-features/deps patch
 # Entrypoints: no shell at run time, the kernel starts node from the shebang.
 mkdir -p bin
 for b in proxy agent; do
-  printf '#!/usr/local/bin/node\nimport "../dist/src/bin/%s.js";\n' "$b" > "bin/tower-$b"
+  # One V8 flag fits a shebang line: the one src/bin/node-flags.ts explains.
+  printf '#!/usr/local/bin/node --initial-old-space-size=64\nimport "../dist/src/bin/%s.js";\n' "$b" > "bin/tower-$b"
   chmod 0755 "bin/tower-$b"
 done

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { CONFIG_TIMEOUT_MS } from '../../src/protocol/constants.js';
 import { metricByLabel, metricValue, scrapeMetrics } from './soak-metrics.js';
 import type { SoakCluster, SoakProxy, SoakProxyConfig } from './soak-proxy.js';
+import { NODE_FLAGS } from '../../src/bin/node-flags.js';
 
 /** Repository root (this file is dist/dev/soak/soak-proxy-process.js). */
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -55,7 +56,7 @@ export async function childProxy(config: Pick<SoakProxyConfig, 'port' | 'cluster
       epoch += 1;
       const proc = spawn(
         process.execPath,
-        [join(REPO_ROOT, 'bin/proxy'), '--ca-cert', caCert, '--ca-key', caKey, '--clusters', clustersFile, '--host', '127.0.0.1', '--port', String(config.port)],
+        [...NODE_FLAGS, join(REPO_ROOT, 'bin/proxy'), '--ca-cert', caCert, '--ca-key', caKey, '--clusters', clustersFile, '--host', '127.0.0.1', '--port', String(config.port)],
         { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
       );
       child = proc;

@@ -2,9 +2,9 @@
 import meow from 'meow';
 import { DEFAULT_MAX_CHANNELS, DEFAULT_MAX_DIALS } from '../actors/agent/agent-channels.js';
 import { CredentialError, DEFAULT_SERVICE_ACCOUNT_DIR } from '../actors/agent/member-credentials.js';
+import { AGENT_DEFAULTS } from '../actors/agent/agent-options.js';
 import { startAgent } from '../actors/agent/start-agent.js';
 import { createLogger } from '../log.js';
-import { agentRegistry, serveMetrics } from '../metrics/agent-metrics.js';
 import { DEFAULT_BACKOFF } from '../machines/backoff.js';
 import { DEFAULT_KUBESPHERE_PORT } from '../protocol/constants.js';
 import { normalizeHostPort } from '../protocol/host-port.js';
@@ -104,8 +104,8 @@ function positiveInteger(flag: string, value: string): number {
 async function main(): Promise<void> {
   const f = cli.flags;
   if (cli.input.length > 0) throw new UsageError(`unexpected argument ${cli.input[0]}; see --help`);
-  if (!f.name) throw new UsageError('--name is required: the name of this cluster\'s Cluster object on the host');
-  if (!f.token) throw new UsageError('--token is required: the Cluster\'s spec.connection.token');
+  if (!f.name) throw new UsageError("--name is required: the name of this cluster's Cluster object on the host");
+  if (!f.token) throw new UsageError("--token is required: the Cluster's spec.connection.token");
   const verbosity = Number(f.v);
   if (!Number.isInteger(verbosity) || verbosity < 0) throw new UsageError(`--v ${f.v}: must be a non-negative integer`);
   if (f.logFormat !== 'json' && f.logFormat !== 'text') throw new UsageError(`--log-format ${f.logFormat}: must be json or text`);
@@ -115,20 +115,39 @@ async function main(): Promise<void> {
   const maxDials = positiveInteger('max-dials', f.maxDials);
   const keepaliveMs = duration('keepalive', f.keepalive);
   const keepaliveCountMax = Number(f.keepaliveCount);
-  if (!Number.isInteger(keepaliveCountMax) || keepaliveCountMax < 1) throw new UsageError(`--keepalive-count ${f.keepaliveCount}: must be a positive integer`);
+  if (!Number.isInteger(keepaliveCountMax) || keepaliveCountMax < 1)
+    throw new UsageError(`--keepalive-count ${f.keepaliveCount}: must be a positive integer`);
   let maxRetryMs = duration('max-retry-interval', f.maxRetryInterval);
   if (maxRetryMs < 1000) maxRetryMs = 5 * 60_000; // Go tower's rule
   const kubesphereService = normalizeHostPort(f.kubesphereService, DEFAULT_KUBESPHERE_PORT);
   if (!kubesphereService) throw new UsageError(`--kubesphere-service ${f.kubesphereService}: must be host[:port]`);
   const proxyUrl = proxyWebSocketUrl(f.proxyServer);
   const metricsPort = Number(f.metricsPort);
-  if (!/^\d{1,5}$/.test(f.metricsPort) || metricsPort > 65535) throw new UsageError(`--metrics-port ${f.metricsPort}: port out of range 0-65535 (0 = off)`);
+  if (!/^\d{1,5}$/.test(f.metricsPort) || metricsPort > 65535)
+    throw new UsageError(`--metrics-port ${f.metricsPort}: port out of range 0-65535 (0 = off)`);
   const debugAddress = f.debugAddress ? parseListenAddress('debug-address', f.debugAddress) : undefined;
-  if (debugAddress && debugAddress.port !== 0 && debugAddress.port === metricsPort) throw new UsageError(`--debug-address ${f.debugAddress}: must not be the --metrics-port`);
+  if (debugAddress && debugAddress.port !== 0 && debugAddress.port === metricsPort)
+    throw new UsageError(`--debug-address ${f.debugAddress}: must not be the --metrics-port`);
 
   const logger = createLogger({ name: 'agent', verbosity, pretty: f.logFormat === 'text' });
+  // Imported only when asked for: the inspector and prom-client cost memory in every member cluster.
   const inspection = await startInspection({ inspectUrl: f.inspect, debugAddress, processName: `tower-agent ${f.name}`, logger });
-  const agent = await startAgent({
+  // Probes and metrics answer from the start (/livez while running, /readyz once connected).
+  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  if (metricsPort > 0) {
+    const connected = () => agent?.actor.getSnapshot().matches({ session: 'connected' }) ?? false;
+    const { agentRegistry, serveMetrics } = await import('../metrics/agent-metrics.js');
+    const registry = agentRegistry({
+      connected,
+      failures: () => agent?.actor.getSnapshot().context.failures ?? 0,
+      channelsOpen: () => agent?.openChannels() ?? 0,
+    });
+    const server = await serveMetrics(registry, f.metricsHost, metricsPort, connected).catch((error: Error) => {
+      throw new UsageError(`--metrics-port ${metricsPort}: ${error.message}`);
+    });
+    server.unref();
+  }
+  const running = await startAgent({
     name: f.name,
     token: f.token,
     proxyUrl,
@@ -146,39 +165,26 @@ async function main(): Promise<void> {
     keepaliveCountMax,
     maxRetry,
     backoff: { ...DEFAULT_BACKOFF, maxMs: maxRetryMs },
-    handshakeTimeoutMs: 45_000,
-    dialTimeoutMs: 10_000,
+    handshakeTimeoutMs: AGENT_DEFAULTS.handshakeTimeoutMs,
+    dialTimeoutMs: AGENT_DEFAULTS.dialTimeoutMs,
     maxChannels,
     maxDials,
     memberTls: f.memberTls,
     logger,
     ...(inspection.inspect ? { inspect: inspection.inspect } : {}),
   });
-  if (metricsPort > 0) {
-    const connected = () => agent.actor.getSnapshot().matches({ session: 'connected' });
-    const registry = agentRegistry({
-      connected,
-      failures: () => agent.actor.getSnapshot().context.failures,
-      channelsOpen: () => agent.openChannels(),
-    });
-    const server = await serveMetrics(registry, f.metricsHost, metricsPort, connected).catch((error: Error) => {
-      throw new UsageError(`--metrics-port ${metricsPort}: ${error.message}`);
-    });
-    server.unref();
-  }
-  process.on('SIGHUP', () => agent.wake());
-  const stop = () => void agent.stop();
+  agent = running;
+  process.on('SIGHUP', () => running.wake());
+  const stop = () => void running.stop();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  const result = await agent.done;
+  const result = await running.done;
   await inspection.stop();
   if (result.state === 'failed') logger.error({ reason: result.lastError, maxRetry }, 'Giving up: every attempt failed');
   else logger.info('Stopped');
   logger.flush();
-  await agent.stop();
+  await running.stop();
   process.exit(result.state === 'failed' ? 1 : 0);
 }
 
-main().catch((error: unknown) =>
-  exitWithError('agent', error, (e) => e instanceof UsageError || e instanceof CredentialError),
-);
+main().catch((error: unknown) => exitWithError('agent', error, (e) => e instanceof UsageError || e instanceof CredentialError));

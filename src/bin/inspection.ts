@@ -1,11 +1,10 @@
 /**
  * The bins' inspection: `--inspect URL` (Stately's inspector over WebSocket) and
- * `--debug-address HOST:PORT` (the built-in page, src/debug/), either or both. The debug
- * module is loaded only when asked for, so a process without the flag never pays for it.
+ * `--debug-address HOST:PORT` (the built-in page, src/debug/), either or both. Each is
+ * loaded only when asked for, so a process without the flags never pays for them.
  */
 import type { InspectionEvent } from 'xstate';
 import type { Logger } from '../log.js';
-import { connectInspector } from '../actors/inspect.js';
 import type { ListenAddress } from './listen-address.js';
 import { UsageError } from './usage-error.js';
 
@@ -37,6 +36,7 @@ export async function startInspection(options: InspectionOptions): Promise<Inspe
     stops.push(() => server.stop());
   }
   if (options.inspectUrl) {
+    const { connectInspector } = await import('../actors/inspect.js');
     const stately = connectInspector(options.inspectUrl);
     sinks.push(stately.inspect);
     stops.push(() => stately.stop());

@@ -1,8 +1,7 @@
 /** `proxy`: the host-cluster side of the tunnel. Flags as the Go tower's proxy. */
 import meow from 'meow';
-import { startKubeProxy } from '../actors/proxy/start-kube-proxy.js';
 import { startProxy } from '../actors/proxy/start-proxy.js';
-import { KubeClient, type KubeconfigSource } from '../kube/kube-client.js';
+import type { KubeClient, KubeconfigSource } from '../kube/kube-client.js';
 import { createLogger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { loadCaFromFiles } from '../pki/ca-load.js';
@@ -103,6 +102,7 @@ async function main(): Promise<void> {
   const { limits, shutdownGraceMs, lease } = parseLimitFlags(f);
   const logger = createLogger({ name: 'proxy', verbosity, pretty: f.logFormat === 'text' });
   const ca = await loadCaFromFiles({ certFile: f.caCert, keyFile: f.caKey });
+  // What only one mode uses is imported in that mode (the inspector, the Kubernetes controller).
   const inspection = await startInspection({ inspectUrl: f.inspect, debugAddress, processName: 'tower-proxy', logger });
   const common = {
     host: f.host,
@@ -128,6 +128,10 @@ async function main(): Promise<void> {
       return { stop: async (graceMs) => (await proxy.stop(graceMs), await clusters.close()) };
     });
   } else {
+    const [{ KubeClient }, { startKubeProxy }] = await Promise.all([
+      import('../kube/kube-client.js'),
+      import('../actors/proxy/start-kube-proxy.js'),
+    ]);
     let client: KubeClient;
     try {
       client = KubeClient.load(kubeconfigSource(f.kubeconfig));

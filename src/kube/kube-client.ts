@@ -1,13 +1,19 @@
 /**
- * A small JSON client for the Kubernetes API: credentials and TLS from
- * @kubernetes/client-node's KubeConfig (kubeconfig file, in-cluster or default), requests
- * over node:https so status codes, content types and streaming stay in our hands.
+ * A small JSON client for the Kubernetes API: credentials and TLS from a kubeconfig file,
+ * the in-cluster service account or the default kubeconfig (kubeconfig-read.ts,
+ * kube-access.ts), requests over node:https so status codes, content types and streaming
+ * stay in our hands.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { openKubeAccess, type KubeAccess, type KubeCredentials } from './kube-access.js';
+import { inClusterSelection, readDefaultKubeconfig, readKubeconfigFile, readKubeconfigText } from './kubeconfig-read.js';
 
-export type KubeconfigSource = { readonly path: string } | { readonly inCluster: true } | { readonly default: true };
+export type KubeconfigSource =
+  | { readonly path: string }
+  | { readonly inCluster: true; /** default /var/run/secrets/kubernetes.io/serviceaccount */ readonly serviceAccountDir?: string }
+  | { readonly default: true };
 
 /** A Kubernetes API answer that was not 2xx, with the Status it carried. */
 export class KubeError extends Error {
@@ -31,29 +37,32 @@ export interface KubeRequest {
 
 export class KubeClient {
   readonly server: URL;
-  private constructor(private readonly config: KubeConfig) {
-    const cluster = config.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster; set current-context');
-    this.server = new URL(cluster.server);
+  /** The TLS context of the last request, kept while the CA and client certificate stay the same. */
+  #tls: { readonly credentials: KubeCredentials; readonly context: SecureContext } | undefined;
+
+  private constructor(private readonly access: KubeAccess) {
+    this.server = access.server;
   }
 
+  /** Throws a one-line error naming the kubeconfig (never its secrets) when it cannot be used. */
   static load(source: KubeconfigSource): KubeClient {
-    const config = new KubeConfig();
-    try {
-      if ('path' in source) config.loadFromFile(source.path);
-      else if ('inCluster' in source) config.loadFromCluster();
-      else config.loadFromDefault();
-    } catch (error) {
-      const where = 'path' in source ? `kubeconfig ${source.path}` : 'in-cluster' in source ? 'in-cluster config' : 'default kubeconfig';
-      throw new Error(`cannot load ${where}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
-    }
-    return new KubeClient(config);
+    const selection =
+      'path' in source
+        ? readKubeconfigFile(source.path)
+        : 'inCluster' in source
+          ? inClusterSelection(process.env, source.serviceAccountDir)
+          : readDefaultKubeconfig();
+    return new KubeClient(openKubeAccess(selection));
   }
 
+  /** A client for an access already opened (tests: a fake clock, a selection built by hand). */
+  static fromAccess(access: KubeAccess): KubeClient {
+    return new KubeClient(access);
+  }
+
+  /** Kubeconfig text; relative paths in it are relative to the working directory. */
   static fromString(yaml: string): KubeClient {
-    const config = new KubeConfig();
-    config.loadFromString(yaml);
-    return new KubeClient(config);
+    return new KubeClient(openKubeAccess(readKubeconfigText(yaml)));
   }
 
   /** JSON request; resolves with the parsed body, rejects with KubeError on non-2xx. */
@@ -74,26 +83,40 @@ export class KubeClient {
   }
 
   async #send(req: KubeRequest): Promise<IncomingMessage> {
-    const options: RequestOptions = {
+    const credentials = await this.access.credentials();
+    const headers: Record<string, string | readonly string[]> = { ...credentials.headers, accept: 'application/json' };
+    const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    if (body) headers['content-type'] = req.contentType ?? (req.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
+    // tls.connect takes a ready secureContext; https's option type does not list it.
+    const options: RequestOptions & { secureContext: SecureContext } = {
       method: req.method,
       host: this.server.hostname.replace(/^\[|\]$/g, ''),
       port: this.server.port || (this.server.protocol === 'https:' ? 443 : 80),
       path: `${this.server.pathname.replace(/\/$/, '')}${req.path}`,
-      headers: { accept: 'application/json' },
-      agent: false,
+      headers: headers as RequestOptions['headers'],
+      agent: credentials.agent ?? false,
+      secureContext: this.#secureContext(credentials),
+      rejectUnauthorized: credentials.rejectUnauthorized,
+      ...(credentials.servername ? { servername: credentials.servername } : {}),
     };
-    await this.config.applyToHTTPSOptions(options);
-    const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
-    if (body) {
-      (options.headers as Record<string, string>)['content-type'] =
-        req.contentType ?? (req.method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
-    }
     const send = this.server.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
       const r = send(options, resolve);
       r.on('error', (error) => reject(new KubeError(0, 'ConnectionFailed', `${req.method} ${req.path}: ${error.message}`)));
       r.end(body);
     });
+  }
+
+  /** Parsing the CA and key once, not per request; a rotated file gives new Buffers, hence a new context. */
+  #secureContext(credentials: KubeCredentials): SecureContext {
+    const last = this.#tls?.credentials;
+    if (this.#tls && last?.ca === credentials.ca && last?.cert === credentials.cert && last?.key === credentials.key) return this.#tls.context;
+    const context = createSecureContext({
+      ...(credentials.ca ? { ca: credentials.ca } : {}),
+      ...(credentials.cert && credentials.key ? { cert: credentials.cert, key: credentials.key } : {}),
+    });
+    this.#tls = { credentials, context };
+    return context;
   }
 }
 

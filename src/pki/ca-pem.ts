@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { caExtensions, type CaExtensions } from './ca-extensions.js';
 import { PkiError } from './errors.js';
-import { x509 } from './x509.js';
 
 /** A CA as PEM text: its certificate and its private key. */
 export interface CaPem {
@@ -61,15 +61,20 @@ function parseCert(text: string, label: string): X509Certificate {
   } catch {
     throw new PkiError(`${label}: the "BEGIN CERTIFICATE" block is not a valid X.509 certificate; replace the file with the CA certificate`);
   }
-  const parsed = new x509.X509Certificate(cert.raw);
+  let extensions: CaExtensions;
+  try {
+    extensions = caExtensions(cert.raw);
+  } catch {
+    throw new PkiError(`${label}: the certificate's extensions cannot be read; replace the file with the CA certificate`);
+  }
   const subject = cert.subject.replace(/\n/g, ', ');
-  const constraints = parsed.getExtension(x509.BasicConstraintsExtension);
+  const constraints = extensions.basicConstraints;
   // No basicConstraints at all: accept what OpenSSL accepts (a self-signed v1 root).
   if (constraints ? !constraints.ca : !cert.ca) {
     throw new PkiError(`${label}: certificate "${subject}" is not a CA (basicConstraints CA:TRUE missing); give the CA's own certificate, not a leaf`);
   }
-  const keyUsage = parsed.getExtension(x509.KeyUsagesExtension);
-  if (keyUsage && (keyUsage.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
+  const keyUsage = extensions.keyUsage;
+  if (keyUsage && !keyUsage.keyCertSign) {
     throw new PkiError(`${label}: the certificate's keyUsage lacks keyCertSign, so it may not sign certificates; use a CA certificate that allows certificate signing`);
   }
   if (!cert.ca) {

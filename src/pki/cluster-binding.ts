@@ -11,8 +11,8 @@
  * service meshes use; cluster names are DNS-1123 subdomains, so they fit a URN without
  * escaping; the Go proxy ignores the extension, so kubeconfigs stay usable with it.
  */
+import { X509Certificate } from 'node:crypto';
 import { isValidClusterName } from '../cluster-sources/validate-cluster.js';
-import { x509 } from './x509.js';
 
 /** Prefix of the binding URI; the cluster name follows it. */
 export const CLUSTER_URI_PREFIX = 'urn:kubesphere:tower:cluster:';
@@ -38,17 +38,19 @@ export type CertificateInput = Uint8Array | string | { readonly raw: Uint8Array 
 
 /** Read the binding of a (peer) certificate. Never throws. */
 export function clusterBindingOf(certificate: CertificateInput): ClusterBinding {
-  let san: x509.SubjectAlternativeNameExtension | null;
+  let names: SubjectAltName[] | undefined;
   try {
-    const source = typeof certificate === 'string' ? certificate : new Uint8Array(certificate instanceof Uint8Array ? certificate : certificate.raw);
-    san = new x509.X509Certificate(source).getExtension(x509.SubjectAlternativeNameExtension);
+    const source = typeof certificate === 'string' || certificate instanceof Uint8Array ? certificate : certificate.raw;
+    const san = new X509Certificate(source).subjectAltName;
+    names = san === undefined ? [] : parseSubjectAltNames(san);
   } catch (error) {
     return { kind: 'malformed', reason: `certificate or its subject alternative names do not parse (${firstLine(error)})` };
   }
+  if (!names) return { kind: 'malformed', reason: 'certificate or its subject alternative names do not parse' };
   const prefix = CLUSTER_URI_PREFIX;
   const clusters = new Set<string>();
-  for (const name of san?.names.items ?? []) {
-    if (name.type !== 'url' || name.value.slice(0, prefix.length).toLowerCase() !== prefix) continue;
+  for (const name of names) {
+    if (name.type !== 'URI' || name.value.slice(0, prefix.length).toLowerCase() !== prefix) continue;
     const cluster = name.value.slice(prefix.length);
     if (!isValidClusterName(cluster)) return { kind: 'malformed', reason: `binding URI names ${JSON.stringify(cluster)}, not a valid cluster name` };
     clusters.add(cluster);
@@ -56,6 +58,49 @@ export function clusterBindingOf(certificate: CertificateInput): ClusterBinding 
   if (clusters.size > 1) return { kind: 'malformed', reason: `bound to more than one cluster (${[...clusters].join(', ')})` };
   const [cluster] = clusters;
   return cluster === undefined ? { kind: 'unbound' } : { kind: 'bound', cluster };
+}
+
+interface SubjectAltName {
+  readonly type: string;
+  readonly value: string;
+}
+
+/**
+ * node:crypto's `subjectAltName` text (OpenSSL's, read natively: no X.509 library on the
+ * proxy's main thread): `TYPE:value` entries joined by ", ", where a value that holds a
+ * comma, a quote or a non-ASCII character is a JSON string (Node escapes them so no value
+ * can pose as another entry). Undefined when the text does not follow that form.
+ */
+export function parseSubjectAltNames(text: string): SubjectAltName[] | undefined {
+  const names: SubjectAltName[] = [];
+  let at = 0;
+  while (at < text.length) {
+    const colon = text.indexOf(':', at);
+    if (colon < 0) return undefined;
+    const type = text.slice(at, colon);
+    let value: string;
+    let end: number;
+    if (text[colon + 1] === '"') {
+      end = colon + 2;
+      while (end < text.length && text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      if (end >= text.length) return undefined;
+      end += 1;
+      try {
+        value = JSON.parse(text.slice(colon + 1, end)) as string;
+      } catch {
+        return undefined;
+      }
+    } else {
+      const comma = text.indexOf(', ', colon + 1);
+      end = comma < 0 ? text.length : comma;
+      value = text.slice(colon + 1, end);
+    }
+    names.push({ type, value });
+    if (end === text.length) break;
+    if (!text.startsWith(', ', end)) return undefined;
+    at = end + 2;
+  }
+  return names;
 }
 
 /** A listener of `cluster` admits certificates bound to it and unbound ones. */

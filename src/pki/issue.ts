@@ -5,6 +5,7 @@ import { randomSerialNumber, toPem } from './der.js';
 import { servingCertSans } from './hosts.js';
 import { DEFAULT_LEAF_VALIDITY_DAYS, validityWindow } from './validity.js';
 import { x509 } from './x509.js';
+import type { ClientCertRequest } from './admin-client.js';
 
 /** What a per-cluster HTTPS serving certificate is for. */
 export interface ServingCertRequest {
@@ -18,20 +19,7 @@ export interface ServingCertRequest {
   now?: Date;
 }
 
-/** Who a client certificate names (e.g. CN `kubernetes-admin`, O `system:masters`). */
-export interface ClientCertRequest {
-  commonName: string;
-  organizations?: readonly string[];
-  /**
-   * Bind the certificate to this cluster (a SAN URI, see cluster-binding.ts): only that
-   * cluster's kube listener admits it. Unbound when not given.
-   */
-  cluster?: string;
-  /** Default 365. Never past the CA's own expiry. */
-  validityDays?: number;
-  /** Issue time; default now. */
-  now?: Date;
-}
+export type { ClientCertRequest };
 
 /** An issued certificate as PEM, with its fresh key (PKCS#8) and the CA that signed it. */
 export interface IssuedCert {
@@ -44,16 +32,7 @@ export interface IssuedCert {
   serialNumber: string;
 }
 
-/** The kubeconfig admin identity of docs/protocol.md §6 (CN kubernetes-admin, O system:masters). */
-export const ADMIN_CLIENT: Readonly<ClientCertRequest> = {
-  commonName: 'kubernetes-admin',
-  organizations: ['system:masters'],
-};
-
-/** The admin identity of the kubeconfig the proxy issues for `cluster`, bound to it. */
-export function adminClientFor(cluster: string): ClientCertRequest {
-  return { ...ADMIN_CLIENT, cluster };
-}
+export { ADMIN_CLIENT, adminClientFor } from './admin-client.js';
 
 const LEAF_KEY: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 
@@ -74,11 +53,7 @@ async function authorityKeyId(ca: CertificateAuthority): Promise<x509.AuthorityK
 async function issueLeaf(ca: CertificateAuthority, spec: LeafSpec): Promise<IssuedCert> {
   const keys = (await webcrypto.subtle.generateKey(LEAF_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const publicKey = keys.publicKey as CryptoKey;
-  const { notBefore, notAfter } = validityWindow(
-    spec.now ?? new Date(),
-    spec.validityDays ?? DEFAULT_LEAF_VALIDITY_DAYS,
-    ca.cert.notAfter,
-  );
+  const { notBefore, notAfter } = validityWindow(spec.now ?? new Date(), spec.validityDays ?? DEFAULT_LEAF_VALIDITY_DAYS, ca.cert.notAfter);
   const serialNumber = randomSerialNumber();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber,
@@ -136,11 +111,9 @@ export async function issueServingCert(ca: CertificateAuthority, req: ServingCer
  */
 export async function issueClientCert(ca: CertificateAuthority, req: ClientCertRequest): Promise<IssuedCert> {
   if (req.commonName.length === 0) throw new Error('a client certificate needs a non-empty commonName');
-  const subject: x509.JsonName = [
-    ...(req.organizations ?? []).map((o) => ({ O: [o] })),
-    { CN: [req.commonName] },
-  ];
-  const binding = req.cluster === undefined ? [] : [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: clusterBindingUri(req.cluster) }])];
+  const subject: x509.JsonName = [...(req.organizations ?? []).map((o) => ({ O: [o] })), { CN: [req.commonName] }];
+  const binding =
+    req.cluster === undefined ? [] : [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: clusterBindingUri(req.cluster) }])];
   return issueLeaf(ca, {
     subject,
     extensions: [

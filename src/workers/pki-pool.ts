@@ -1,10 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
-import { importCa, type CertificateAuthority } from '../pki/ca.js';
+import type { Piscina } from 'piscina';
 import { checkCaPem, type CaPem } from '../pki/ca-pem.js';
-import * as issue from '../pki/issue.js';
 import type { ClientCertRequest, IssuedCert, ServingCertRequest } from '../pki/issue.js';
 import type { ServingCertIssuer } from '../pki/serving-cert-cache.js';
 import type { PkiTaskName, PkiWorkerData } from './pki-tasks.js';
@@ -15,9 +13,9 @@ export type PkiPoolMode = 'worker' | 'inline';
 /** Options of `PkiPool.create`. */
 export interface PkiPoolOptions {
   mode?: PkiPoolMode;
-  /** Worker threads at most; default min(2, CPUs). One is kept warm. */
+  /** Worker threads at most; default min(2, CPUs). None runs until the first certificate is asked for. */
   threads?: number;
-  /** An idle thread above the warm one exits after this; default 30 s. */
+  /** An idle thread exits after this; default 30 s. Serving certificates are cached, so the pool is idle soon after start. */
   idleTimeoutMs?: number;
 }
 
@@ -25,33 +23,52 @@ interface Backend {
   issueServingCert(req: ServingCertRequest): Promise<IssuedCert>;
   issueClientCert(req: ClientCertRequest): Promise<IssuedCert>;
   destroy(): Promise<void>;
+  /** Worker threads running now. */
+  threads(): number;
 }
 
-function inlineBackend(ca: CertificateAuthority): Backend {
+/** On the event loop; the X.509 code (@peculiar/x509) is loaded with it, here only. */
+async function inlineBackend(ca: CaPem): Promise<Backend> {
+  const [{ importCa }, issue] = await Promise.all([import('../pki/ca.js'), import('../pki/issue.js')]);
+  const authority = await importCa(ca);
   return {
-    issueServingCert: (req) => issue.issueServingCert(ca, req),
-    issueClientCert: (req) => issue.issueClientCert(ca, req),
+    issueServingCert: (req) => issue.issueServingCert(authority, req),
+    issueClientCert: (req) => issue.issueClientCert(authority, req),
     destroy: async () => {},
+    threads: () => 0,
   };
 }
 
+/**
+ * Piscina threads, made on first use: no thread (and not even piscina's module) until a
+ * certificate is asked for, and idle threads end after `idleTimeoutMs` (minThreads 0).
+ */
 function workerBackend(ca: CaPem, opts: PkiPoolOptions): Backend {
   const threads = Math.max(1, opts.threads ?? Math.min(2, availableParallelism()));
   const workerData: PkiWorkerData = { ca };
-  const piscina = new Piscina<ServingCertRequest | ClientCertRequest, IssuedCert>({
-    // Compiled layout: dist/src/workers/pki-pool.js beside pki-worker.js.
-    filename: fileURLToPath(new URL('./pki-worker.js', import.meta.url)),
-    name: 'pki',
-    minThreads: 1,
-    maxThreads: threads,
-    idleTimeout: opts.idleTimeoutMs ?? 30_000,
-    workerData,
-  });
-  const run = (name: PkiTaskName, req: ServingCertRequest | ClientCertRequest) => piscina.run(req, { name });
+  let pool: Promise<Piscina<ServingCertRequest | ClientCertRequest, IssuedCert>> | undefined;
+  let started: Piscina | undefined;
+  const piscina = () =>
+    (pool ??= import('piscina').then(
+      ({ Piscina }) =>
+        (started = new Piscina<ServingCertRequest | ClientCertRequest, IssuedCert>({
+          // Compiled layout: dist/src/workers/pki-pool.js beside pki-worker.js.
+          filename: fileURLToPath(new URL('./pki-worker.js', import.meta.url)),
+          name: 'pki',
+          minThreads: 0,
+          maxThreads: threads,
+          idleTimeout: opts.idleTimeoutMs ?? 30_000,
+          workerData,
+        })),
+    ));
+  const run = async (name: PkiTaskName, req: ServingCertRequest | ClientCertRequest) => (await piscina()).run(req, { name });
   return {
     issueServingCert: (req) => run('issueServingCert', req),
     issueClientCert: (req) => run('issueClientCert', req),
-    destroy: () => piscina.destroy(),
+    destroy: async () => {
+      if (pool) await (await pool).destroy();
+    },
+    threads: () => started?.threads.length ?? 0,
   };
 }
 
@@ -86,7 +103,7 @@ export class PkiPool implements ServingCertIssuer {
     const checked = checkCaPem(ca);
     const mode = opts.mode ?? 'worker';
     const normalized: CaPem = { certPem: checked.certPem, keyPem: checked.keyPem };
-    const backend = mode === 'inline' ? inlineBackend(await importCa(normalized)) : workerBackend(normalized, opts);
+    const backend = mode === 'inline' ? await inlineBackend(normalized) : workerBackend(normalized, opts);
     return new PkiPool(mode, checked.certPem, backend);
   }
 
@@ -98,6 +115,11 @@ export class PkiPool implements ServingCertIssuer {
   /** Issue a client certificate (see `issueClientCert` in src/pki/issue.ts). */
   issueClientCert(req: ClientCertRequest): Promise<IssuedCert> {
     return this.#destroyed ? this.#gone() : this.#backend.issueClientCert(req);
+  }
+
+  /** Worker threads running now: 0 until the first certificate, and again once they were idle for `idleTimeoutMs`. */
+  get threads(): number {
+    return this.#backend.threads();
   }
 
   /** Stop the worker threads; tasks still running are rejected. Idempotent. */

@@ -13,6 +13,7 @@ import {
   CLUSTER_URI_PREFIX,
   clusterBindingOf,
   clusterBindingUri,
+  parseSubjectAltNames,
   type ClusterBinding,
 } from '../../src/pki/cluster-binding.js';
 import { ADMIN_CLIENT, adminClientFor, issueClientCert, issueServingCert } from '../../src/pki/issue.js';
@@ -20,17 +21,22 @@ import { x509 } from '../../src/pki/x509.js';
 import { PkiPool } from '../../src/workers/pki-pool.js';
 import { freshCa } from './helpers.js';
 
-/** A certificate with exactly these SAN URIs, self-signed (the check never verifies the chain). */
-async function certWithUris(uris: readonly string[]): Promise<string> {
+/** A certificate with exactly these SANs, self-signed (the check never verifies the chain). */
+async function certWithNames(names: ReadonlyArray<{ type: 'dns' | 'url' | 'ip' | 'email'; value: string }>): Promise<string> {
   const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     name: 'CN=kubernetes-admin',
     keys: keys as unknown as CryptoKeyPair,
     signingAlgorithm: alg,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'example.test' }, ...uris.map((value) => ({ type: 'url' as const, value }))])],
+    extensions: [new x509.SubjectAlternativeNameExtension([...names])],
   });
   return cert.toString('pem');
+}
+
+/** A certificate with a DNS name and exactly these SAN URIs. */
+function certWithUris(uris: readonly string[]): Promise<string> {
+  return certWithNames([{ type: 'dns', value: 'example.test' }, ...uris.map((value) => ({ type: 'url' as const, value }))]);
 }
 
 describe('cluster-bound client certificates', () => {
@@ -76,6 +82,31 @@ describe('cluster-bound client certificates', () => {
       assert.equal(binding.kind, 'malformed', what);
       assert.match(binding.kind === 'malformed' ? binding.reason : '', reason, what);
     }
+  });
+
+  test('a SAN value that looks like more entries stays one value', async () => {
+    const evil = `${CLUSTER_URI_PREFIX}evil`;
+    assert.deepEqual(clusterBindingOf(await certWithNames([{ type: 'dns', value: `x, URI:${evil}` }])), { kind: 'unbound' });
+    assert.deepEqual(clusterBindingOf(await certWithNames([{ type: 'email', value: `a@b, URI:${evil}` }, { type: 'ip', value: '::1' }])), { kind: 'unbound' });
+    const joined = clusterBindingOf(await certWithUris([`${CLUSTER_URI_PREFIX}c5, URI:${CLUSTER_URI_PREFIX}c6`]));
+    assert.equal(joined.kind, 'malformed');
+    assert.match(joined.kind === 'malformed' ? joined.reason : '', /"c5, URI:urn:kubesphere:tower:cluster:c6", not a valid cluster name/);
+    const accented = clusterBindingOf(await certWithUris([`${CLUSTER_URI_PREFIX}c\u00e9`]));
+    assert.match(accented.kind === 'malformed' ? accented.reason : '', /"c\u00e9", not a valid cluster name/);
+  });
+
+  test('subjectAltName text: entries, JSON-quoted values, and text that is not of that form', () => {
+    assert.deepEqual(parseSubjectAltNames('URI:urn:a:b, DNS:x.test, IP Address:0:0:0:0:0:0:0:1'), [
+      { type: 'URI', value: 'urn:a:b' },
+      { type: 'DNS', value: 'x.test' },
+      { type: 'IP Address', value: '0:0:0:0:0:0:0:1' },
+    ]);
+    assert.deepEqual(parseSubjectAltNames('URI:"a\\u002c URI:b \\"q\\"", DNS:c'), [
+      { type: 'URI', value: 'a, URI:b "q"' },
+      { type: 'DNS', value: 'c' },
+    ]);
+    assert.deepEqual(parseSubjectAltNames(''), []);
+    for (const bad of ['no colon', 'URI:"unterminated', 'URI:"x"junk', 'URI:"\\x"']) assert.equal(parseSubjectAltNames(bad), undefined, bad);
   });
 
   test('a listener of X admits certificates bound to X or unbound, nothing else', () => {

@@ -47,6 +47,24 @@ for (const mode of ['worker', 'inline'] as PkiPoolMode[]) {
       assert.deepEqual(left, [], 'no worker handles left');
     });
 
+    if (mode === 'worker') {
+      test('starts no thread until the first certificate, and ends idle threads', async () => {
+        const pool = await PkiPool.create(await freshCa('ec-p256'), { mode, threads: 2, idleTimeoutMs: 200 });
+        try {
+          assert.equal(pool.threads, 0, 'no thread at start');
+          await pool.issueServingCert({ hosts: ['127.0.0.1'] });
+          assert.ok(pool.threads >= 1, 'a thread for the first certificate');
+          // Bounded wait for the idle timeout (200 ms) to end it.
+          for (let i = 0; i < 200 && pool.threads > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+          assert.equal(pool.threads, 0, 'idle threads end');
+          await pool.issueClientCert(ADMIN_CLIENT);
+          assert.ok(pool.threads >= 1, 'and start again on demand');
+        } finally {
+          await pool.destroy();
+        }
+      });
+    }
+
     test('refuses a bad CA up front with a one-line PkiError', async () => {
       const a = await freshCa();
       const b = await freshCa();

@@ -77,7 +77,8 @@ export function runConnectionAttempt(
     const configFor = (memberTls: boolean) =>
       memberTls ? encodeAgentConfig({ ...identity, capabilities: [MEMBER_TLS] }) : encodeAgentConfig({ ...credentials, ...identity });
     let memberTls = false;
-    const viaProxy = proxyFromEnvironment(options.proxyUrl);
+    const viaProxy = await proxyFromEnvironment(options.proxyUrl);
+    if (ended) return;
     log.debug({ proxy: options.proxyUrl, ...(viaProxy ? { via: viaProxy.display } : {}) }, 'Dialing proxy');
     const socket = new WebSocket(options.proxyUrl, SUBPROTOCOL, {
       handshakeTimeout: options.handshakeTimeoutMs,
@@ -88,7 +89,9 @@ export function runConnectionAttempt(
     });
     ws = socket;
     socket.once('upgrade', (res: IncomingMessage) => {
-      const offered = String(res.headers[CAPABILITIES_HEADER] ?? '').split(',').map((c) => c.trim());
+      const offered = String(res.headers[CAPABILITIES_HEADER] ?? '')
+        .split(',')
+        .map((c) => c.trim());
       memberTls = options.memberTls !== false && offered.includes(MEMBER_TLS);
     });
     socket.on('unexpected-response', (_req, res) => {

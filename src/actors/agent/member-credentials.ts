@@ -5,8 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RequestOptions } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeAccess, KubeCredentials } from '../../kube/kube-access.js';
 import { DEFAULT_KUBERNETES_PORT } from '../../protocol/constants.js';
 import { normalizeHostPort } from '../../protocol/host-port.js';
 
@@ -29,7 +28,7 @@ export type CredentialSource =
       readonly servicePort: string | undefined;
     };
 
-export const DEFAULT_SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export { DEFAULT_SERVICE_ACCOUNT_DIR } from '../../kube/service-account.js';
 
 /** A problem the user can fix; the message is one line and names no secret. */
 export class CredentialError extends Error {
@@ -41,38 +40,30 @@ export async function loadMemberCredentials(source: CredentialSource): Promise<M
 }
 
 async function fromKubeconfig(path: string): Promise<MemberCredentials> {
-  const kc = new KubeConfig();
+  // The kubeconfig reader (and its YAML parser) only for agents given a kubeconfig, not in-cluster ones.
+  const [{ readKubeconfigFile }, { openKubeAccess }] = await Promise.all([import('../../kube/kubeconfig-read.js'), import('../../kube/kube-access.js')]);
+  let access: KubeAccess;
   try {
-    kc.loadFromFile(path);
+    access = openKubeAccess(readKubeconfigFile(path));
   } catch (error) {
-    throw new CredentialError(`cannot read kubeconfig ${path}: ${firstLine(error)}`);
+    throw new CredentialError(firstLine(error));
   }
-  if (kc.getClusters().length === 0 && kc.getContexts().length === 0) {
-    throw new CredentialError(`${path} is not a kubeconfig (no clusters or contexts in it); pass the member cluster's kubeconfig`);
-  }
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new CredentialError(`kubeconfig ${path} has no current cluster; set current-context`);
-  let server: URL;
-  try {
-    server = new URL(cluster.server);
-  } catch {
-    throw new CredentialError(`kubeconfig ${path}: cluster server is not a URL`);
-  }
+  const server = access.server;
   const hostPort = normalizeHostPort(server.host, server.protocol === 'http:' ? 80 : DEFAULT_KUBERNETES_PORT);
   if (!hostPort) throw new CredentialError(`kubeconfig ${path}: cluster server has no usable host`);
-  const options: RequestOptions = {};
+  let options: KubeCredentials;
   try {
-    await kc.applyToHTTPSOptions(options);
+    options = await access.credentials();
   } catch (error) {
-    throw new CredentialError(`kubeconfig ${path}: cannot load credentials: ${firstLine(error)}`);
+    throw new CredentialError(firstLine(error)); // names the kubeconfig
   }
-  const auth = (options.headers as Record<string, string> | undefined)?.['Authorization'];
-  const bearer = auth?.startsWith('Bearer ') ? auth.slice('Bearer '.length) : undefined;
+  const auth = options.headers['Authorization'];
+  const bearer = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : undefined;
   const credentials: MemberCredentials = {
     kubernetesSvcHost: hostPort,
-    caData: toBuffer(options.ca),
-    certData: toBuffer(options.cert),
-    keyData: toBuffer(options.key),
+    caData: nonEmpty(options.ca),
+    certData: nonEmpty(options.cert),
+    keyData: nonEmpty(options.key),
     bearerToken: bearer ? Buffer.from(bearer) : undefined,
   };
   if (!credentials.bearerToken && !(credentials.certData && credentials.keyData)) {
@@ -111,12 +102,8 @@ async function readServiceAccountFile(dir: string, name: string): Promise<Buffer
   }
 }
 
-function toBuffer(value: unknown): Buffer | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (Buffer.isBuffer(value)) return value.length ? value : undefined;
-  if (typeof value === 'string') return value.length ? Buffer.from(value) : undefined;
-  if (Array.isArray(value) && value.length) return toBuffer(value[0]);
-  return undefined;
+function nonEmpty(value: Buffer | undefined): Buffer | undefined {
+  return value?.length ? value : undefined;
 }
 
 function firstLine(error: unknown): string {

@@ -2,10 +2,10 @@
  * The agent honours HTTP(S)_PROXY and NO_PROXY from its environment, as the Go agent does
  * (gorilla's dialer with http.ProxyFromEnvironment): a ws:// proxy server is reached
  * through HTTP_PROXY, a wss:// one through HTTPS_PROXY, with an HTTP CONNECT tunnel.
+ * The modules that do it are imported only when a proxy variable is set (most agents
+ * have none; https-proxy-agent alone costs several MB).
  */
 import type { Agent } from 'node:http';
-import { HttpsProxyAgent } from 'https-proxy-agent';
-import { getProxyForUrl } from 'proxy-from-env';
 
 export interface EnvProxy {
   readonly agent: Agent;
@@ -13,7 +13,12 @@ export interface EnvProxy {
   readonly display: string;
 }
 
-export function proxyFromEnvironment(webSocketUrl: string): EnvProxy | undefined {
+/** The variables proxy-from-env reads to pick a proxy (either case). */
+const PROXY_VARIABLES = ['http_proxy', 'https_proxy', 'all_proxy'];
+
+export async function proxyFromEnvironment(webSocketUrl: string): Promise<EnvProxy | undefined> {
+  if (!PROXY_VARIABLES.some((name) => process.env[name] || process.env[name.toUpperCase()])) return undefined;
+  const [{ getProxyForUrl }, { HttpsProxyAgent }] = await Promise.all([import('proxy-from-env'), import('https-proxy-agent')]);
   const target = new URL(webSocketUrl);
   target.protocol = target.protocol === 'wss:' ? 'https:' : 'http:';
   const proxy = getProxyForUrl(target.href);

@@ -37,7 +37,7 @@ import { planKubeconfig, type KubeconfigReason } from '../../kube/kubeconfig-pla
 import type { Logger } from '../../log.js';
 import type { Delivery } from '../../machines/resource-watch.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
-import { adminClientFor } from '../../pki/issue.js';
+import { adminClientFor } from '../../pki/admin-client.js';
 import { buildKubeconfig } from '../../pki/kubeconfig.js';
 import { DAY_MS } from '../../pki/validity.js';
 import type { PkiPool } from '../../workers/pki-pool.js';

@@ -70,7 +70,7 @@ export class ClusterGateway implements GatewayIo {
   #turn = 0;
   #https: Promise<HttpsServer> | undefined;
   #http: HttpServer | undefined;
-  readonly #proxies;
+  #proxiesMade: Record<Listener, ReturnType<typeof createReverseProxy>> | undefined;
   readonly actor;
   readonly done: Promise<unknown>;
 
@@ -78,15 +78,6 @@ export class ClusterGateway implements GatewayIo {
     this.#options = options;
     this.#cluster = options.cluster;
     this.#log = options.logger.child({ cluster: options.cluster.name });
-    const proxyFor = (listener: Listener) =>
-      createReverseProxy({
-        clusterName: options.cluster.name,
-        listener,
-        pickUpstream: (exclude) => this.#pick(listener, exclude),
-        logger: options.logger,
-        ...(options.metrics ? { metrics: options.metrics } : {}),
-      });
-    this.#proxies = { kubernetes: proxyFor('kubernetes'), kubesphere: proxyFor('kubesphere') };
     this.actor = createActor(clusterGatewayMachine, {
       id: `gateway:${options.cluster.name}`,
       input: { clusterName: options.cluster.name, retry: options.retry ?? LISTEN_RETRY, io: this },
@@ -103,6 +94,19 @@ export class ClusterGateway implements GatewayIo {
       options.onBindProblem?.(this.#cluster.name, outcome === BOUND ? undefined : outcome);
     });
     this.actor.start();
+  }
+
+  /** The reverse proxies, made at the first client connection (a configured cluster without clients pays nothing for them). */
+  get #proxies(): Record<Listener, ReturnType<typeof createReverseProxy>> {
+    const proxyFor = (listener: Listener) =>
+      createReverseProxy({
+        clusterName: this.#cluster.name,
+        listener,
+        pickUpstream: (exclude) => this.#pick(listener, exclude),
+        logger: this.#options.logger,
+        ...(this.#options.metrics ? { metrics: this.#options.metrics } : {}),
+      });
+    return (this.#proxiesMade ??= { kubernetes: proxyFor('kubernetes'), kubesphere: proxyFor('kubesphere') });
   }
 
   get cluster(): ServedCluster {

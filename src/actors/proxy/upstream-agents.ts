@@ -6,10 +6,14 @@
 import { Agent as HttpAgent, type AgentOptions } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect, createSecureContext, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { AgentConfig } from '../../protocol/agent-config.js';
 import { parseHostPort } from '../../protocol/host-port.js';
+import { SharedSecureContexts, type ContextLease, type ContextMaterial } from './shared-secure-contexts.js';
+
+/** The member TLS contexts of every session of this process (see shared-secure-contexts.ts). */
+export const upstreamSecureContexts = new SharedSecureContexts();
 
 type OpenStream = (target: string) => Promise<Duplex>;
 type CreateCallback = (error: Error | null, socket?: Duplex) => void;
@@ -38,7 +42,10 @@ export function socketLike(stream: Duplex): Duplex {
 
 /** Plain HTTP over the tunnel (the ks-apiserver path). */
 export class TunnelHttpAgent extends HttpAgent {
-  constructor(private readonly openStream: OpenStream, private readonly target: string) {
+  constructor(
+    private readonly openStream: OpenStream,
+    private readonly target: string,
+  ) {
     super(POOL);
   }
   override createConnection(_options: unknown, callback: CreateCallback): undefined {
@@ -53,37 +60,67 @@ export class TunnelHttpAgent extends HttpAgent {
 /**
  * HTTPS over the tunnel (the kube-apiserver path): TLS runs end to end between the proxy
  * and the member apiserver, verified with the agent's CA and authenticated with its
- * client certificate when it sent one.
+ * client certificate when it sent one. The TLS context is taken at the first request (an
+ * idle session has none) from the contexts shared by sessions with the same CA and
+ * credentials, and given back when the agent is destroyed (its session ended).
  */
 export class TunnelHttpsAgent extends HttpsAgent {
-  readonly #tls: ConnectionOptions;
-  constructor(private readonly openStream: OpenStream, private readonly target: string, config: Pick<AgentConfig, 'caData' | 'certData' | 'keyData'>) {
+  readonly #material: ContextMaterial;
+  readonly #servername: string | undefined;
+  readonly #checkHost: string;
+  #lease: ContextLease | undefined;
+  #destroyed = false;
+
+  constructor(
+    private readonly openStream: OpenStream,
+    private readonly target: string,
+    config: Pick<AgentConfig, 'caData' | 'certData' | 'keyData'>,
+  ) {
     super(POOL);
     const host = parseHostPort(target)?.host ?? target;
-    // One secure context per session: parsing the CA, certificate and key once, not per
-    // upstream connection.
-    const secureContext = createSecureContext({
-      ...(config.caData ? { ca: config.caData } : {}),
-      ...(config.certData && config.keyData ? { cert: config.certData, key: config.keyData } : {}),
-    });
-    this.#tls = {
-      secureContext,
-      // SNI must be a DNS name; for an IP the certificate check still uses the IP.
-      ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }),
-      rejectUnauthorized: true,
-    };
+    this.#material = { ca: config.caData, ...(config.certData && config.keyData ? { cert: config.certData, key: config.keyData } : {}) };
+    // SNI must be a DNS name; for an IP the certificate check still uses the IP.
+    this.#servername = /^[\d.]+$|:/.test(host) ? undefined : host;
     this.#checkHost = host;
   }
-  readonly #checkHost: string;
 
   override createConnection(_options: unknown, callback: CreateCallback): undefined {
     this.openStream(this.target).then(
       (stream) => {
-        const socket = tlsConnect({ ...this.#tls, socket: stream, host: this.#checkHost });
+        let socket: Duplex;
+        try {
+          socket = tlsConnect({
+            secureContext: this.#context(),
+            ...(this.#servername ? { servername: this.#servername } : {}),
+            rejectUnauthorized: true,
+            socket: stream,
+            host: this.#checkHost,
+          });
+        } catch (error) {
+          // The config check parsed this material already; a failure here is still an answer, not a crash.
+          stream.destroy();
+          return callback(error as Error);
+        }
         callback(null, socket);
       },
       (error: Error) => callback(error),
     );
     return undefined;
+  }
+
+  override destroy(): void {
+    super.destroy();
+    this.#destroyed = true;
+    this.#lease?.release();
+    this.#lease = undefined;
+  }
+
+  #context() {
+    if (this.#lease) return this.#lease.context;
+    const lease = upstreamSecureContexts.acquire(this.#material);
+    // A stream that opened after the session ended: use the context, keep no lease.
+    if (this.#destroyed) lease.release();
+    else this.#lease = lease;
+    return lease.context;
   }
 }
