@@ -68,6 +68,12 @@ export class KubeListener {
         res.writeHead(403, { 'content-type': 'application/json' }).end(forbiddenStatus(why));
         return void session.close(); // as HTTP/1.1's Connection: close
       }
+      // Node enforces the header list size once the client acknowledged our SETTINGS; a
+      // request sent before (or by a client that never does) is measured here.
+      if (headerListBytes(req.rawHeaders) > limits.http2MaxHeaderListBytes) {
+        const message = `request headers over ${limits.http2MaxHeaderListBytes} bytes (RFC 9113 accounting)`;
+        return void res.writeHead(431, { 'content-type': 'application/json' }).end(statusBody(431, 'RequestHeaderFieldsTooLarge', message));
+      }
       proxy.handleRequest(req, res);
     });
     // Plain CONNECT has nothing to reach here (extended CONNECT is not offered at all).
@@ -147,6 +153,13 @@ export class KubeListener {
     if (this.#draining) live.close();
     return live;
   }
+}
+
+/** A header list's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it: names, values and 32 per field. */
+function headerListBytes(rawHeaders: readonly string[]): number {
+  let bytes = 0;
+  for (const field of rawHeaders) bytes += Buffer.byteLength(field);
+  return bytes + 16 * rawHeaders.length;
 }
 
 /** A Kubernetes Status for a refused certificate. */
