@@ -54,6 +54,26 @@ describe('HTTP/2 on the kube listener', { timeout: 120_000 }, () => {
     assert.equal(await alpnWith(t, ['http/1.1']), 'http/1.1');
   });
 
+  it('upgrades (exec, port-forward) still work on connections that chose http/1.1, as kubectl dials them', async () => {
+    for (const protocol of ['SPDY/3.1', 'websocket']) {
+      const socket = tlsConnect({ host: '127.0.0.1', port: t.kubePort, ca: t.proxyCa.certPem, cert: t.client.certPem, key: t.client.keyPem, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
+      try {
+        await nextEvent(socket, 'secureConnect', 'TLS to the kube listener');
+        assert.equal(socket.alpnProtocol, 'http/1.1');
+        let received = '';
+        socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+        const arrived = (text: string) => until(() => received.includes(text), (onChange) => (socket.on('data', onChange), () => socket.off('data', onChange)), text);
+        socket.write(`GET /api/v1/namespaces/default/pods/p/exec HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`);
+        await arrived('\r\n\r\n');
+        assert.match(received, /^HTTP\/1\.1 101 /);
+        socket.write('ping-through-upgrade');
+        await arrived('ping-through-upgrade');
+      } finally {
+        socket.destroy();
+      }
+    }
+  });
+
   it('forwards a stream with the agent\'s credentials, not the client\'s', async () => {
     const res = await h2.get('/version', { authorization: 'Bearer client-should-not-pass' });
     assert.equal(res.status, 200);
