@@ -1,9 +1,9 @@
 /**
  * What an HTTP/2 client of a kube listener may send, from the proxy's limits
  * (docs/security.md lists them with their reasons). Besides these, nghttp2 (inside Node)
- * closes a connection that floods it: more than 1000 PING or SETTINGS acknowledgements
- * queued unread, or RST_STREAM beyond a burst of 1000 and 33 a second (CVE-2023-44487);
- * Node 20 offers no option for either.
+ * ends a connection that floods it — more than 1000 PING or SETTINGS acknowledgements
+ * queued unsent, a header block in too many CONTINUATION frames — and Node 20 offers no
+ * option for either; streams reset by the client are budgeted in http2-session-guard.ts.
  */
 import type { ServerOptions } from 'node:http2';
 import type { ListenerLimits } from './proxy-defaults.js';
