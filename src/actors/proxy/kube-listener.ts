@@ -94,7 +94,10 @@ export class KubeListener {
       ALPNProtocols: ['h2', 'http/1.1'],
     });
     this.#tls.on('secureConnection', (tls: TLSSocket) => this.#serve(tls));
-    this.#tls.on('tlsClientError', () => {}); // a client without a valid certificate: refused, nothing to log
+    // A client without a valid certificate, or whose handshake did not finish within
+    // --request-timeout: refused, nothing to log; the socket goes at once (with a listener
+    // here, Node leaves that to us).
+    this.#tls.on('tlsClientError', (_error: Error, socket: TLSSocket) => socket.destroy());
   }
 
   /** A client's TCP connection to the kube port. */
