@@ -82,6 +82,17 @@ describe('HTTP/2 on the kube listener', { timeout: 120_000 }, () => {
     assert.equal(res.headers['content-type'], 'application/json');
   });
 
+  it('counts HTTP/2 requests and bytes in the listener\'s metrics', async () => {
+    const requests = async () =>
+      (await t.proxy.metrics.requests.get()).values.find((v) => v.metricName === 'tower_proxy_request_duration_seconds_count' && v.labels.listener === 'kubernetes' && v.labels.code === '2xx')?.value ?? 0;
+    const bytes = async () => (await t.proxy.metrics.bytes.get()).values.find((v) => v.labels.listener === 'kubernetes' && v.labels.direction === 'from_member')?.value ?? 0;
+    const before = { requests: await requests(), bytes: await bytes() };
+    const res = await h2.get(`/bytes?n=${64 * 1024}`);
+    assert.equal(res.status, 200);
+    assert.equal(await requests(), before.requests + 1);
+    assert.ok((await bytes()) - before.bytes >= 64 * 1024);
+  });
+
   it('answers 100 concurrent requests on one connection', async () => {
     const connectionsBefore = await kubeConnections(t, 'h2');
     const seenBefore = t.member.seen.length;
@@ -166,6 +177,26 @@ describe('HTTP/2 on the kube listener', { timeout: 120_000 }, () => {
       assert.match(JSON.parse(res.body.toString()).message, /for cluster another-cluster, not alpha/);
       await goaway;
       assert.equal(t.member.seen.length, seen, 'nothing reached the member');
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('HTTP/2 without an agent', { timeout: 60_000 }, () => {
+  let t: TunnelFixture;
+  before(async () => {
+    t = await startTunnelFixture();
+    await t.waitSessions(0);
+  });
+  after(() => t?.close());
+
+  it('answers 503 with a Status on the stream', async () => {
+    const client = await connectH2({ port: t.kubePort, ca: t.proxyCa, client: t.client });
+    try {
+      const res = await client.get('/version');
+      assert.equal(res.status, 503);
+      assert.match(JSON.parse(res.body.toString()).message, /cluster alpha has no connected agent/);
     } finally {
       await client.close();
     }
