@@ -14,8 +14,8 @@ export const LIMIT_FLAGS_HELP = `
                                    closed after this (default 2m)
     --http2-max-streams-per-connection N
                                    Requests (and watches) one HTTP/2 client connection of a
-                                   kube listener may have open at once; clients open another
-                                   connection beyond it (default 250, as kube-apiserver)
+                                   kube listener may have open at once; client-go opens
+                                   another connection beyond it (default 250, as kube-apiserver)
     --keepalive-interval DURATION  SSH keepalive probe of each agent after this much
                                    silence (default 10s)
     --keepalive-count N            Unanswered probes before an agent is dropped (default 2:
