@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { describeReport, type AttackReport } from '../../test/helpers/attack-report.js';
 import { channelBurst, proxyFloodsBeyondWindow, proxyStopsReadingDuringDownload } from '../../test/helpers/attacks-on-agent.js';
+import { continuationFlood, controlFlood, extendedConnect, oversizedHeaders, rapidReset, tooManyStreams } from '../../test/helpers/attacks-http2.js';
 import {
   agentFloodsBeyondWindow,
   agentStopsReadingDuringUpload,
@@ -110,6 +111,15 @@ export const ATTACKS: Readonly<Record<string, Attack>> = {
   'proxy-window-flood': onStage('sink', 'holder', (s, o) => proxyFloodsBeyondWindow(s, o.bytes)),
   'proxy-download-stall': onStage('holder', 'firehose', (s, o) => proxyStopsReadingDuringDownload(s, o.holdMs)),
   'channel-burst': onStage('holder', 'holder', (s, o) => channelBurst(s, o.channels)),
+  // HTTP/2 on a kube listener (test/hostile/http2-limits.test.ts), at the default limits.
+  'h2-streams': onWorld((w) => tooManyStreams(w, 250, 1_000)),
+  'h2-headers': onWorld((w) => oversizedHeaders(w, 65 * 1024, 148, { ackSettings: true })),
+  'h2-headers-no-ack': onWorld((w) => oversizedHeaders(w, 65 * 1024, 148, { ackSettings: false })),
+  'h2-ping-flood': onWorld((w) => controlFlood(w, 'PING', 2_000_000)),
+  'h2-settings-flood': onWorld((w) => controlFlood(w, 'SETTINGS', 2_000_000)),
+  'h2-rapid-reset': onWorld((w) => rapidReset(w, 20_000)),
+  'h2-continuation': onWorld((w) => continuationFlood(w, 10_000)),
+  'h2-extended-connect': onWorld((w) => extendedConnect(w)),
 };
 
 export async function runHostileSoak(argv: readonly string[]): Promise<number> {

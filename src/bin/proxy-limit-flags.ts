@@ -12,6 +12,10 @@ export const LIMIT_FLAGS_HELP = `
                                    beyond it new ones are refused at once (default 512)
     --client-idle-timeout DURATION Idle keep-alive clients of the cluster listeners are
                                    closed after this (default 2m)
+    --http2-max-streams-per-connection N
+                                   Requests (and watches) one HTTP/2 client connection of a
+                                   kube listener may have open at once; client-go opens
+                                   another connection beyond it (default 250, as kube-apiserver)
     --keepalive-interval DURATION  SSH keepalive probe of each agent after this much
                                    silence (default 10s)
     --keepalive-count N            Unanswered probes before an agent is dropped (default 2:
@@ -29,6 +33,7 @@ export const LIMIT_FLAGS = {
   configTimeout: { type: 'string', default: '10s' },
   maxUnauthenticated: { type: 'string', default: '512' },
   clientIdleTimeout: { type: 'string', default: '2m' },
+  http2MaxStreamsPerConnection: { type: 'string', default: '250' },
   keepaliveInterval: { type: 'string', default: '10s' },
   keepaliveCount: { type: 'string', default: '2' },
   shutdownGrace: { type: 'string', default: '10s' },
@@ -53,6 +58,7 @@ export function parseLimitFlags(f: LimitFlagValues): ParsedLimits {
       configTimeoutMs: durationFlag('config-timeout', f.configTimeout, { min: 1 }),
       maxUnauthenticated: countFlag('max-unauthenticated', f.maxUnauthenticated),
       clientIdleTimeoutMs: durationFlag('client-idle-timeout', f.clientIdleTimeout, { min: 1 }),
+      http2MaxConcurrentStreams: countFlag('http2-max-streams-per-connection', f.http2MaxStreamsPerConnection, { max: 2 ** 32 - 1 }),
       keepaliveIntervalMs: durationFlag('keepalive-interval', f.keepaliveInterval, { min: 1 }),
       keepaliveCountMax: countFlag('keepalive-count', f.keepaliveCount),
     },

@@ -26,6 +26,12 @@ export class ProxyMetrics {
     labelNames: ['direction', 'listener'] as const,
     registers: [this.registry],
   });
+  readonly clientConnections = new Counter({
+    name: 'tower_proxy_client_connections_total',
+    help: 'Client connections to the cluster listeners (on the kube listener: once TLS is done), by listener and protocol (h2, http/1.1).',
+    labelNames: ['listener', 'protocol'] as const,
+    registers: [this.registry],
+  });
   readonly requests = new Histogram({
     name: 'tower_proxy_request_duration_seconds',
     help: 'Time from a request to its response headers (or failure), by listener and status class.',

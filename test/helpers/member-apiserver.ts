@@ -24,7 +24,10 @@ export interface MemberApiserver {
   readonly seen: Array<{ path: string; authorization?: string; clientCN?: string }>;
   /** Length and sha256 of every complete `/bytes` body sent (random bytes, new each time). */
   readonly bytesSent: Array<{ length: number; sha256: string }>;
-  /** Emits 'watch-open' when a watch starts; push events with sendWatchEvent. */
+  /**
+   * Emits 'watch-open' when a watch starts (push events with sendWatchEvent), and
+   * 'bytes-cut' with the bytes sent when a `/bytes` response is closed before its end.
+   */
   readonly events: EventEmitter;
   sendWatchEvent(object: unknown): void;
   /** Open upstream sockets right now (to check nothing leaks). */
@@ -73,6 +76,7 @@ export async function startMemberApiserver(auth: 'token' | 'cert' = 'token'): Pr
         const zeros = Buffer.alloc(64 * 1024);
         const digest = createHash('sha256');
         let sent = 0;
+        res.once('close', () => sent < total && events.emit('bytes-cut', sent));
         const pump = () => {
           while (sent < total) {
             const n = Math.min(zeros.length, total - sent);

@@ -6,13 +6,11 @@
  * round-robin over the live ones (none: 503).
  *
  * Pay per use: a bound port is a plain TCP listener; the TLS and HTTP servers behind it
- * (the serving certificate, its TLS context) are made at the first connection.
+ * (the serving certificate, its TLS context) are made at the first connection. The kube
+ * listener speaks HTTP/2 and HTTP/1.1 (kube-listener.ts), the ks listener HTTP/1.1.
  */
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { createActor, toPromise, type InspectionEvent } from 'xstate';
 import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
@@ -23,9 +21,11 @@ import type { BackoffOptions } from '../../machines/backoff.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import type { IssuedCert } from '../../pki/issue.js';
 import type { ProxySession } from './proxy-session.js';
-import type { ProxyLimits } from './proxy-defaults.js';
-import { armDeadline, clearDeadline, refuseHttp } from './connection-deadline.js';
+import type { ListenerLimits } from './proxy-defaults.js';
+import { armDeadline, clearDeadline } from './connection-deadline.js';
 import { certificateBinding } from './certificate-binding.js';
+import { createHttp1Server } from './http1-server.js';
+import { KubeListener } from './kube-listener.js';
 import { admitsCluster } from '../../pki/cluster-binding.js';
 import { createReverseProxy, type Upstream } from './reverse-proxy.js';
 import { TunnelHttpAgent, TunnelHttpsAgent } from './upstream-agents.js';
@@ -46,8 +46,8 @@ export interface ClusterGatewayOptions {
   readonly inspect?: (event: InspectionEvent) => void;
   /** Told when binding fails (the error in words) and when it succeeds again (undefined). */
   readonly onBindProblem?: (clusterName: string, problem: string | undefined) => void;
-  /** Before a request head (TLS included) and between requests: see ProxyLimits. */
-  readonly limits: Pick<ProxyLimits, 'requestTimeoutMs' | 'clientIdleTimeoutMs'>;
+  /** Before a request head (TLS included), between requests, and HTTP/2's: see ProxyLimits. */
+  readonly limits: ListenerLimits;
   readonly retry?: BackoffOptions;
 }
 
@@ -68,7 +68,7 @@ export class ClusterGateway implements GatewayIo {
   #ports: NetServer[] = [];
   #pendingListen: Promise<void> | undefined;
   #turn = 0;
-  #https: Promise<HttpsServer> | undefined;
+  #kube: Promise<KubeListener> | undefined;
   #http: HttpServer | undefined;
   #proxiesMade: Record<Listener, ReturnType<typeof createReverseProxy>> | undefined;
   readonly actor;
@@ -184,7 +184,7 @@ export class ClusterGateway implements GatewayIo {
     for (const port of this.#ports) port.close(); // existing connections stay
     const idleHttp = async () => {
       this.#http?.closeIdleConnections();
-      (await this.#https?.catch(() => undefined))?.closeIdleConnections();
+      (await this.#kube?.catch(() => undefined))?.stopAccepting();
     };
     await idleHttp();
     const { kubernetes, kubesphere } = this.#proxies;
@@ -211,10 +211,10 @@ export class ClusterGateway implements GatewayIo {
     for (const socket of this.#sockets) socket.destroy();
     this.#sockets.clear();
     await Promise.all(ports.map(closeServer));
-    const https = this.#https;
-    this.#https = undefined;
+    const kube = this.#kube;
+    this.#kube = undefined;
     this.#http = undefined;
-    (await https?.catch(() => undefined))?.close();
+    (await kube?.catch(() => undefined))?.close();
     if (ports.length) this.#log.info('Cluster listeners closed');
   }
 
@@ -233,7 +233,10 @@ export class ClusterGateway implements GatewayIo {
         ['kubesphere', cluster.kubesphereAPIServerPort],
       ] as const) {
         // Kube connections wait for the TLS server (made at the first one): they start paused.
-        const server = createNetServer({ pauseOnConnect: listener === 'kubernetes' }, (socket) => this.#accept(listener, socket));
+        // No Nagle, as Node's own HTTP servers set on what they accept: a response goes out
+        // in several writes (headers at once, for watches), and Nagle held the later ones
+        // for the client's delayed ACK (about 40 ms a request on a keep-alive connection).
+        const server = createNetServer({ pauseOnConnect: listener === 'kubernetes', noDelay: true }, (socket) => this.#accept(listener, socket));
         ports.push(server);
         await listen(server, port, host);
       }
@@ -255,14 +258,15 @@ export class ClusterGateway implements GatewayIo {
     if (listener === 'kubesphere') {
       this.#http ??= this.#httpServer();
       armDeadline(socket, this.#options.limits.requestTimeoutMs);
+      this.#options.metrics?.clientConnections.inc({ listener: 'kubesphere', protocol: 'http/1.1' });
       return void this.#http.emit('connection', socket);
     }
-    this.#https ??= this.#httpsServer();
-    this.#https.then(
-      (server) => socket.destroyed || server.emit('connection', socket),
+    this.#kube ??= this.#kubeListener();
+    this.#kube.then(
+      (kube) => socket.destroyed || kube.accept(socket),
       (error: unknown) => {
         this.#log.error({ error: errorMessage(error) }, 'No serving certificate for the kube listener');
-        this.#https = undefined; // the next connection asks again
+        this.#kube = undefined; // the next connection asks again
         socket.destroy();
       },
     );
@@ -270,63 +274,30 @@ export class ClusterGateway implements GatewayIo {
 
   #httpServer(): HttpServer {
     const ks = this.#proxies.kubesphere;
-    const server = createHttpServer((req, res) => {
-      clearDeadline(req.socket);
-      ks.handleRequest(req, res);
-    });
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      clearDeadline(socket);
-      ks.handleUpgrade(req, socket, head);
-    });
-    return this.#limited(server);
-  }
-
-  async #httpsServer(): Promise<HttpsServer> {
-    const cert = await this.#options.servingCert(this.#cluster);
-    const kube = this.#proxies.kubernetes;
-    const { requestTimeoutMs } = this.#options.limits;
-    // Certificates bound to another cluster pass TLS (the same CA signed them) and are
-    // refused on their first request, with a Status that says why.
-    const refused = new WeakMap<object, string>();
-    const server = createHttpsServer(
-      {
-        cert: cert.certPem,
-        key: cert.keyPem,
-        ca: this.#options.caPem,
-        requestCert: true,
-        rejectUnauthorized: true,
-        handshakeTimeout: requestTimeoutMs,
-      },
-      (req, res) => {
+    return createHttp1Server(this.#options.limits, {
+      request: (req, res) => {
         clearDeadline(req.socket);
-        const why = refused.get(req.socket);
-        if (why) return void res.writeHead(403, { 'content-type': 'application/json', connection: 'close' }).end(forbidden(why));
-        kube.handleRequest(req, res);
+        ks.handleRequest(req, res);
       },
-    );
-    server.on('secureConnection', (tls: TLSSocket) => {
-      armDeadline(tls, requestTimeoutMs);
-      const why = this.#bindingRefusal(tls);
-      if (why) refused.set(tls, why);
+      upgrade: (req, socket, head) => {
+        clearDeadline(socket);
+        ks.handleUpgrade(req, socket, head);
+      },
     });
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      clearDeadline(socket);
-      const why = refused.get(socket);
-      if (why) return refuseHttp(socket, 403, 'Forbidden', forbidden(why), { 'content-type': 'application/json' });
-      kube.handleUpgrade(req, socket, head);
-    });
-    server.on('tlsClientError', () => {}); // a client without a valid certificate: refused, nothing to log
-    return this.#limited(server);
   }
 
-  /** Idle keep-alive connections and bad requests of a listener. */
-  #limited<T extends HttpServer | HttpsServer>(server: T): T {
-    const { requestTimeoutMs, clientIdleTimeoutMs } = this.#options.limits;
-    server.keepAliveTimeout = clientIdleTimeoutMs;
-    server.headersTimeout = requestTimeoutMs;
-    server.requestTimeout = 0; // a long upload or watch is not a slow request head
-    server.on('clientError', (_error, socket) => refuseHttp(socket, 400, 'Bad Request', 'bad request'));
-    return server;
+  async #kubeListener(): Promise<KubeListener> {
+    const cert = await this.#options.servingCert(this.#cluster);
+    const metrics = this.#options.metrics;
+    return new KubeListener({
+      cert,
+      caPem: this.#options.caPem,
+      limits: this.#options.limits,
+      proxy: this.#proxies.kubernetes,
+      refusal: (tls) => this.#bindingRefusal(tls),
+      logger: this.#log,
+      ...(metrics ? { onConnection: (protocol) => metrics.clientConnections.inc({ listener: 'kubernetes', protocol }) } : {}),
+    });
   }
 
   /** Why this client's certificate may not open this cluster, or undefined when it may. */
@@ -343,11 +314,11 @@ export class ClusterGateway implements GatewayIo {
 
   /** New hosts (or a renewed certificate): give the running TLS server the new context. */
   async #renewServingCert(): Promise<void> {
-    const pending = this.#https;
+    const pending = this.#kube;
     if (!pending) return; // made with the new hosts at the next connection
     try {
-      const [server, cert] = await Promise.all([pending, this.#options.servingCert(this.#cluster)]);
-      server.setSecureContext({ cert: cert.certPem, key: cert.keyPem, ca: this.#options.caPem });
+      const [kube, cert] = await Promise.all([pending, this.#options.servingCert(this.#cluster)]);
+      kube.setCertificate(cert);
     } catch (error) {
       this.#log.error({ error: errorMessage(error) }, 'Cannot renew the serving certificate');
     }
@@ -367,11 +338,6 @@ export class ClusterGateway implements GatewayIo {
     }
     return undefined;
   }
-}
-
-/** A Kubernetes Status for a refused certificate. */
-function forbidden(message: string): string {
-  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Forbidden', code: 403 }) + '\n';
 }
 
 function listen(server: NetServer, port: number, host: string): Promise<void> {

@@ -16,14 +16,14 @@ import type { AuthThrottle } from './auth-throttle.js';
 import { ClusterGateway } from './cluster-gateway.js';
 import { ProxySession, type SessionLimits } from './proxy-session.js';
 import type { SshEngine } from './ssh-engine.js';
-import type { ProxyLimits } from './proxy-defaults.js';
+import type { ListenerLimits } from './proxy-defaults.js';
 
 export interface ClusterServingOptions {
   readonly source: ClusterSource;
   readonly host: string;
   readonly caPem: string;
   readonly engine: SshEngine;
-  readonly limits: SessionLimits & Pick<ProxyLimits, 'requestTimeoutMs' | 'clientIdleTimeoutMs'>;
+  readonly limits: SessionLimits & ListenerLimits;
   /** Failed authentications are counted here (and slow their address down). */
   readonly throttle?: AuthThrottle;
   readonly servingCert: (cluster: ServedCluster) => Promise<IssuedCert>;

@@ -2,15 +2,11 @@
  * Reverse-proxy one listener's traffic to the member cluster through the tunnel:
  * requests stream both ways (a watch reaches the client event by event), and connection
  * upgrades (SPDY/3.1, WebSocket — kubectl exec/attach/port-forward) are spliced through.
+ * Clients speak HTTP/1.1 or HTTP/2 (each HTTP/2 stream is one request); the member is
+ * always reached over the pooled HTTP/1.1 connections of the session's agent.
  */
-import {
-  request as httpRequest,
-  type ClientRequest,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-  type ServerResponse,
-} from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import type { Agent, RequestOptions } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -46,16 +42,28 @@ export interface ReverseProxyOptions {
   readonly metrics?: ProxyMetrics;
 }
 
-// RFC 9110 §7.6.1 hop-by-hop headers, never forwarded as such.
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+/** A client's request and response, over HTTP/1.1 or as an HTTP/2 stream. */
+export type ProxiedRequest = IncomingMessage | Http2ServerRequest;
+export type ProxiedResponse = ServerResponse | Http2ServerResponse;
 
-function forwardHeaders(headers: IncomingHttpHeaders, upstream: Upstream, upgrade: boolean): OutgoingHttpHeaders {
+// RFC 9110 §7.6.1 hop-by-hop headers, never forwarded as such; and HTTP/2's own
+// (RFC 9113 §8.2.2: connection-specific fields are malformed there).
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'];
+
+/** The headers without hop-by-hop ones (and those the Connection header lists) and HTTP/2 pseudo-headers. */
+function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = { ...headers };
   const listed = String(headers.connection ?? '')
     .split(',')
     .map((h) => h.trim().toLowerCase())
     .filter(Boolean);
   for (const name of [...HOP_BY_HOP, ...listed]) delete out[name];
+  for (const name of Object.keys(out)) if (name.startsWith(':')) delete out[name];
+  return out;
+}
+
+function forwardHeaders(headers: IncomingHttpHeaders, upstream: Upstream, upgrade: boolean): OutgoingHttpHeaders {
+  const out = endToEnd(headers);
   if (upgrade) {
     out.connection = 'Upgrade';
     out.upgrade = headers.upgrade;
@@ -66,7 +74,8 @@ function forwardHeaders(headers: IncomingHttpHeaders, upstream: Upstream, upgrad
   return out;
 }
 
-function statusBody(code: number, reason: string, message: string): string {
+/** A Kubernetes Status (what kubectl and client-go show) for an error the proxy answers itself. */
+export function statusBody(code: number, reason: string, message: string): string {
   return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }) + '\n';
 }
 
@@ -86,7 +95,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     });
   };
 
-  const send = (upstream: Upstream, req: IncomingMessage, upgrade: boolean, fresh = upgrade) =>
+  const send = (upstream: Upstream, req: ProxiedRequest, upgrade: boolean, fresh = upgrade) =>
     (upstream.secure ? httpsRequest : httpRequest)({
       // An upgraded connection is consumed by the upgrade: give it a fresh stream rather
       // than a pooled keep-alive one.
@@ -97,14 +106,14 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     });
 
   const metrics = options.metrics;
-  const count = (direction: 'to_member' | 'from_member', stream: Duplex | IncomingMessage) => {
+  const count = (direction: 'to_member' | 'from_member', stream: Duplex | ProxiedRequest | IncomingMessage) => {
     if (!metrics) return;
     const counter = metrics.bytes.labels({ direction, listener: options.listener });
     stream.on('data', (chunk: Buffer) => counter.inc(chunk.length));
   };
 
-  /** Plain requests. */
-  const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
+  /** Plain requests (HTTP/1.1, or one HTTP/2 stream). */
+  const handleRequest = (req: ProxiedRequest, res: ProxiedResponse) => {
     // Latency to the response headers: a watch's length is not a request's latency.
     const endTimer = metrics?.requests.startTimer({ listener: options.listener });
     let timed = false;
@@ -115,10 +124,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     };
     res.once('close', () => headersSent(res.statusCode));
     const upstream = options.pickUpstream();
-    if (!upstream) {
-      res.writeHead(503, { 'content-type': 'application/json' }).end(statusBody(503, 'ServiceUnavailable', unavailable));
-      return;
-    }
+    if (!upstream) return respond(res, 503, { 'content-type': 'application/json' }, statusBody(503, 'ServiceUnavailable', unavailable));
     // Two failures are retried before any answer, on another connection:
     // - the channel never opened (the agent refused it, its session ended): nothing reached
     //   the member, so any request goes to another agent — the body is read only once a
@@ -147,8 +153,9 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       current.once('close', stopWatching);
       current.on('response', (upstreamRes) => {
         headersSent(upstreamRes.statusCode ?? 502);
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.headers));
-        res.flushHeaders(); // watches: the client sees the headers before the first event
+        writeHead(res, upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers), upstreamRes.statusMessage);
+        // Watches: the client sees the headers before the first event (HTTP/2's writeHead sends them).
+        if (!(res instanceof Http2ServerResponse)) res.flushHeaders();
         count('from_member', upstreamRes);
         upstreamRes.on('error', () => res.destroy());
         if (!isWatch(req.url, upstreamRes.headers['content-type'])) return void upstreamRes.pipe(res);
@@ -175,9 +182,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
           if (again) return forward(again, true);
         }
         log.warn({ method: req.method, path: pathOnly(req.url), error: error.message }, 'Upstream request failed');
-        res
-          .writeHead(502, { 'content-type': 'application/json' })
-          .end(statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`));
+        respond(res, 502, { 'content-type': 'application/json' }, statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`));
       });
       if (replayable) return void current.end();
       current.once('socket', () => {
@@ -250,12 +255,29 @@ export function createReverseProxy(options: ReverseProxyOptions) {
   return { handleRequest, handleUpgrade, idle, endInFlight };
 }
 
+export type ReverseProxy = ReturnType<typeof createReverseProxy>;
+
 /** Methods that change nothing upstream: safe to send again when a pooled connection died. */
 const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-function hasBody(req: IncomingMessage): boolean {
+function hasBody(req: ProxiedRequest): boolean {
   const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (length !== undefined) return length !== '0';
+  // HTTP/2: a body needs no length; a request without one ends with its headers.
+  if ('stream' in req) return !req.stream.endAfterHeaders;
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Response headers on either protocol (HTTP/2 has no reason phrase). */
+function writeHead(res: ProxiedResponse, code: number, headers: OutgoingHttpHeaders, reason?: string): void {
+  if (res instanceof Http2ServerResponse) res.writeHead(code, headers);
+  else if (reason) res.writeHead(code, reason, headers);
+  else res.writeHead(code, headers);
+}
+
+function respond(res: ProxiedResponse, code: number, headers: OutgoingHttpHeaders, body: string): void {
+  writeHead(res, code, headers);
+  res.end(body);
 }
 
 type CreateConnection = NonNullable<RequestOptions['createConnection']>;
@@ -264,12 +286,6 @@ type CreateConnection = NonNullable<RequestOptions['createConnection']>;
 function freshConnection(agent: Agent): CreateConnection {
   const factory = agent as unknown as { createConnection: CreateConnection };
   return ((options, callback) => factory.createConnection(options, callback)) as CreateConnection;
-}
-
-function stripHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ...headers };
-  for (const name of HOP_BY_HOP) delete out[name];
-  return out;
 }
 
 function rawHead(code: number, message: string, rawHeaders: string[], close = false): string {
