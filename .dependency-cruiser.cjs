@@ -7,7 +7,8 @@
  *   wire         src/protocol/, src/ssh/
  *   domain       src/pki/, src/kube/, src/cluster-sources/, src/metrics/, src/debug/
  *   threads      src/workers/
- *   actors       src/actors/        the machines' I/O
+ *   actors       src/actors/        the machines' I/O: agent/ and proxy/ (+ kube/) apart,
+ *                                   sharing http/ (HTTP over tunnel streams)
  *   bins         src/bin/           flags, start, signals
  *
  * A layer imports only layers below it (and its own folder). Outside the product, dev/ and
@@ -44,6 +45,27 @@ module.exports = {
       to: { circular: true },
     },
     ...layerRules,
+    {
+      name: 'agent-apart-from-proxy',
+      severity: 'error',
+      comment: 'the agent runs in member clusters: it shares src/actors/http/ (HTTP over tunnel streams) with the proxy, not the proxy itself',
+      from: { path: '^src/actors/agent/' },
+      to: { path: '^src/actors/(proxy|kube)/' },
+    },
+    {
+      name: 'proxy-apart-from-agent',
+      severity: 'error',
+      comment: 'the proxy never imports the agent (shared parts live in src/actors/http/)',
+      from: { path: '^src/actors/(proxy|kube)/' },
+      to: { path: '^src/actors/agent/' },
+    },
+    {
+      name: 'shared-http-is-shared',
+      severity: 'error',
+      comment: 'src/actors/http/ serves both sides, so it imports neither',
+      from: { path: '^src/actors/http/' },
+      to: { path: '^src/actors/(agent|proxy|kube)/' },
+    },
     {
       name: 'machines-do-no-io',
       severity: 'error',

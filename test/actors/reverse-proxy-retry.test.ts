@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Agent as HttpAgent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createReverseProxy } from '../../src/actors/proxy/reverse-proxy.js';
+import { createReverseProxy } from '../../src/actors/http/reverse-proxy.js';
 import { silentLogger } from '../../src/log.js';
 
 /** Like the tunnel agents: ignores host and port, always dials the member. */

@@ -45,7 +45,7 @@ export interface AgentOptions {
  * docs/security.md lists them).
  */
 export const AGENT_DEFAULTS = {
-  /** `--keepalive`: a frozen proxy is given up after keepalive × count (30 s). */
+  /** `--keepalive`: a frozen proxy is given up after N pings in a row went unanswered (30–40 s by default: the first ping waits for an interval of silence). */
   keepaliveMs: 10_000,
   keepaliveCountMax: 3,
   /** WebSocket + SSH handshake (Go agent: 45 s). */

@@ -12,8 +12,8 @@ import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../../log.js';
 import { parseHostPort } from '../../protocol/host-port.js';
-import { createReverseProxy, type Upstream } from '../proxy/reverse-proxy.js';
-import { socketLike, TunnelHttpsAgent } from '../proxy/upstream-agents.js';
+import { createReverseProxy, type Upstream } from '../http/reverse-proxy.js';
+import { socketLike, TunnelHttpsAgent } from '../http/upstream-agents.js';
 import type { MemberCredentials } from './member-credentials.js';
 
 export class MemberForwarder {

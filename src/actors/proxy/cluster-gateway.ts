@@ -27,8 +27,8 @@ import { certificateBinding } from './certificate-binding.js';
 import { createHttp1Server } from './http1-server.js';
 import { KubeListener } from './kube-listener.js';
 import { admitsCluster } from '../../pki/cluster-binding.js';
-import { createReverseProxy, type Upstream } from './reverse-proxy.js';
-import { TunnelHttpAgent, TunnelHttpsAgent } from './upstream-agents.js';
+import { createReverseProxy, type Upstream } from '../http/reverse-proxy.js';
+import { TunnelHttpAgent, TunnelHttpsAgent } from '../http/upstream-agents.js';
 
 /** The bind outcome "listening", beside the error strings. */
 const BOUND = '(bound)';

@@ -18,7 +18,7 @@ import { createHttp1Server } from './http1-server.js';
 import { http2ServerOptions } from './http2-options.js';
 import { guardSession } from './http2-session-guard.js';
 import type { ListenerLimits } from './proxy-defaults.js';
-import { statusBody, type ReverseProxy } from './reverse-proxy.js';
+import { statusBody, type ReverseProxy } from '../http/reverse-proxy.js';
 
 export type KubeProtocol = 'h2' | 'http/1.1';
 

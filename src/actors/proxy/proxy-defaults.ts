@@ -22,7 +22,7 @@ export interface ProxyLimits {
   /**
    * SSH keepalive: a probe after each interval of silence; an agent silent for
    * interval × (count + 1) is dropped (30 s by default), and suspect (no new requests)
-   * once a probe went unanswered for 3 s.
+   * once a probe went unanswered for 2 s (at most half an interval).
    */
   readonly keepaliveIntervalMs: number;
   readonly keepaliveCountMax: number;

@@ -19,7 +19,7 @@ import {
 import type { ChannelIo } from '../../machines/channel.js';
 import { describeAgentConfig } from '../../protocol/agent-config.js';
 import { SlotIds } from '../slot-ids.js';
-import { ChannelNotOpened } from './channel-errors.js';
+import { ChannelNotOpened } from '../http/channel-errors.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { checkConfigPayload, type AcceptedConfig, type ConfigVerdict } from './config-check.js';
 import type { SessionTransport, SshEngine } from './ssh-engine.js';
