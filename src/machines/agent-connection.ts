@@ -18,7 +18,8 @@ export type AgentConnectionEvent =
   | { type: 'ssh.ready' }
   | { type: 'config.accepted' }
   | { type: 'config.rejected'; reason: string }
-  | { type: 'session.closed'; reason: string }
+  /** `retryAfterMs`: the proxy asked us to wait this long (HTTP 429/503 `Retry-After`). */
+  | { type: 'session.closed'; reason: string; retryAfterMs?: number }
   | ChannelRequest
   | { type: 'pong' }
   | { type: 'wake' }
@@ -55,8 +56,18 @@ export interface AgentConnectionContext extends Required<AgentConnectionInput> {
   /** Consecutive failed attempts since the last accepted config. */
   readonly failures: number;
   readonly lastError: string | undefined;
+  /** The wait the proxy asked for after the last failure, if it asked (never less than the backoff). */
+  readonly retryAfterMs: number | undefined;
   /** Pings in a row without a reply. */
   readonly missedPings: number;
+}
+
+/** Longest `Retry-After` the agent honours: a proxy cannot park it for longer. */
+export const MAX_RETRY_AFTER_MS = 15 * 60_000;
+
+/** The wait before the next attempt: the backoff, or what the proxy asked for if longer. */
+export function retryDelay(context: Pick<AgentConnectionContext, 'failures' | 'backoff' | 'retryAfterMs'>): number {
+  return Math.max(backoffDelay(context.failures, context.backoff), Math.min(context.retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
 }
 
 export const agentConnectionMachine = setup({
@@ -73,7 +84,7 @@ export const agentConnectionMachine = setup({
     channel: channelMachine,
   },
   delays: {
-    retryDelay: ({ context }) => backoffDelay(context.failures, context.backoff),
+    retryDelay: ({ context }) => retryDelay(context),
     keepaliveDelay: ({ context }) => context.keepaliveMs,
   },
   guards: {
@@ -84,9 +95,10 @@ export const agentConnectionMachine = setup({
   actions: {
     recordFailure: assign({
       failures: ({ context }) => context.failures + 1,
-      lastError: (_, params: { reason: string }) => params.reason,
+      lastError: (_, params: { reason: string; retryAfterMs?: number | undefined }) => params.reason,
+      retryAfterMs: (_, params: { reason: string; retryAfterMs?: number | undefined }) => params.retryAfterMs,
     }),
-    resetFailures: assign({ failures: 0, lastError: undefined }),
+    resetFailures: assign({ failures: 0, lastError: undefined, retryAfterMs: undefined }),
     ping: sendTo('session', { type: 'ping' } satisfies AgentSessionCommand),
     /** The channels belong to the attempt that opened them: they end with it. */
     stopChannels: enqueueActions(({ self, enqueue }) => {
@@ -100,6 +112,7 @@ export const agentConnectionMachine = setup({
     backoff: input.backoff ?? DEFAULT_BACKOFF,
     failures: 0,
     lastError: undefined,
+    retryAfterMs: undefined,
     missedPings: 0,
   }),
   initial: 'session',
@@ -115,7 +128,7 @@ export const agentConnectionMachine = setup({
       on: {
         'session.closed': {
           target: 'backoff',
-          actions: { type: 'recordFailure', params: ({ event }) => ({ reason: event.reason }) },
+          actions: { type: 'recordFailure', params: ({ event }) => ({ reason: event.reason, retryAfterMs: event.retryAfterMs }) },
         },
       },
       states: {

@@ -30,6 +30,7 @@ import type { AgentOptions } from './agent-options.js';
 import { loadMemberCredentials } from './member-credentials.js';
 import { MemberForwarder } from './member-forwarder.js';
 import { proxyFromEnvironment } from './proxy-env.js';
+import { readReason, retryAfter } from './refusal-response.js';
 
 export interface ConnectionAttemptDeps {
   readonly options: AgentOptions;
@@ -47,11 +48,11 @@ export function runConnectionAttempt(
   let ws: WebSocket | undefined;
   let ssh: SshClient | undefined;
 
-  const end = (reason: string) => {
+  const end = (reason: string, retryAfterMs?: number) => {
     if (ended) return;
     ended = true;
     teardown();
-    sendBack({ type: 'session.closed', reason });
+    sendBack({ type: 'session.closed', reason, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
   };
   const teardown = () => {
     channels.clear();
@@ -95,8 +96,11 @@ export function runConnectionAttempt(
       memberTls = options.memberTls !== false && offered.includes(MEMBER_TLS);
     });
     socket.on('unexpected-response', (_req, res) => {
-      end(`proxy answered HTTP ${res.statusCode} instead of upgrading to WebSocket`);
-      res.resume();
+      // The proxy's one-line reason (a throttled address, a standby) and when to come back.
+      readReason(res).then((body) => {
+        const retryAfterMs = retryAfter(res.headers['retry-after']);
+        end(`proxy answered HTTP ${res.statusCode} instead of upgrading to WebSocket${body ? `: ${body}` : ''}`, retryAfterMs);
+      });
     });
     socket.on('error', (error) => end(`proxy connection: ${error.message}`));
     socket.on('close', () => end('proxy closed the connection'));

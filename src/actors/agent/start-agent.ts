@@ -10,8 +10,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createActor, waitFor, type SnapshotFrom } from 'xstate';
-import { agentConnectionMachine } from '../../machines/agent-connection.js';
-import { backoffDelay } from '../../machines/backoff.js';
+import { agentConnectionMachine, retryDelay } from '../../machines/agent-connection.js';
 import { tokenRotationMachine } from '../../machines/token-rotation.js';
 import { DEFAULT_KUBERNETES_PORT } from '../../protocol/constants.js';
 import { normalizeHostPort } from '../../protocol/host-port.js';
@@ -62,7 +61,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     const machine = agentConnectionMachine.provide({
       delays: {
         retryDelay: ({ context }) => {
-          const delay = backoffDelay(context.failures, context.backoff);
+          const delay = retryDelay(context);
           // The machine evaluates this delay on entering `backoff` even when it is about to
           // give up (--max-retry reached); do not announce a retry that will not happen.
           const givingUp = options.maxRetry > 0 && context.failures >= options.maxRetry;
