@@ -38,6 +38,8 @@ export interface ReverseProxyOptions {
   readonly listener: 'kubernetes' | 'kubesphere';
   /** The session to use for the next request (not one of `exclude`), or undefined when none serves. */
   readonly pickUpstream: (exclude?: ReadonlySet<Upstream>) => Upstream | undefined;
+  /** Why there is none (the 503's message); default "cluster X has no connected agent". */
+  readonly unavailable?: () => string;
   readonly logger: Logger;
   readonly metrics?: ProxyMetrics;
 }
@@ -81,7 +83,7 @@ export function statusBody(code: number, reason: string, message: string): strin
 
 export function createReverseProxy(options: ReverseProxyOptions) {
   const log = options.logger.child({ cluster: options.clusterName, listener: options.listener });
-  const unavailable = `cluster ${options.clusterName} has no connected agent`;
+  const unavailable = () => options.unavailable?.() ?? `cluster ${options.clusterName} has no connected agent`;
   /** What each request in flight does at a drain's deadline. */
   const inflight = new Set<() => void>();
   const idleWaiters = new Set<() => void>();
@@ -124,7 +126,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     };
     res.once('close', () => headersSent(res.statusCode));
     const upstream = options.pickUpstream();
-    if (!upstream) return respond(res, 503, { 'content-type': 'application/json' }, statusBody(503, 'ServiceUnavailable', unavailable));
+    if (!upstream) return respond(res, 503, { 'content-type': 'application/json' }, statusBody(503, 'ServiceUnavailable', unavailable()));
     // Two failures are retried before any answer, on another connection:
     // - the channel never opened (the agent refused it, its session ended): nothing reached
     //   the member, so any request goes to another agent — the body is read only once a
@@ -181,8 +183,10 @@ export function createReverseProxy(options: ReverseProxyOptions) {
           const again = options.pickUpstream();
           if (again) return forward(again, true);
         }
-        log.warn({ method: req.method, path: pathOnly(req.url), error: error.message }, 'Upstream request failed');
-        respond(res, 502, { 'content-type': 'application/json' }, statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`));
+        // Cut because its agent went silent: say that, not the "socket hang up" it caused.
+        const message = silenced ? new AgentWentSilent().message : error.message;
+        log.warn({ method: req.method, path: pathOnly(req.url), error: message }, 'Upstream request failed');
+        respond(res, 502, { 'content-type': 'application/json' }, statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${message}`));
       });
       if (replayable) return void current.end();
       current.once('socket', () => {
@@ -207,7 +211,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     const upstream = options.pickUpstream();
     if (!upstream) {
       socket.end(
-        rawResponse(503, 'Service Unavailable', { 'content-type': 'application/json' }, statusBody(503, 'ServiceUnavailable', unavailable)),
+        rawResponse(503, 'Service Unavailable', { 'content-type': 'application/json' }, statusBody(503, 'ServiceUnavailable', unavailable())),
       );
       return;
     }

@@ -103,6 +103,7 @@ export class ClusterGateway implements GatewayIo {
         clusterName: this.#cluster.name,
         listener,
         pickUpstream: (exclude) => this.#pick(listener, exclude),
+        unavailable: () => this.#unavailable(),
         logger: this.#options.logger,
         ...(this.#options.metrics ? { metrics: this.#options.metrics } : {}),
       });
@@ -322,6 +323,15 @@ export class ClusterGateway implements GatewayIo {
     } catch (error) {
       this.#log.error({ error: errorMessage(error) }, 'Cannot renew the serving certificate');
     }
+  }
+
+  /** The 503's message: no agent at all, or agents that went silent (suspected dead). */
+  #unavailable(): string {
+    const name = this.#cluster.name;
+    const connected = this.#sessions.size;
+    return connected === 0
+      ? `cluster ${name} has no connected agent`
+      : `cluster ${name} has no responsive agent: ${connected} connected, silent past the keepalive (suspected dead)`;
   }
 
   /**
