@@ -22,17 +22,27 @@ import { BinProcess } from '../helpers/bin-process.js';
 
 const ENV = { ...process.env, KUBERNETES_SERVICE_HOST: '', HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '' };
 
-/** A "proxy" that answers every upgrade with `answer` (raw HTTP) and counts the attempts. */
-async function refusingProxy(answer: (socket: Duplex) => void): Promise<{ server: Server; port: number; attempts: number[] }> {
-  const attempts: number[] = [];
+/**
+ * A "proxy" that answers every upgrade with `answer` (raw HTTP). Its close() destroys the
+ * upgraded sockets too: the server no longer tracks them, and one left half-open (the
+ * never-ending answer) would keep server.close() waiting for ever.
+ */
+async function refusingProxy(answer: (socket: Duplex) => void): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+  const sockets = new Set<Duplex>();
   const server = createServer((_req, res) => res.writeHead(404).end());
   server.on('upgrade', (_req, socket: Duplex) => {
-    attempts.push(performance.now());
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     answer(socket);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as AddressInfo).port, attempts };
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+  return { server, port: (server.address() as AddressInfo).port, close };
 }
 
 describe('an agent told to come back later', { timeout: 60_000 }, () => {
@@ -54,7 +64,17 @@ describe('an agent told to come back later', { timeout: 60_000 }, () => {
   const startAgent = (port: number) => {
     const agent = new BinProcess(
       process.execPath,
-      [join(PACKAGE_ROOT, 'bin', 'agent'), '--name', 'alpha', '--token', 'retry-after-token-0123456789', '--kubeconfig', kubeconfig, '--proxy-server', `http://127.0.0.1:${port}`],
+      [
+        join(PACKAGE_ROOT, 'bin', 'agent'),
+        '--name',
+        'alpha',
+        '--token',
+        'retry-after-token-0123456789',
+        '--kubeconfig',
+        kubeconfig,
+        '--proxy-server',
+        `http://127.0.0.1:${port}`,
+      ],
       { env: ENV },
     );
     cleanups.push(() => agent.stop());
@@ -67,7 +87,7 @@ describe('an agent told to come back later', { timeout: 60_000 }, () => {
         'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\ntoo many failed authentications from this address; retry in 7 s\n',
       ),
     );
-    cleanups.push(() => new Promise((resolve) => proxy.server.close(resolve)));
+    cleanups.push(proxy.close);
     const agent = startAgent(proxy.port);
     const line = await agent.waitLine((l) => l.json?.['msg'] === 'Connection error; retrying', 'the retry line');
     assert.equal(
@@ -78,11 +98,13 @@ describe('an agent told to come back later', { timeout: 60_000 }, () => {
   });
 
   it('a body that never ends does not hold the agent; an endless one is cut at a line', async () => {
-    const slow = await refusingProxy((socket) => socket.write('HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\nstandby'));
+    const slow = await refusingProxy((socket) =>
+      socket.write('HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\r\nstandby'),
+    );
     const huge = await refusingProxy((socket) =>
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n${'x'.repeat(1_000_000)}`),
     );
-    cleanups.push(() => new Promise((resolve) => slow.server.close(resolve)), () => new Promise((resolve) => huge.server.close(resolve)));
+    cleanups.push(slow.close, huge.close);
     for (const [proxy, expected] of [
       [slow, 'proxy answered HTTP 503 instead of upgrading to WebSocket: standby'],
       [huge, `proxy answered HTTP 503 instead of upgrading to WebSocket: ${'x'.repeat(512)}`],
