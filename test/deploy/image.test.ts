@@ -93,6 +93,14 @@ describeWithTool(
       assert.equal((await lstat(join(rootfs, 'app/dist/src/bin/proxy.js'))).mode & 0o022, 0, 'the app is not writable by its user');
     });
 
+    /** The resident memory of a container's process, in MB. */
+    const rssMB = async (run: PodRun): Promise<string> => {
+      const id = `${run.container.plan.hostname}-${run.container.plan.name}`;
+      const { pid } = JSON.parse(await runcCommand(['--root', join(rig.dir, 'runc-state'), 'state', id])) as { pid: number };
+      const kB = Number(/^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1]);
+      return (kB / 1000).toFixed(1);
+    };
+
     it('runs the proxy from the image as Deployment tower: in-cluster identity, leads, watches, answers its probes', async (t) => {
       proxy = await flow.start(bundle);
       const state = JSON.parse(await runcCommand(['--root', join(rig.dir, 'runc-state'), 'state', `${proxy.pod.name}-tower`])) as {
@@ -107,10 +115,12 @@ describeWithTool(
       assert.deepEqual(proxy.dropped, [], "the image's bin/proxy takes every argument of the Deployment");
     });
 
-    it('runs the agent from the image as Deployment cluster-agent in a member: it connects', async () => {
+    it('runs the agent from the image as Deployment cluster-agent in a member: it connects', async (t) => {
       await flow.createCluster('alpha');
       const agent = await flow.startAgent(member, memberObjects, 'alpha', bundle);
       assert.match(agent.container.child.output, /Connected/);
+      // The figures the manifests' resource requests are sized from.
+      t.diagnostic(`RSS connected: proxy ${await rssMB(proxy)} MB, agent ${await rssMB(agent)} MB`);
     });
 
     it('stops on SIGTERM with exit code 0', async () => {
