@@ -85,7 +85,11 @@ export async function agentFloodsBeyondWindow(world: HostileWorld, totalBytes = 
  * A valid-token agent grants the proxy a ~4 GiB window on a channel, then stops reading,
  * while a client uploads `totalBytes` through the cluster's ks port as fast as it may.
  */
-export async function agentStopsReadingDuringUpload(world: HostileWorld, totalBytes = 200 * MiB, timeoutMs = 15_000): Promise<AttackReport> {
+export async function agentStopsReadingDuringUpload(
+  world: HostileWorld,
+  totalBytes = 200 * MiB,
+  timeoutMs = 15_000,
+): Promise<AttackReport> {
   const hostile = await connectHostileAgent(world.proxyPort, world.evil);
   let uploader: Socket | undefined;
   try {
@@ -146,7 +150,13 @@ export interface FloodTarget {
  * the proxy has closed them all. Reports how many the proxy closed and when, and (for the
  * agent port) how long a good agent took to connect meanwhile.
  */
-export async function socketFloodAttack(world: HostileWorld, target: FloodTarget, kind: FloodKind, count: number, holdMs: number): Promise<AttackReport> {
+export async function socketFloodAttack(
+  world: HostileWorld,
+  target: FloodTarget,
+  kind: FloodKind,
+  count: number,
+  holdMs: number,
+): Promise<AttackReport> {
   const pid = proxyPid(world);
   const watch = await watchProc(pid);
   const baselineFds = readProcStats(pid).then((s) => s.fds);
@@ -165,6 +175,8 @@ export async function socketFloodAttack(world: HostileWorld, target: FloodTarget
       fds = (await readProcStats(pid)).fds;
     }
     const allClosedAfterS = allGone() ? (performance.now() - started) / 1000 : -1;
+    // The loop may end on the client's count with an fd sample 100 ms old: read them now.
+    fds = (await readProcStats(pid)).fds;
     const peak = await watch.stop();
     return {
       attack: `${kind} flood (${count}) on the ${target.name}`,
@@ -194,7 +206,8 @@ export async function silentSessionsAttack(world: HostileWorld, count: number, h
   try {
     const goodConnectMs = await goodAgentConnect(world);
     const deadline = Date.now() + holdMs;
-    while (sessions.closedByProxy() < sessions.established && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (sessions.closedByProxy() < sessions.established && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     const peak = await watch.stop();
     return {
       attack: `${count} SSH sessions without a config`,
