@@ -5,7 +5,9 @@
  * The server (createInspectorServer) takes no host and listens on every interface; this
  * test only ever addresses it on 127.0.0.1.
  */
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { createInspectorServer } from '@statelyai/inspect/server';
 import { WebSocket } from 'ws';
@@ -128,17 +130,14 @@ test('connectInspector sends @xstate.actor, @xstate.event and @xstate.snapshot o
   const sessionId = actor.sessionId;
 
   const mine = (all: readonly Received[]) => all.filter((m) => m.sessionId === sessionId);
-  await receiver.until(
-    (all) => {
-      const own = mine(all);
-      return (
-        own.some((m) => m.type === '@xstate.actor') &&
-        own.some((m) => m.type === '@xstate.event') &&
-        own.some((m) => m.type === '@xstate.snapshot' && m.snapshot?.value === 'closed')
-      );
-    },
-    `@xstate.actor, @xstate.event and a closed @xstate.snapshot for ${sessionId}`,
-  );
+  await receiver.until((all) => {
+    const own = mine(all);
+    return (
+      own.some((m) => m.type === '@xstate.actor') &&
+      own.some((m) => m.type === '@xstate.event') &&
+      own.some((m) => m.type === '@xstate.snapshot' && m.snapshot?.value === 'closed')
+    );
+  }, `@xstate.actor, @xstate.event and a closed @xstate.snapshot for ${sessionId}`);
 
   const own = mine(receiver.messages);
   const announced = own.find((m) => m.type === '@xstate.actor');
@@ -157,18 +156,41 @@ test('connectInspector sends @xstate.actor, @xstate.event and @xstate.snapshot o
 });
 
 test('an unreachable inspector neither blocks nor keeps the process alive after stop()', async () => {
-  const before = new Set(process.getActiveResourcesInfo());
-  const inspection = connectInspector('ws://127.0.0.1:1');
-  // Events are kept (bounded) while it is unreachable; nothing throws.
-  const io: ChannelIo = { open: async () => {}, pipe: () => () => {}, refuse: () => {} };
-  const actor = createActor(channelMachine, {
-    input: { id: 'x', target: 'a:1', allowedTargets: [], openTimeoutMs: 60_000, io },
-    inspect: inspection.inspect,
+  // In a process of its own: what keeps a process alive is whatever handle is left, and
+  // only a process that has nothing else going on can show it by exiting by itself.
+  const module = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+  const script = `
+    import { createActor } from 'xstate';
+    import { connectInspector } from ${module('../../src/actors/inspect.js')};
+    import { channelMachine } from ${module('../../src/machines/channel.js')};
+    const inspection = connectInspector('ws://127.0.0.1:1');
+    const io = { open: async () => {}, pipe: () => () => {}, refuse: () => {} };
+    // Events are kept (bounded) while the inspector is unreachable; nothing throws.
+    const actor = createActor(channelMachine, {
+      input: { id: 'x', target: 'a:1', allowedTargets: [], openTimeoutMs: 60_000, io },
+      inspect: inspection.inspect,
+    });
+    actor.start();
+    actor.stop();
+    inspection.stop();
+    process.stdout.write('stopped');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('.', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  actor.start();
-  actor.stop();
-  inspection.stop();
-  await new Promise((resolve) => setImmediate(resolve));
-  const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout' && !before.has(r));
-  assert.deepEqual(timers, [], 'no reconnect timer left behind');
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  // The reconnect delay is 5 s: a process still alive after 4 s is held by something.
+  const exit = await new Promise<number | null | 'alive'>((resolve) => {
+    const timer = setTimeout(() => resolve('alive'), 4_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+  if (exit === 'alive') child.kill('SIGKILL');
+  assert.equal(exit, 0, `the process did not end by itself after stop(): ${output}`);
+  assert.equal(output, 'stopped');
 });
