@@ -165,11 +165,13 @@ export async function socketFloodAttack(
   const flood = await socketFlood(target.port, count, kind, target.tls ? { tls: target.tls } : {});
   try {
     const goodConnectMs = target.port === world.proxyPort ? await goodAgentConnect(world) : undefined;
-    // Paused sockets (half-open) cannot see the proxy close them: its fd count can.
+    // Paused sockets (half-open) cannot see the proxy close them: its fd count can. The
+    // others see every close, and their count is the one to trust: the proxy's fds can dip
+    // for a moment while it destroys newcomers at the cap or evicts silent connections.
     const deadline = Date.now() + holdMs;
     let fds = (await readProcStats(pid)).fds;
     const baseline = await baselineFds;
-    const allGone = () => flood.closedByServer() >= flood.opened || fds <= baseline + FD_SLACK;
+    const allGone = () => (kind === 'half-open' ? fds <= baseline + FD_SLACK : flood.closedByServer() >= flood.opened);
     while (!allGone() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       fds = (await readProcStats(pid)).fds;
