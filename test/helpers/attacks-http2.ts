@@ -8,9 +8,21 @@
  */
 import { probeWhile, type AttackReport } from './attack-report.js';
 import { connectH2, type H2Client } from './h2-client.js';
-import { connectRawH2, FLAG, FRAME, frame, getFields, headerBlock, rstFrame, settingsFrame, type RawH2, type RawH2Options } from './h2-frames.js';
+import {
+  connectRawH2,
+  FLAG,
+  FRAME,
+  frame,
+  getFields,
+  headerBlock,
+  rstFrame,
+  settingsFrame,
+  type RawH2,
+  type RawH2Options,
+} from './h2-frames.js';
 import type { HostileWorld } from './hostile-world.js';
 import { watchProc } from './proc-stats.js';
+import { firstOf } from './ssh-wire.js';
 
 type Facts = Record<string, number | string | boolean>;
 
@@ -19,7 +31,12 @@ export const H2_ERROR = { NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, REF
 
 const END = FLAG.END_HEADERS | FLAG.END_STREAM;
 
-async function h2Attack(world: HostileWorld, attack: string, run: (raw: RawH2) => Promise<Facts>, rawOptions: RawH2Options = {}): Promise<AttackReport> {
+async function h2Attack(
+  world: HostileWorld,
+  attack: string,
+  run: (raw: RawH2) => Promise<Facts>,
+  rawOptions: RawH2Options = {},
+): Promise<AttackReport> {
   const pid = world.proxy.pid;
   if (pid === undefined) throw new Error('the proxy has no pid');
   const target = { port: world.good.kubePort, ca: world.ca, client: world.client };
@@ -51,12 +68,16 @@ async function h2Attack(world: HostileWorld, attack: string, run: (raw: RawH2) =
 /** Resolves when the connection is closed, or after `ms`; true if it closed. */
 async function closedWithin(raw: RawH2, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const closed = await Promise.race([raw.closed.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  const closed = await Promise.race([
+    raw.closed.then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
   clearTimeout(timer);
   return closed;
 }
 
-const count = (raw: RawH2, type: number, errorCode?: number) => raw.received.filter((f) => f.type === type && (errorCode === undefined || f.errorCode === errorCode)).length;
+const count = (raw: RawH2, type: number, errorCode?: number) =>
+  raw.received.filter((f) => f.type === type && (errorCode === undefined || f.errorCode === errorCode)).length;
 
 /** `allowed + extra` watches opened at once on one connection whose limit is `allowed`. */
 export function tooManyStreams(world: HostileWorld, allowed: number, extra: number): Promise<AttackReport> {
@@ -65,7 +86,8 @@ export function tooManyStreams(world: HostileWorld, allowed: number, extra: numb
     const onWatch = () => (watchesAtMember += 1);
     world.member.events.on('watch-open', onWatch);
     try {
-      for (let i = 0; i < allowed + extra; i++) raw.write(frame(FRAME.HEADERS, END, 1 + 2 * i, headerBlock(getFields('/api/v1/namespaces?watch=1'))));
+      for (let i = 0; i < allowed + extra; i++)
+        raw.write(frame(FRAME.HEADERS, END, 1 + 2 * i, headerBlock(getFields('/api/v1/namespaces?watch=1'))));
       await raw.waitFrame(() => count(raw, FRAME.RST_STREAM, H2_ERROR.REFUSED_STREAM) >= extra, `${extra} streams refused`);
       await raw.waitFrame(() => count(raw, FRAME.HEADERS) >= allowed, `${allowed} watches answered`);
       // A moment for anything beyond the limit to reach the member, were it let through.
@@ -83,32 +105,65 @@ export function tooManyStreams(world: HostileWorld, allowed: number, extra: numb
 }
 
 /** A header list over the byte limit (in CONTINUATION frames), one over the pair limit, then a good request on the same connection. */
-export function oversizedHeaders(world: HostileWorld, listBytes: number, pairs: number, options: { readonly ackSettings: boolean }): Promise<AttackReport> {
+export function oversizedHeaders(
+  world: HostileWorld,
+  listBytes: number,
+  pairs: number,
+  options: { readonly ackSettings: boolean },
+): Promise<AttackReport> {
   const when = options.ackSettings ? 'after the SETTINGS exchange' : 'from a client that never acknowledges SETTINGS';
-  return h2Attack(world, `a ${Math.round(listBytes / 1024)} KiB header list and one of ${pairs} fields, ${when}`, async (raw) => {
-    if (options.ackSettings) await raw.waitFrame((f) => f.type === FRAME.SETTINGS && (f.flags & FLAG.ACK) !== 0, 'the proxy to acknowledge our SETTINGS');
-    const seen = world.member.seen.length;
-    // Fields of 8 KiB (HPACK decoders refuse one field over 64 KiB outright).
-    const padding = Array.from({ length: Math.ceil(listBytes / 8192) }, (_, i): [string, string] => [`x-padding-${i}`, 'p'.repeat(8192)]);
-    const big = headerBlock([...getFields('/oversized-big'), ...padding]);
-    for (let offset = 0, first = true; offset < big.length; offset += 16_384, first = false) {
-      const last = offset + 16_384 >= big.length;
-      raw.write(frame(first ? FRAME.HEADERS : FRAME.CONTINUATION, (first ? FLAG.END_STREAM : 0) | (last ? FLAG.END_HEADERS : 0), 1, big.subarray(offset, offset + 16_384)));
-    }
-    raw.write(frame(FRAME.HEADERS, END, 3, headerBlock([...getFields('/oversized-many'), ...Array.from({ length: pairs }, (_, i): [string, string] => [`x-field-${i}`, 'v'])])));
-    raw.write(frame(FRAME.HEADERS, END, 5, headerBlock(getFields('/oversized-good'))));
-    const answer = (id: number, what: string) => raw.waitFrame((f) => f.streamId === id && (f.type === FRAME.RST_STREAM || f.type === FRAME.HEADERS), what);
-    const bigStream = await answer(1, 'an answer on the oversized stream');
-    const manyStream = await answer(3, 'an answer on the stream with many fields');
-    await raw.waitFrame((f) => f.streamId === 5 && f.type === FRAME.HEADERS, 'the good request on the same connection answered');
-    // RST_STREAM with its code, or the response headers: HTTP/2 frames carry no status we decode here.
-    const outcome = (f: { type: number; errorCode?: number }) => (f.type === FRAME.RST_STREAM ? `reset ${f.errorCode}` : 'answered');
-    return {
-      bigStream: outcome(bigStream),
-      manyFields: outcome(manyStream),
-      reachedMember: world.member.seen.filter((r, i) => i >= seen && r.path.startsWith('/oversized-')).map((r) => r.path).join(' ') || 'nothing',
-    };
-  }, options);
+  return h2Attack(
+    world,
+    `a ${Math.round(listBytes / 1024)} KiB header list and one of ${pairs} fields, ${when}`,
+    async (raw) => {
+      if (options.ackSettings)
+        await raw.waitFrame((f) => f.type === FRAME.SETTINGS && (f.flags & FLAG.ACK) !== 0, 'the proxy to acknowledge our SETTINGS');
+      const seen = world.member.seen.length;
+      // Fields of 8 KiB (HPACK decoders refuse one field over 64 KiB outright).
+      const padding = Array.from({ length: Math.ceil(listBytes / 8192) }, (_, i): [string, string] => [`x-padding-${i}`, 'p'.repeat(8192)]);
+      const big = headerBlock([...getFields('/oversized-big'), ...padding]);
+      for (let offset = 0, first = true; offset < big.length; offset += 16_384, first = false) {
+        const last = offset + 16_384 >= big.length;
+        raw.write(
+          frame(
+            first ? FRAME.HEADERS : FRAME.CONTINUATION,
+            (first ? FLAG.END_STREAM : 0) | (last ? FLAG.END_HEADERS : 0),
+            1,
+            big.subarray(offset, offset + 16_384),
+          ),
+        );
+      }
+      raw.write(
+        frame(
+          FRAME.HEADERS,
+          END,
+          3,
+          headerBlock([
+            ...getFields('/oversized-many'),
+            ...Array.from({ length: pairs }, (_, i): [string, string] => [`x-field-${i}`, 'v']),
+          ]),
+        ),
+      );
+      raw.write(frame(FRAME.HEADERS, END, 5, headerBlock(getFields('/oversized-good'))));
+      const answer = (id: number, what: string) =>
+        raw.waitFrame((f) => f.streamId === id && (f.type === FRAME.RST_STREAM || f.type === FRAME.HEADERS), what);
+      const bigStream = await answer(1, 'an answer on the oversized stream');
+      const manyStream = await answer(3, 'an answer on the stream with many fields');
+      await raw.waitFrame((f) => f.streamId === 5 && f.type === FRAME.HEADERS, 'the good request on the same connection answered');
+      // RST_STREAM with its code, or the response headers: HTTP/2 frames carry no status we decode here.
+      const outcome = (f: { type: number; errorCode?: number }) => (f.type === FRAME.RST_STREAM ? `reset ${f.errorCode}` : 'answered');
+      return {
+        bigStream: outcome(bigStream),
+        manyFields: outcome(manyStream),
+        reachedMember:
+          world.member.seen
+            .filter((r, i) => i >= seen && r.path.startsWith('/oversized-'))
+            .map((r) => r.path)
+            .join(' ') || 'nothing',
+      };
+    },
+    options,
+  );
 }
 
 /**
@@ -131,7 +186,13 @@ export function controlFlood(world: HostileWorld, kind: 'PING' | 'SETTINGS', fra
       if (!raw.write(batch)) stalled = !(await drained(raw, 2_000));
     }
     const closed = raw.socket.destroyed || (!stalled && (await closedWithin(raw, 2_000)));
-    return { framesSent: sent, sentMB: Math.round(raw.sent() / 1024 / 102.4) / 10, closed, stalled, afterMs: Math.round(performance.now() - started) };
+    return {
+      framesSent: sent,
+      sentMB: Math.round(raw.sent() / 1024 / 102.4) / 10,
+      closed,
+      stalled,
+      afterMs: Math.round(performance.now() - started),
+    };
   });
 }
 
@@ -187,11 +248,17 @@ export function continuationFlood(world: HostileWorld, frames: number): Promise<
     const piece = frame(FRAME.CONTINUATION, 0, 1, headerBlock([['x-more', 'm'.repeat(1_000)]]));
     let sent = 0;
     for (; sent < frames && !raw.socket.destroyed; sent++) {
-      raw.write(piece);
+      // Only what the proxy's side takes counts: frames queued in this process while the
+      // proxy was about to close would say nothing about the proxy.
+      if (!raw.write(piece)) {
+        await firstOf(raw.socket, ['drain', 'close'], 5_000);
+        if (raw.socket.writableNeedDrain) break;
+      }
       if (sent % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
     }
     // nghttp2 ends the header block after a few CONTINUATION frames; the GOAWAY may be lost
-    // with the socket, so what counts is that the connection closed long before the end.
+    // with the socket, so what counts is that the connection closed long before the end
+    // (the kernel's buffers on both sides take a few thousand frames first).
     return { framesSent: sent, closed: await closedWithin(raw, 5_000) };
   });
 }
@@ -209,7 +276,10 @@ export function extendedConnect(world: HostileWorld): Promise<AttackReport> {
     ];
     raw.write(frame(FRAME.HEADERS, FLAG.END_HEADERS, 1, headerBlock(fields)));
     raw.write(frame(FRAME.HEADERS, END, 3, headerBlock(getFields('/version'))));
-    const answer = await raw.waitFrame((f) => f.streamId === 1 && (f.type === FRAME.RST_STREAM || f.type === FRAME.HEADERS), 'an answer to the extended CONNECT');
+    const answer = await raw.waitFrame(
+      (f) => f.streamId === 1 && (f.type === FRAME.RST_STREAM || f.type === FRAME.HEADERS),
+      'an answer to the extended CONNECT',
+    );
     await raw.waitFrame((f) => f.streamId === 3 && f.type === FRAME.HEADERS, 'the good request on the same connection answered');
     return {
       connectReset: answer.type === FRAME.RST_STREAM ? (answer.errorCode ?? -1) : 'answered',
