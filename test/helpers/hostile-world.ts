@@ -6,9 +6,8 @@
  * `close()` stops every process and server it started.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer, request as httpRequest, type Server as HttpServer } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagedChild } from '../../dev/demo/child.js';
@@ -18,6 +17,7 @@ import { ADMIN_CLIENT, createSelfSignedCa, importCa, issueClientCert, type CaPem
 import { freePort } from './free-port.js';
 import { MEMBER_TOKEN, startMemberApiserver, type MemberApiserver } from './member-apiserver.js';
 import { clusterYaml } from './tunnel-fixture.js';
+import { startKsStandIn } from './ks-stand-in.js';
 
 export interface WorldCluster {
   readonly name: string;
@@ -231,26 +231,4 @@ function memberKubeconfig(member: MemberApiserver): string {
     'current-context: member',
     '',
   ].join('\n');
-}
-
-/** ks-apiserver stand-in: a small JSON answer to anything; request bodies are read and dropped. */
-async function startKsStandIn(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: HttpServer = createHttpServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ks: true, path: req.url })));
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }

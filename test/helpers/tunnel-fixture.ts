@@ -5,9 +5,8 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { EventEmitter } from 'node:events';
-import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from 'xstate';
@@ -21,6 +20,7 @@ import { openClusterFile } from '../../src/cluster-sources/cluster-file.js';
 import { freePort } from './free-port.js';
 import { MEMBER_TOKEN, startMemberApiserver, type MemberApiserver } from './member-apiserver.js';
 import { nextEvent, until } from './wait.js';
+import { startKsStandIn } from './ks-stand-in.js';
 
 export const CLUSTER = 'alpha';
 export const CLUSTER_TOKEN = 'cluster-token-0123456789abcdef';
@@ -103,7 +103,7 @@ async function buildTunnelFixture(options: FixtureOptions, started: Array<() => 
   started.push(() => rm(dir, { recursive: true, force: true }));
   const member = await startMemberApiserver(options.memberAuth ?? 'token');
   started.push(() => member.close());
-  const ks = await startKsServer();
+  const ks = await startKsStandIn();
   started.push(() => ks.close());
   const proxyCa = await createSelfSignedCa({ commonName: 'tower-proxy-ca' });
   const client = await issueClientCert(await importCa(proxyCa), { commonName: 'kubernetes-admin', organizations: ['system:masters'] });
@@ -311,25 +311,4 @@ export function memberKubeconfigYaml(member: MemberApiserver, auth: 'token' | 'c
     'current-context: member',
     '',
   ].join('\n');
-}
-
-/** Plain-HTTP stand-in for ks-apiserver: answers with the path and Authorization it saw. */
-async function startKsServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: HttpServer = createHttpServer((req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ks: true, path: req.url, authorization: req.headers.authorization ?? null }));
-  });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : 0,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }

@@ -9,7 +9,7 @@ import { createConnection, createServer, type AddressInfo, type Server, type Soc
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedChild } from '../../../dev/demo/child.js';
-import type { SandboxConfig } from './sandbox.js';
+import { joinSockets, type SandboxConfig } from './sandbox.js';
 
 const SANDBOX = join(fileURLToPath(new URL('.', import.meta.url)), 'sandbox.js');
 
@@ -19,17 +19,6 @@ export interface Route {
   readonly port: number;
   /** Opens the connection it leads to. */
   readonly connect: () => Socket;
-}
-
-function pipeBoth(a: Socket, b: Socket): void {
-  a.pipe(b);
-  b.pipe(a);
-  const end = () => {
-    a.destroy();
-    b.destroy();
-  };
-  a.on('error', end).on('close', end);
-  b.on('error', end).on('close', end);
 }
 
 /** A listener whose connections are tracked, so that closing it ends them too. */
@@ -78,7 +67,7 @@ export class PodNetwork {
     const outbound = await Promise.all(
       routes.map(async (route, i) => {
         const socket = join(dir, `${name}-out-${i}.sock`);
-        const relay = new Relay((client) => pipeBoth(client, route.connect()));
+        const relay = new Relay((client) => joinSockets(client, route.connect()));
         relays.push(relay);
         await relay.listen(socket);
         return { host: route.host, port: route.port, socket };
@@ -117,7 +106,7 @@ export class PodNetwork {
 
   /** A 127.0.0.1 listener that leads to `port` inside the pod (like `kubectl port-forward`). */
   async expose(port: number): Promise<number> {
-    const relay = new Relay((client) => pipeBoth(client, this.connect(port)));
+    const relay = new Relay((client) => joinSockets(client, this.connect(port)));
     this.#relays.push(relay);
     await relay.listen(0, '127.0.0.1');
     return (relay.server.address() as AddressInfo).port;

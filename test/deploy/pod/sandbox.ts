@@ -21,7 +21,8 @@ export interface SandboxConfig {
 /** Longest first line an inbound connection may send. */
 const MAX_HEADER = 16;
 
-function join(a: Socket, b: Socket): void {
+/** Pipe two sockets into each other; either one ending or failing ends both. */
+export function joinSockets(a: Socket, b: Socket): void {
   a.pipe(b);
   b.pipe(a);
   const end = () => {
@@ -48,7 +49,7 @@ function inboundConnection(client: Socket): void {
     const upstream = createConnection({ host: '127.0.0.1', port });
     const rest = header.subarray(nl + 1);
     if (rest.length) upstream.write(rest);
-    join(client, upstream);
+    joinSockets(client, upstream);
     client.resume();
   };
   client.on('data', onData);
@@ -70,7 +71,7 @@ function listen(server: Server, target: { host: string; port: number } | string)
 async function main(config: SandboxConfig): Promise<void> {
   const servers: Server[] = [];
   for (const route of config.outbound) {
-    const server = createServer((client) => join(client, createConnection(route.socket)));
+    const server = createServer((client) => joinSockets(client, createConnection(route.socket)));
     servers.push(server);
     await listen(server, route);
   }
