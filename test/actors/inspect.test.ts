@@ -5,13 +5,13 @@
  * The server (createInspectorServer) takes no host and listens on every interface; this
  * test only ever addresses it on 127.0.0.1.
  */
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { createInspectorServer } from '@statelyai/inspect/server';
 import { WebSocket } from 'ws';
 import { createActor, waitFor } from 'xstate';
+import { ManagedChild } from '../../dev/demo/child.js';
 import { connectInspector } from '../../src/actors/inspect.js';
 import { freePort } from '../helpers/free-port.js';
 import { channelMachine, type ChannelIo } from '../../src/machines/channel.js';
@@ -175,22 +175,17 @@ test('an unreachable inspector neither blocks nor keeps the process alive after 
     inspection.stop();
     process.stdout.write('stopped');
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+  const child = new ManagedChild({
+    name: 'a process with an unreachable inspector',
+    command: process.execPath,
+    args: ['--input-type=module', '-e', script],
     cwd: fileURLToPath(new URL('.', import.meta.url)),
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   // The reconnect delay is 5 s: a process still alive after 4 s is held by something.
-  const exit = await new Promise<number | null | 'alive'>((resolve) => {
-    const timer = setTimeout(() => resolve('alive'), 4_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-  if (exit === 'alive') child.kill('SIGKILL');
-  assert.equal(exit, 0, `the process did not end by itself after stop(): ${output}`);
-  assert.equal(output, 'stopped');
+  let timer: NodeJS.Timeout | undefined;
+  const exit = await Promise.race([child.exited, new Promise<'alive'>((resolve) => (timer = setTimeout(() => resolve('alive'), 4_000)))]);
+  clearTimeout(timer);
+  await child.stop(0);
+  assert.deepEqual(exit, { code: 0, signal: null }, `the process did not end by itself after stop(): ${child.output}`);
+  assert.equal(child.output, 'stopped');
 });

@@ -1,14 +1,13 @@
 /**
  * Plain-HTTP stand-in for ks-apiserver on 127.0.0.1: reads and drops any request body,
- * then answers with the path and the Authorization header it saw. close() destroys the
+ * then answers with the path and the Authorization header it saw. close() ends the
  * connections still open, so it never waits on a client.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 export async function startKsStandIn(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => {
+  const server = createServer((req, res) => {
     req.resume();
     req.on('end', () =>
       res
@@ -16,16 +15,13 @@ export async function startKsStandIn(): Promise<{ port: number; close(): Promise
         .end(JSON.stringify({ ks: true, path: req.url, authorization: req.headers.authorization ?? null })),
     );
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
