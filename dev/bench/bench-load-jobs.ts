@@ -6,6 +6,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { h2Rps, watches, type H2RpsResult, type WatchesResult } from './bench-load-h2.js';
 import { percentile } from './bench-stats.js';
 import type { LoadControl, LoadTarget } from './bench-load-target.js';
@@ -20,8 +21,12 @@ export type LoadJob =
       readonly count: number;
       readonly warmup: number;
       readonly timeoutMs: number;
-      /** One keep-alive connection for all requests instead of a new connection each. */
-      readonly keepAlive?: boolean;
+      /**
+       * What a request reuses of the one before: nothing (a new connection and a full TLS
+       * handshake each, the default), its TLS session (a new connection that resumes it, as
+       * a returning client whose TLS library keeps sessions), or its connection (keep-alive).
+       */
+      readonly reuse?: Reuse;
     }
   /** One GET of a body far larger than needed, read until told to stop (or `maxMs`). */
   | { readonly kind: 'stream'; readonly target: LoadTarget; readonly maxMs: number; readonly timeoutMs: number }
@@ -44,7 +49,18 @@ export interface BulkResult {
   /** CPU seconds this client used for the transfer (TLS, HTTP parsing). */
   readonly cpuSeconds: number;
 }
-export interface LatencyResult { readonly kind: 'latency'; readonly count: number; readonly errors: number; readonly firstError?: string; readonly p50Ms: number; readonly p99Ms: number; readonly meanMs: number }
+export type Reuse = 'nothing' | 'tls-session' | 'connection';
+export interface LatencyResult {
+  readonly kind: 'latency';
+  readonly count: number;
+  readonly errors: number;
+  readonly firstError?: string;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly meanMs: number;
+  /** Measured requests whose new TLS connection resumed a session. */
+  readonly resumed: number;
+}
 export interface RpsResult { readonly kind: 'rps'; readonly requests: number; readonly errors: number; readonly firstError?: string; readonly seconds: number; readonly rps: number }
 export interface StreamResult { readonly kind: 'stream'; readonly bytes: number; readonly seconds: number; readonly mbPerSecond: number }
 export type LoadResult = BulkResult | LatencyResult | RpsResult | StreamResult | H2RpsResult | WatchesResult;
@@ -63,7 +79,7 @@ export async function runLoadJob(job: LoadJob, control: LoadControl): Promise<Lo
     case 'watches':
       return watches(job.target, job.count, job.protocol, job.timeoutMs, control);
     case 'latency':
-      return latency(job.target, job.count, job.warmup, job.timeoutMs, job.keepAlive ?? false);
+      return latency(job.target, job.count, job.warmup, job.timeoutMs, job.reuse ?? 'nothing');
     case 'rps':
       return rps(job.target, job.concurrency, job.durationMs, job.warmupMs, job.timeoutMs);
   }
@@ -74,6 +90,8 @@ interface Fetched {
   readonly bytes: number;
   /** performance.now() when the response headers arrived. */
   readonly headersAt: number;
+  /** The TLS connection it came on resumed a session. */
+  readonly resumed: boolean;
 }
 
 function get(target: LoadTarget, agent: HttpAgent | false, timeoutMs: number): Promise<Fetched> {
@@ -92,9 +110,10 @@ function get(target: LoadTarget, agent: HttpAgent | false, timeoutMs: number): P
   return new Promise((resolve, reject) => {
     const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
       const headersAt = performance.now();
+      const resumed = secure && (res.socket as TLSSocket).isSessionReused();
       let bytes = 0;
       res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, headersAt }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, headersAt, resumed }));
       res.on('error', reject);
     });
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer from ${url.host} within ${timeoutMs} ms`)));
@@ -127,8 +146,9 @@ async function bulk(target: LoadTarget, timeoutMs: number): Promise<BulkResult> 
   };
 }
 
-async function latency(target: LoadTarget, count: number, warmup: number, timeoutMs: number, keepAlive: boolean): Promise<LatencyResult> {
-  const agent = keepAlive ? agentFor(target, 1) : false;
+async function latency(target: LoadTarget, count: number, warmup: number, timeoutMs: number, reuse: Reuse): Promise<LatencyResult> {
+  // Node's HTTPS agent keeps the TLS sessions of the hosts it reached (maxCachedSessions).
+  const agent = reuse === 'connection' ? agentFor(target, 1) : reuse === 'tls-session' ? new HttpsAgent({ keepAlive: false, maxCachedSessions: 1 }) : false;
   try {
     return await latencyOn(target, agent, count, warmup, timeoutMs);
   } finally {
@@ -139,13 +159,16 @@ async function latency(target: LoadTarget, count: number, warmup: number, timeou
 async function latencyOn(target: LoadTarget, agent: HttpAgent | false, count: number, warmup: number, timeoutMs: number): Promise<LatencyResult> {
   const times: number[] = [];
   let errors = 0;
+  let resumed = 0;
   let firstError: string | undefined;
   for (let i = 0; i < warmup + count; i++) {
     const started = performance.now();
     try {
       const result = await get(target, agent, timeoutMs);
       if (result.status !== 200) throw new Error(`HTTP ${result.status}`);
-      if (i >= warmup) times.push(performance.now() - started);
+      if (i < warmup) continue;
+      times.push(performance.now() - started);
+      if (result.resumed) resumed += 1;
     } catch (error) {
       firstError ??= error instanceof Error ? error.message : String(error);
       if (i >= warmup) errors += 1;
@@ -154,7 +177,7 @@ async function latencyOn(target: LoadTarget, agent: HttpAgent | false, count: nu
   if (times.length === 0) throw new Error(`every request to ${target.url} failed: ${firstError}`);
   times.sort((a, b) => a - b);
   const mean = times.reduce((sum, t) => sum + t, 0) / times.length;
-  return { kind: 'latency', count: times.length, errors, ...(firstError ? { firstError } : {}), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), meanMs: mean };
+  return { kind: 'latency', count: times.length, errors, ...(firstError ? { firstError } : {}), p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), meanMs: mean, resumed };
 }
 
 async function stream(target: LoadTarget, maxMs: number, control: LoadControl): Promise<StreamResult> {

@@ -45,7 +45,7 @@ export async function runFairnessPhase(env: BenchEnv, options: FairnessOptions):
           target: { ...target, url: `${target.url}/version` },
           count: options.requests,
           warmup: 20,
-          keepAlive: true,
+          reuse: 'connection',
           timeoutMs: 120_000,
         });
       const idle = await gets();

@@ -6,7 +6,7 @@
  */
 import type { BenchEnv, ProxyChild } from './bench-env.js';
 import { EldProbe, type EldReading } from './bench-eld.js';
-import type { BulkResult, LatencyResult, LoadTarget, RpsResult } from './bench-load-jobs.js';
+import type { BulkResult, LatencyResult, LoadTarget, Reuse, RpsResult } from './bench-load-jobs.js';
 import { runLoad } from './bench-load-run.js';
 import { cpuSeconds } from './bench-proc.js';
 import { targets, waitTunnel, type Paths } from './bench-tunnel.js';
@@ -43,6 +43,13 @@ export interface TransferRun {
   readonly bulkKs?: BulkRun;
   readonly eldBulk?: EldReading;
   readonly latency?: { readonly direct: LatencyResult; readonly tunnel: LatencyResult };
+  /**
+   * Where the tunnel's new-connection latency goes: the member directly with a client
+   * certificate (what the tunnel's clients present, and the proxy verifies); and returning
+   * clients that resume their TLS session, through the tunnel and to the member with its certificate.
+   */
+  readonly latencyCert?: { readonly direct: LatencyResult };
+  readonly latencyResumed?: { readonly direct: LatencyResult; readonly tunnel: LatencyResult };
   /** The same on the plain-HTTP ks path (no TLS handshake per request). */
   readonly latencyKs?: { readonly direct: LatencyResult; readonly tunnel: LatencyResult };
   readonly rps?: { readonly direct: RpsResult; readonly tunnel: RpsResult };
@@ -75,8 +82,8 @@ export async function runTransferPhase(env: BenchEnv, options: TransferOptions):
         );
       }
       if (options.small) {
-        const latency = (target: LoadTarget) =>
-          runLoad<LatencyResult>(env.children, { kind: 'latency', target: version(target), count: options.latencyCount, warmup: 20, timeoutMs: 120_000 });
+        const latency = (target: LoadTarget, reuse: Reuse = 'nothing') =>
+          runLoad<LatencyResult>(env.children, { kind: 'latency', target: version(target), count: options.latencyCount, warmup: 20, reuse, timeoutMs: 120_000 });
         const rps = (target: LoadTarget) =>
           runLoad<RpsResult>(env.children, {
             kind: 'rps',
@@ -87,13 +94,18 @@ export async function runTransferPhase(env: BenchEnv, options: TransferOptions):
             timeoutMs: options.rpsDurationMs + 30_000,
           });
         result.latency = { direct: await latency(paths.kube.direct), tunnel: await latency(paths.kube.tunnel) };
+        result.latencyCert = { direct: await latency(paths.kube.directCert) };
+        result.latencyResumed = { direct: await latency(paths.kube.directCert, 'tls-session'), tunnel: await latency(paths.kube.tunnel, 'tls-session') };
         result.latencyKs = { direct: await latency(paths.ks.direct), tunnel: await latency(paths.ks.tunnel) };
         result.rps = { direct: await rps(paths.kube.direct), tunnel: await rps(paths.kube.tunnel) };
         options.log(
           `run ${run} small: p50 ${result.latency.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latency.direct.p50Ms.toFixed(2)}),` +
             ` p99 ${result.latency.tunnel.p99Ms.toFixed(2)} ms (direct ${result.latency.direct.p99Ms.toFixed(2)}),` +
             ` ${result.rps.tunnel.rps.toFixed(0)} req/s (direct ${result.rps.direct.rps.toFixed(0)});` +
-            ` ks p50 ${result.latencyKs.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latencyKs.direct.p50Ms.toFixed(2)})`,
+            ` ks p50 ${result.latencyKs.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latencyKs.direct.p50Ms.toFixed(2)});` +
+            ` direct with a client certificate p50 ${result.latencyCert.direct.p50Ms.toFixed(2)} ms;` +
+            ` TLS session resumed p50 ${result.latencyResumed.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latencyResumed.direct.p50Ms.toFixed(2)}),` +
+            ` resumed ${result.latencyResumed.tunnel.resumed}/${result.latencyResumed.tunnel.count} (direct ${result.latencyResumed.direct.resumed}/${result.latencyResumed.direct.count})`,
         );
       }
       runs.push(result);
@@ -109,7 +121,7 @@ async function bulk(
   env: BenchEnv,
   proxy: ProxyChild,
   agentPid: number,
-  path: Paths['kube'],
+  path: Paths['ks'],
   bytes: number,
   around: (during: () => Promise<void>) => Promise<void> = (during) => during(),
 ): Promise<BulkRun> {

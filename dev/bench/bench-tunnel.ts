@@ -55,7 +55,8 @@ export async function startTunnel(env: BenchEnv, options: TunnelStart): Promise<
 }
 
 export interface Paths {
-  readonly kube: { readonly direct: LoadTarget; readonly tunnel: LoadTarget };
+  /** `directCert`: the member directly, authenticated with a client certificate as the tunnel's clients are. */
+  readonly kube: { readonly direct: LoadTarget; readonly directCert: LoadTarget; readonly tunnel: LoadTarget };
   readonly ks: { readonly direct: LoadTarget; readonly tunnel: LoadTarget };
 }
 
@@ -64,6 +65,7 @@ export function targets(env: BenchEnv, cluster: BenchCluster): Paths {
   return {
     kube: {
       direct: { url: `https://${HOST}:${upstream.kubePort}`, ca: upstream.memberCa.certPem, headers: { authorization: `Bearer ${upstream.bearerToken}` } },
+      directCert: { url: `https://${HOST}:${upstream.kubePort}`, ca: upstream.memberCa.certPem, cert: upstream.memberClient.certPem, key: upstream.memberClient.keyPem },
       tunnel: { url: `https://${HOST}:${cluster.kubePort}`, ca: proxyCa.certPem, cert: client.certPem, key: client.keyPem },
     },
     ks: {

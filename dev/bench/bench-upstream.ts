@@ -1,6 +1,7 @@
 /**
  * The upstreams a benchmark measures against, on 127.0.0.1: an HTTPS "member apiserver"
- * (its own CA, requires `Authorization: Bearer <token>`), the same apiserver on a second
+ * (its own CA; admits `Authorization: Bearer <token>` or a client certificate its CA signed,
+ * and asks every client for a certificate, as a kube-apiserver does), the same apiserver on a second
  * port speaking HTTP/2 and HTTP/1.1 (ALPN h2, http/1.1; as a real kube-apiserver does),
  * and a plain-HTTP ks-apiserver stand-in. All serve `GET /bytes?n=N` (N bytes, streamed
  * with backpressure), a 1 KiB `GET /version` and `GET /watch` (one watch event at once,
@@ -11,7 +12,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as NetServer, Socket } from 'node:net';
-import { createSelfSignedCa, importCa, issueServingCert, type CaPem } from '../../src/pki/index.js';
+import type { TLSSocket } from 'node:tls';
+import { createSelfSignedCa, importCa, issueClientCert, issueServingCert, type CaPem, type IssuedCert } from '../../src/pki/index.js';
 
 /** Size of the `/version` body: the "1 KB GET" of the benchmark. */
 export const SMALL_BODY_BYTES = 1024;
@@ -30,12 +32,16 @@ export interface BenchUpstream {
   openConnections(): { readonly kube: number; readonly ks: number; readonly kubeH2: number };
   readonly memberCa: CaPem;
   readonly bearerToken: string;
+  /** Signed by the member CA: a client that authenticates to the kube port with a certificate instead of the token. */
+  readonly memberClient: IssuedCert;
   close(): Promise<void>;
 }
 
 export async function startBenchUpstream(): Promise<BenchUpstream> {
   const memberCa = await createSelfSignedCa({ commonName: 'bench-member-ca' });
-  const serving = await issueServingCert(await importCa(memberCa), { hosts: ['127.0.0.1'] });
+  const memberIssuer = await importCa(memberCa);
+  const serving = await issueServingCert(memberIssuer, { hosts: ['127.0.0.1'] });
+  const memberClient = await issueClientCert(memberIssuer, { commonName: 'bench-member-admin', organizations: ['system:masters'] });
   const bearerToken = randomBytes(24).toString('hex');
   const versionBody = versionJson();
 
@@ -60,7 +66,9 @@ export async function startBenchUpstream(): Promise<BenchUpstream> {
   };
 
   const withToken = handle((req) => req.headers.authorization === `Bearer ${bearerToken}`);
-  const kube = createHttpsServer({ cert: serving.certPem, key: serving.keyPem }, withToken);
+  const withTokenOrCert = handle((req) => req.headers.authorization === `Bearer ${bearerToken}` || (req.socket as TLSSocket).authorized);
+  // Asks for a certificate and verifies one if given (a token client sends none and pays nothing for it).
+  const kube = createHttpsServer({ cert: serving.certPem, key: serving.keyPem, ca: memberCa.certPem, requestCert: true, rejectUnauthorized: false }, withTokenOrCert);
   // The HTTP/2 compatibility API has the methods the handler uses (writeHead, write, end, drain, close).
   const kubeH2 = createSecureServer({ cert: serving.certPem, key: serving.keyPem, allowHTTP1: true }, (req: Http2ServerRequest, res: Http2ServerResponse) =>
     withToken(req as unknown as IncomingMessage, res as unknown as ServerResponse),
@@ -74,6 +82,7 @@ export async function startBenchUpstream(): Promise<BenchUpstream> {
     openConnections: () => ({ kube: closers[0].connections(), ks: closers[1].connections(), kubeH2: closers[2].connections() }),
     memberCa,
     bearerToken,
+    memberClient,
     close: async () => void (await Promise.all(closers.map((c) => c.close()))),
   };
 }

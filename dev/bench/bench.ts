@@ -200,6 +200,17 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
     figures.push(
       figure({ key: 'small.p50Ms', label: '1 KB GET p50, new TLS conn each, kube', unit: 'ms', runs: t.map((r) => r.latency?.tunnel.p50Ms), direct: t.map((r) => r.latency?.direct.p50Ms) }),
       figure({ key: 'small.p99Ms', label: '1 KB GET p99, new TLS conn each, kube', unit: 'ms', runs: t.map((r) => r.latency?.tunnel.p99Ms), direct: t.map((r) => r.latency?.direct.p99Ms) }),
+      figure({ key: 'small.cert.p50Ms', label: '1 KB GET p50, new TLS conn, direct w/ client cert', unit: 'ms', runs: t.map((r) => r.latency?.tunnel.p50Ms), direct: t.map((r) => r.latencyCert?.direct.p50Ms) }),
+      figure({ key: 'small.cert.p99Ms', label: '1 KB GET p99, new TLS conn, direct w/ client cert', unit: 'ms', runs: t.map((r) => r.latency?.tunnel.p99Ms), direct: t.map((r) => r.latencyCert?.direct.p99Ms) }),
+      figure({ key: 'small.resumed.p50Ms', label: '1 KB GET p50, TLS session resumed, kube', unit: 'ms', runs: t.map((r) => r.latencyResumed?.tunnel.p50Ms), direct: t.map((r) => r.latencyResumed?.direct.p50Ms) }),
+      figure({ key: 'small.resumed.p99Ms', label: '1 KB GET p99, TLS session resumed, kube', unit: 'ms', runs: t.map((r) => r.latencyResumed?.tunnel.p99Ms), direct: t.map((r) => r.latencyResumed?.direct.p99Ms) }),
+      figure({
+        key: 'small.resumed.percent',
+        label: 'new TLS conns that resumed a session, kube',
+        unit: '%',
+        runs: t.map((r) => r.latencyResumed && (100 * r.latencyResumed.tunnel.resumed) / r.latencyResumed.tunnel.count),
+        direct: t.map((r) => r.latencyResumed && (100 * r.latencyResumed.direct.resumed) / r.latencyResumed.direct.count),
+      }),
       figure({ key: 'small.ks.p50Ms', label: '1 KB GET p50, new conn each, ks HTTP', unit: 'ms', runs: t.map((r) => r.latencyKs?.tunnel.p50Ms), direct: t.map((r) => r.latencyKs?.direct.p50Ms) }),
       figure({ key: 'small.ks.p99Ms', label: '1 KB GET p99, new conn each, ks HTTP', unit: 'ms', runs: t.map((r) => r.latencyKs?.tunnel.p99Ms), direct: t.map((r) => r.latencyKs?.direct.p99Ms) }),
       figure({ key: 'small.rps', label: `1 KB GET, ${opts.concurrency} keep-alive clients, kube`, unit: 'req/s', runs: t.map((r) => r.rps?.tunnel.rps), direct: t.map((r) => r.rps?.direct.rps) }),

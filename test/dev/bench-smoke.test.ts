@@ -36,13 +36,15 @@ test('bench --quick --only small --json prints one JSON object with numeric figu
   const result = JSON.parse(stdout) as BenchJson;
   assert.deepEqual(result.meta.errors, []);
   assert.deepEqual(result.meta.phases, ['small']);
-  for (const key of ['small.p50Ms', 'small.p99Ms', 'small.rps']) {
+  for (const key of ['small.p50Ms', 'small.p99Ms', 'small.rps', 'small.cert.p50Ms', 'small.resumed.p50Ms']) {
     const f = result.figures[key];
     assert.ok(f, `figure ${key} missing`);
     assert.equal(typeof f.ours, 'number', `${key}.ours`);
     assert.equal(typeof f.direct, 'number', `${key}.direct`);
     assert.ok(f.ours! > 0 && f.direct! > 0, `${key} is positive`);
   }
+  // The returning client's figure is one only if its connections did resume.
+  assert.deepEqual([result.figures['small.resumed.percent']?.ours, result.figures['small.resumed.percent']?.direct], [100, 100]);
 });
 
 test('bench --only footprint reads the proxy RSS with 0 and 20 configured clusters through the probe', { timeout: LIMIT_MS + 5_000 }, async () => {

@@ -10,7 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Kubectl } from '../../dev/demo/kubectl.js';
@@ -54,7 +55,41 @@ describe('[cert binding wiring — lead] a kubeconfig of one cluster used on ano
     assert.equal(await statusWith(world, certs.good), 200);
     assert.equal(await statusWith(world, world.client), 200);
   });
+
+  // A returning client may resume its TLS session (no certificate is sent again): the
+  // binding is read from the session's certificate, so resuming changes nothing.
+  it('a resumed TLS session keeps its certificate: `good` resumes and is served, `evil` resumes and is still refused', async () => {
+    const seen = world.member.seen.length;
+    for (const [name, expected] of [['good', 200], ['evil', 403]] as const) {
+      const agent = new HttpsAgent({ keepAlive: false, maxCachedSessions: 4 });
+      try {
+        const first = await getVia(world, certs[name], agent);
+        const second = await getVia(world, certs[name], agent);
+        assert.deepEqual([first, second], [{ status: expected, resumed: false }, { status: expected, resumed: true }], name);
+      } finally {
+        agent.destroy();
+      }
+    }
+    assert.equal(world.member.seen.length, seen + 2, 'only the two requests of `good` reached the member');
+  });
 });
+
+/** GET /version on `good`'s kube listener over a new connection of `agent` (which keeps TLS sessions). */
+function getVia(world: HostileWorld, cert: IssuedCert, agent: HttpsAgent): Promise<{ status: number; resumed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port: world.good.kubePort, path: '/version', agent, ca: world.ca.certPem, cert: cert.certPem, key: cert.keyPem, timeout: 5_000 },
+      (res) => {
+        const resumed = (res.socket as TLSSocket).isSessionReused();
+        res.resume();
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, resumed }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** GET /version on `good`'s kube listener with `cert`: the HTTP status, or 'refused' (TLS or connection refused). */
 function statusWith(world: HostileWorld, cert: IssuedCert): Promise<number | 'refused'> {

@@ -86,6 +86,7 @@ export function runConnectionAttempt(
       perMessageDeflate: false,
       maxPayload: MAX_WS_MESSAGE_BYTES,
       finishRequest: acceptMissingSubprotocol,
+      generateMask: zeroMask,
       ...(viaProxy ? { agent: viaProxy.agent } : {}),
     });
     ws = socket;
@@ -190,4 +191,16 @@ function acceptMissingSubprotocol(req: ClientRequest): void {
     if (res.headers['sec-websocket-protocol'] === undefined) res.headers['sec-websocket-protocol'] = SUBPROTOCOL;
   });
   req.end();
+}
+
+/**
+ * RFC 6455 has a client mask every frame with a random key so that a script cannot choose
+ * the bytes an intermediary sees. What the agent sends is SSH: ssh2's identification and
+ * key-exchange packets, then ciphertext; nobody chooses those bytes, so the key protects
+ * nothing here. An all-zero key keeps the frames valid (marked masked, any server reads
+ * them) and lets ws skip a copy and an XOR pass per byte here and the unmasking pass on
+ * our proxy: agent CPU per GB 2.89 → 2.63 s (bench, 3 interleaved pairs; docs/protocol.md).
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
 }
