@@ -156,8 +156,10 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       current.on('response', (upstreamRes) => {
         headersSent(upstreamRes.statusCode ?? 502);
         writeHead(res, upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers), upstreamRes.statusMessage);
-        // Watches: the client sees the headers before the first event (HTTP/2's writeHead sends them).
-        if (!(res instanceof Http2ServerResponse)) res.flushHeaders();
+        // A body that may wait (a watch, `logs -f`: no length) must not hold the headers back
+        // (HTTP/2's writeHead sends them at once). With a length they leave with the first
+        // bytes: one TLS record and one write per small response instead of two.
+        if (!(res instanceof Http2ServerResponse) && upstreamRes.headers['content-length'] === undefined) res.flushHeaders();
         count('from_member', upstreamRes);
         upstreamRes.on('error', () => res.destroy());
         if (!isWatch(req.url, upstreamRes.headers['content-type'])) return void upstreamRes.pipe(res);
