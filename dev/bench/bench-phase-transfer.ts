@@ -9,7 +9,7 @@ import { EldProbe, type EldReading } from './bench-eld.js';
 import type { BulkResult, LatencyResult, LoadTarget, Reuse, RpsResult } from './bench-load-jobs.js';
 import { runLoad } from './bench-load-run.js';
 import { cpuSeconds } from './bench-proc.js';
-import { targets, waitTunnel, type Paths } from './bench-tunnel.js';
+import { targets, waitTunnel, type PathPair } from './bench-tunnel.js';
 
 export interface TransferOptions {
   readonly runs: number;
@@ -121,7 +121,7 @@ async function bulk(
   env: BenchEnv,
   proxy: ProxyChild,
   agentPid: number,
-  path: Paths['ks'],
+  path: PathPair,
   bytes: number,
   around: (during: () => Promise<void>) => Promise<void> = (during) => during(),
 ): Promise<BulkRun> {

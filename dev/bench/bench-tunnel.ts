@@ -54,10 +54,16 @@ export async function startTunnel(env: BenchEnv, options: TunnelStart): Promise<
   };
 }
 
+/** One path to the member: through the tunnel, and directly. */
+export interface PathPair {
+  readonly direct: LoadTarget;
+  readonly tunnel: LoadTarget;
+}
+
 export interface Paths {
   /** `directCert`: the member directly, authenticated with a client certificate as the tunnel's clients are. */
-  readonly kube: { readonly direct: LoadTarget; readonly directCert: LoadTarget; readonly tunnel: LoadTarget };
-  readonly ks: { readonly direct: LoadTarget; readonly tunnel: LoadTarget };
+  readonly kube: PathPair & { readonly directCert: LoadTarget };
+  readonly ks: PathPair;
 }
 
 export function targets(env: BenchEnv, cluster: BenchCluster): Paths {

@@ -74,8 +74,8 @@ describe('[cert binding wiring — lead] a kubeconfig of one cluster used on ano
   });
 });
 
-/** GET /version on `good`'s kube listener over a new connection of `agent` (which keeps TLS sessions). */
-function getVia(world: HostileWorld, cert: IssuedCert, agent: HttpsAgent): Promise<{ status: number; resumed: boolean }> {
+/** GET /version on `good`'s kube listener with `cert`, over a new connection of `agent` (false: no agent, no kept sessions). */
+function getVia(world: HostileWorld, cert: IssuedCert, agent: HttpsAgent | false): Promise<{ status: number; resumed: boolean }> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
       { host: '127.0.0.1', port: world.good.kubePort, path: '/version', agent, ca: world.ca.certPem, cert: cert.certPem, key: cert.keyPem, timeout: 5_000 },
@@ -93,16 +93,8 @@ function getVia(world: HostileWorld, cert: IssuedCert, agent: HttpsAgent): Promi
 
 /** GET /version on `good`'s kube listener with `cert`: the HTTP status, or 'refused' (TLS or connection refused). */
 function statusWith(world: HostileWorld, cert: IssuedCert): Promise<number | 'refused'> {
-  return new Promise((resolve) => {
-    const req = httpsRequest(
-      { host: '127.0.0.1', port: world.good.kubePort, path: '/version', agent: false, ca: world.ca.certPem, cert: cert.certPem, key: cert.keyPem, timeout: 5_000 },
-      (res) => {
-        res.resume();
-        res.once('end', () => resolve(res.statusCode === 403 || res.statusCode === 401 ? 'refused' : (res.statusCode ?? 0)));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve('refused'));
-    req.end();
-  });
+  return getVia(world, cert, false).then(
+    ({ status }) => (status === 403 || status === 401 ? 'refused' : status),
+    () => 'refused' as const,
+  );
 }

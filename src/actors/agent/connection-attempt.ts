@@ -199,7 +199,7 @@ function acceptMissingSubprotocol(req: ClientRequest): void {
  * key-exchange packets, then ciphertext; nobody chooses those bytes, so the key protects
  * nothing here. An all-zero key keeps the frames valid (marked masked, any server reads
  * them) and lets ws skip a copy and an XOR pass per byte here and the unmasking pass on
- * our proxy: agent CPU per GB 2.89 → 2.63 s (bench, 3 interleaved pairs; docs/protocol.md).
+ * our proxy: agent CPU per GB 2.91 → 2.60 s (bench medians, 3 interleaved pairs; docs/protocol.md).
  */
 function zeroMask(mask: Buffer): void {
   mask.fill(0);
