@@ -6,79 +6,21 @@
  * not hold the agent: it reads one line's worth.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
-import { PACKAGE_ROOT } from '../../dev/demo/paths.js';
-import { startDevCluster, type DevCluster } from '../../devcluster/index.js';
+import { describe, it } from 'node:test';
 import { MAX_RETRY_AFTER_MS, retryDelay } from '../../src/machines/agent-connection.js';
 import { retryAfter } from '../../src/actors/agent/refusal-response.js';
 import { DEFAULT_BACKOFF } from '../../src/machines/backoff.js';
-import { BinProcess } from '../helpers/bin-process.js';
-
-const ENV = { ...process.env, KUBERNETES_SERVICE_HOST: '', HTTP_PROXY: '', HTTPS_PROXY: '', http_proxy: '', https_proxy: '' };
-
-/**
- * A "proxy" that answers every upgrade with `answer` (raw HTTP). Its close() destroys the
- * upgraded sockets too: the server no longer tracks them, and one left half-open (the
- * never-ending answer) would keep server.close() waiting for ever.
- */
-async function refusingProxy(answer: (socket: Duplex) => void): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
-  const sockets = new Set<Duplex>();
-  const server = createServer((_req, res) => res.writeHead(404).end());
-  server.on('upgrade', (_req, socket: Duplex) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    answer(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const close = () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const socket of sockets) socket.destroy();
-    });
-  return { server, port: (server.address() as AddressInfo).port, close };
-}
+import { binAgentStand, upgradeStandIn } from '../helpers/bin-agent-stand.js';
 
 describe('an agent told to come back later', { timeout: 60_000 }, () => {
-  let dir: string;
-  let member: DevCluster;
-  let kubeconfig: string;
-  const cleanups: Array<() => Promise<unknown> | void> = [];
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tower-retry-after-'));
-    member = await startDevCluster({ name: 'member' });
-    kubeconfig = await member.writeKubeconfig(join(dir, 'member.kubeconfig'));
-  });
-  after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
-    await member?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  const startAgent = (port: number) => {
-    const agent = new BinProcess(
-      process.execPath,
-      [
-        join(PACKAGE_ROOT, 'bin', 'agent'),
-        '--name',
-        'alpha',
-        '--token',
-        'retry-after-token-0123456789',
-        '--kubeconfig',
-        kubeconfig,
-        '--proxy-server',
-        `http://127.0.0.1:${port}`,
-      ],
-      { env: ENV },
-    );
-    cleanups.push(() => agent.stop());
-    return agent;
+  const stand = binAgentStand('tower-retry-after-');
+  const startAgent = (port: number) => stand.startAgent(port, 'retry-after-token-0123456789');
+  /** A "proxy" that answers every upgrade with `answer` (raw HTTP). */
+  const refusingProxy = async (answer: (socket: Duplex) => void) => {
+    const proxy = await upgradeStandIn(answer);
+    stand.cleanup(proxy.close);
+    return proxy;
   };
 
   it('429 with Retry-After: the reason is logged and the next attempt waits at least that long', async () => {
@@ -87,7 +29,6 @@ describe('an agent told to come back later', { timeout: 60_000 }, () => {
         'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\ntoo many failed authentications from this address; retry in 7 s\n',
       ),
     );
-    cleanups.push(proxy.close);
     const agent = startAgent(proxy.port);
     const line = await agent.waitLine((l) => l.json?.['msg'] === 'Connection error; retrying', 'the retry line');
     assert.equal(
@@ -104,7 +45,6 @@ describe('an agent told to come back later', { timeout: 60_000 }, () => {
     const huge = await refusingProxy((socket) =>
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n${'x'.repeat(1_000_000)}`),
     );
-    cleanups.push(slow.close, huge.close);
     for (const [proxy, expected] of [
       [slow, 'proxy answered HTTP 503 instead of upgrading to WebSocket: standby'],
       [huge, `proxy answered HTTP 503 instead of upgrading to WebSocket: ${'x'.repeat(512)}`],
