@@ -25,8 +25,9 @@ export interface MemberApiserver {
   /** Length and sha256 of every complete `/bytes` body sent (random bytes, new each time). */
   readonly bytesSent: Array<{ length: number; sha256: string }>;
   /**
-   * Emits 'watch-open' when a watch starts (push events with sendWatchEvent), and
-   * 'bytes-cut' with the bytes sent when a `/bytes` response is closed before its end.
+   * Emits 'watch-open' when a watch starts (push events with sendWatchEvent), 'watch-closed'
+   * when one ends, and 'bytes-cut' with the bytes sent when a `/bytes` response is closed
+   * before its end.
    */
   readonly events: EventEmitter;
   sendWatchEvent(object: unknown): void;
@@ -96,7 +97,10 @@ export async function startMemberApiserver(auth: 'token' | 'cert' = 'token'): Pr
         res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
         res.flushHeaders();
         watchers.add(res);
-        res.on('close', () => watchers.delete(res));
+        res.on('close', () => {
+          watchers.delete(res);
+          events.emit('watch-closed');
+        });
         events.emit('watch-open');
       } else {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');

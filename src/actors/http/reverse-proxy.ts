@@ -138,6 +138,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     const tried = new Set<Upstream>();
     let replayed = false;
     let upstreamReq: ClientRequest;
+    let upstreamResponse: IncomingMessage | undefined;
     const forward = (target: Upstream, fresh: boolean) => {
       tried.add(target);
       const current = send(target, req, false, fresh);
@@ -154,6 +155,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       current.once('response', stopWatching);
       current.once('close', stopWatching);
       current.on('response', (upstreamRes) => {
+        upstreamResponse = upstreamRes;
         headersSent(upstreamRes.statusCode ?? 502);
         writeHead(res, upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers), upstreamRes.statusMessage);
         // A body that may wait (a watch, `logs -f`: no length) must not hold the headers back
@@ -197,8 +199,12 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       });
     };
     // A client that goes away mid-request or mid-response releases the upstream stream.
+    // Judged by the member's response: an HTTP/2 response reset with nothing queued (a
+    // quiet watch) says writableFinished too. One that arrived whole is drained instead,
+    // so its connection goes back to the pool.
     res.on('close', () => {
-      if (!res.writableFinished) upstreamReq.destroy();
+      if (upstreamResponse?.complete) upstreamResponse.resume();
+      else upstreamReq.destroy();
     });
     // At a drain's deadline a watch ends cleanly; anything else still running is cut.
     let endAtDeadline: () => void = () => void res.destroy();
