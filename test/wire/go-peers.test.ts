@@ -9,12 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { startAgent, type AgentHandle } from '../../src/actors/agent/start-agent.js';
 import type { AgentOptions } from '../../src/actors/agent/agent-options.js';
@@ -147,6 +148,8 @@ describeWithTool('wire compatibility with Go x/crypto/ssh and gorilla/websocket 
   let memberKubePort: number;
   let memberKs: Server;
   let memberKsPort: number;
+  /** Requests the member ks-apiserver holds at /hold. */
+  const held = new EventEmitter();
 
   before(async () => {
     const built = buildGoPeers(go.version!);
@@ -164,6 +167,10 @@ describeWithTool('wire compatibility with Go x/crypto/ssh and gorilla/websocket 
     });
     // The member ks-apiserver: plain HTTP.
     memberKs = createHttpServer((req, res) => {
+      if (req.url === '/hold') {
+        // Answered when the test says so (the answer function is the event's argument).
+        return void held.emit('request', (text: string) => res.writeHead(200, { 'content-type': 'text/plain' }).end(text));
+      }
       if (req.url?.startsWith('/blob')) {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BLOB.length) });
         return void res.end(BLOB);
@@ -245,8 +252,11 @@ describeWithTool('wire compatibility with Go x/crypto/ssh and gorilla/websocket 
       });
     });
 
+    // Every test's Go agents stop when it ends, passed or failed: a failure must not leave
+    // a session that the next test's sessionsGone() waits for.
+    afterEach(() => Promise.all(started.splice(0).map((p) => p.stop())));
+
     after(async () => {
-      await Promise.all(started.map((p) => p.stop()));
       await proxy?.stop();
       await clusters?.close();
     });
@@ -340,6 +350,21 @@ describeWithTool('wire compatibility with Go x/crypto/ssh and gorilla/websocket 
       await sessionsGone();
     });
 
+    test('a stall of our own event loop does not make a live Go agent look silent', async () => {
+      await connectedGoAgent();
+      const arrived = once(held, 'request') as Promise<[(text: string) => void]>;
+      const reply = request({ port: ksPort, path: '/hold' });
+      const [answer] = await arrived;
+      // Blocked far past the 150 ms of silence an agent is given here: what the agent sent
+      // meanwhile waits unread, and the silence check runs (timers) before it is read (poll).
+      const stalledUntil = performance.now() + 1_000;
+      while (performance.now() < stalledUntil);
+      answer('answered after the stall');
+      const { status, text } = await reply;
+      assert.equal(status, 200, text);
+      assert.equal(text, 'answered after the stall');
+    });
+
     test('a Go agent offering only the 2019 x/crypto algorithms (the Go tower\'s first go.mod) connects and serves', async () => {
       const agent = await connectedGoAgent('--legacy-algorithms');
       const ks = await request({ port: ksPort, path: '/kapis/legacy' });
@@ -389,9 +414,9 @@ describeWithTool('wire compatibility with Go x/crypto/ssh and gorilla/websocket 
       kubeconfig = await writeKubeconfig('member-kubeconfig.json');
     });
 
-    after(async () => {
-      await Promise.all(agents.map((a) => a.stop()));
-      await Promise.all(processes.map((p) => p.stop()));
+    afterEach(async () => {
+      await Promise.all(agents.splice(0).map((a) => a.stop()));
+      await Promise.all(processes.splice(0).map((p) => p.stop()));
     });
 
     const goProxy = async (...extra: string[]) => {

@@ -23,6 +23,7 @@ import { ChannelNotOpened } from '../http/channel-errors.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { checkConfigPayload, type AcceptedConfig, type ConfigVerdict } from './config-check.js';
 import type { SessionTransport, SshEngine } from './ssh-engine.js';
+import { readUntil } from './loop-clock.js';
 
 export interface SessionLimits {
   readonly handshakeTimeoutMs: number;
@@ -124,11 +125,12 @@ export class ProxySession implements SessionIo {
     return this.#openChannels;
   }
   /**
-   * Suspected dead: silent for longer than a keepalive interval and a probe's reply. New
+   * Suspected dead: silent for longer than a keepalive interval and a probe's reply, up to
+   * the last moment we were reading (loop-clock.ts: our own stall is not its silence). New
    * requests go to another agent (or get a 503) instead of waiting for this one.
    */
   get suspect(): boolean {
-    return performance.now() - this.#lastHeard > this.#suspectAfterMs;
+    return readUntil() - this.#lastHeard > this.#suspectAfterMs;
   }
 
   /** Silence after which the agent is suspect: a keepalive interval and a probe's reply. */
