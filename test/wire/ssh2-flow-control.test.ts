@@ -228,4 +228,40 @@ describe('ssh2 patch: flow control', { timeout: 60_000 }, () => {
     assert.equal(error.reason, 4);
     assert.match(error.message, /agent has 3 channels open, its limit/);
   });
+
+  // docs/ssh2-patch.md, "Fairness between channels": what a bulk channel may have in
+  // flight is a queue the other channels' bytes wait behind.
+  it('while another channel moves data, a bulk channel is re-granted about one round trip; alone, its whole window', async () => {
+    const p = await sshPair();
+    const conn = p.conn as unknown as { _towerMinRtt?: number };
+    // The server times a ping when the connection is ready: the path's round trip.
+    for (let i = 0; i < 500 && conn._towerMinRtt === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(conn._towerMinRtt !== undefined, 'no round trip measured at ready');
+    const cap = Math.max(256 * 1024, 128 * 1024 * conn._towerMinRtt);
+    /** The window the server grants the bulk channel, sampled after 4 MiB arrived (its first grant used up). */
+    const grantedDuring = async (chatty: boolean) => {
+      const bulk = await p.channel();
+      const other = await p.channel();
+      other.server.resume();
+      const chatter = chatty ? setInterval(() => other.client.write(Buffer.alloc(1024)), 5) : undefined;
+      let received = 0;
+      let largest = 0;
+      bulk.server.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > 4 * MiB) largest = Math.max(largest, (bulk.server as unknown as { incoming: { window: number } }).incoming.window);
+      });
+      const done = new Promise((resolve) => bulk.server.once('end', resolve));
+      payload(12 * MiB).stream().pipe(bulk.client);
+      try {
+        await done;
+      } finally {
+        clearInterval(chatter);
+      }
+      return largest;
+    };
+    const contended = await grantedDuring(true);
+    const alone = await grantedDuring(false);
+    assert.ok(contended <= cap, `granted ${contended} bytes while another channel was active (cap ${cap})`);
+    assert.ok(alone >= MiB, `granted only ${alone} bytes to a transfer alone`);
+  });
 });
