@@ -233,35 +233,36 @@ describe('ssh2 patch: flow control', { timeout: 60_000 }, () => {
   // flight is a queue the other channels' bytes wait behind.
   it('while another channel moves data, a bulk channel is re-granted about one round trip; alone, its whole window', async () => {
     const p = await sshPair();
-    const conn = p.conn as unknown as { _towerMinRtt?: number };
-    // The server times a ping when the connection is ready: the path's round trip.
-    for (let i = 0; i < 500 && conn._towerMinRtt === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-    assert.ok(conn._towerMinRtt !== undefined, 'no round trip measured at ready');
-    const cap = Math.max(256 * 1024, 128 * 1024 * conn._towerMinRtt);
-    /** The window the server grants the bulk channel, sampled after 4 MiB arrived (its first grant used up). */
-    const grantedDuring = async (chatty: boolean) => {
+    // The path's smallest round trip, pinned to a LAN's (the server's own ping at ready can
+    // time tens of ms on a loaded machine): the contended cap is then 256 KiB.
+    Object.assign(p.conn, { _towerMinRtt: 1 });
+    const cap = 256 * 1024;
+    /** The bulk channel's window at each chunk after its first 4 MiB (its first grant used up). */
+    const windowsDuring = async (contender: boolean) => {
       const bulk = await p.channel();
       const other = await p.channel();
       other.server.resume();
-      const chatter = chatty ? setInterval(() => other.client.write(Buffer.alloc(1024)), 5) : undefined;
       let received = 0;
-      let largest = 0;
+      const windows: number[] = [];
       bulk.server.on('data', (chunk: Buffer) => {
         received += chunk.length;
-        if (received > 4 * MiB) largest = Math.max(largest, (bulk.server as unknown as { incoming: { window: number } }).incoming.window);
+        if (received > 4 * MiB) windows.push((bulk.server as unknown as { incoming: { window: number } }).incoming.window);
       });
-      const done = new Promise((resolve) => bulk.server.once('end', resolve));
+      const done = [new Promise((resolve) => bulk.server.once('end', resolve))];
       payload(12 * MiB).stream().pipe(bulk.client);
-      try {
-        await done;
-      } finally {
-        clearInterval(chatter);
+      // Another transfer all along: a stall of this process cannot make it look idle for long.
+      if (contender) {
+        done.push(new Promise((resolve) => other.server.once('end', resolve)));
+        payload(12 * MiB).stream().pipe(other.client);
       }
-      return largest;
+      await Promise.all(done);
+      return windows.sort((a, b) => a - b);
     };
-    const contended = await grantedDuring(true);
-    const alone = await grantedDuring(false);
-    assert.ok(contended <= cap, `granted ${contended} bytes while another channel was active (cap ${cap})`);
-    assert.ok(alone >= MiB, `granted only ${alone} bytes to a transfer alone`);
+    const contended = await windowsDuring(true);
+    const alone = await windowsDuring(false);
+    // The median: one whole grant may go through before the other transfer's first bytes.
+    const median = contended[Math.floor(contended.length / 2)]!;
+    assert.ok(median <= cap, `bulk channel's window ${median} bytes (median) while another channel moved data (cap ${cap})`);
+    assert.ok(alone.at(-1)! >= MiB, `granted only ${alone.at(-1)} bytes to a transfer alone`);
   });
 });
