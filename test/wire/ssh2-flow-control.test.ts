@@ -234,9 +234,9 @@ describe('ssh2 patch: flow control', { timeout: 60_000 }, () => {
   it('while another channel moves data, a bulk channel is re-granted about one round trip; alone, its whole window', async () => {
     const p = await sshPair();
     // The path's smallest round trip, pinned to a LAN's (the server's own ping at ready can
-    // time tens of ms on a loaded machine): the contended cap is then 256 KiB.
+    // time tens of ms on a loaded machine): the contended cap is then 128 KiB.
     Object.assign(p.conn, { _towerMinRtt: 1 });
-    const cap = 256 * 1024;
+    const cap = 128 * 1024;
     /** The bulk channel's window at each chunk after its first 4 MiB (its first grant used up). */
     const windowsDuring = async (contender: boolean) => {
       const bulk = await p.channel();
