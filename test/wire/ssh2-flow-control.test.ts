@@ -248,19 +248,27 @@ describe('ssh2 patch: flow control', { timeout: 60_000 }, () => {
         received += chunk.length;
         if (received > 4 * MiB) windows.push((bulk.server as unknown as { incoming: { window: number } }).incoming.window);
       });
-      const done = [new Promise((resolve) => bulk.server.once('end', resolve))];
-      payload(12 * MiB).stream().pipe(bulk.client);
-      // Another transfer all along: a stall of this process cannot make it look idle for long.
+      // The other transfer runs first and all along (until the bulk one is over, at most
+      // 256 MiB): the bulk channel's bytes always arrive beside it.
+      let bulkOver = false;
+      const otherOver = new Promise((resolve) => other.server.once('end', resolve));
       if (contender) {
-        done.push(new Promise((resolve) => other.server.once('end', resolve)));
-        payload(12 * MiB).stream().pipe(other.client);
+        const chunk = Buffer.alloc(64 * 1024, 7);
+        Readable.from((function* () {
+          for (let i = 0; i < 4096 && !bulkOver; i++) yield chunk;
+        })()).pipe(other.client);
+        await nextEvent(other.server, 'data', 'the other transfer to arrive');
       }
-      await Promise.all(done);
+      const done = new Promise((resolve) => bulk.server.once('end', resolve));
+      payload(12 * MiB).stream().pipe(bulk.client);
+      await done;
+      bulkOver = true;
+      if (contender) await otherOver;
       return windows.sort((a, b) => a - b);
     };
     const contended = await windowsDuring(true);
     const alone = await windowsDuring(false);
-    // The median: one whole grant may go through before the other transfer's first bytes.
+    // The median: a stall of this process longer than the contention memory may let a whole grant through.
     const median = contended[Math.floor(contended.length / 2)]!;
     assert.ok(median <= cap, `bulk channel's window ${median} bytes (median) while another channel moved data (cap ${cap})`);
     assert.ok(alone.at(-1)! >= MiB, `granted only ${alone.at(-1)} bytes to a transfer alone`);
