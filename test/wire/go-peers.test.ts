@@ -28,10 +28,10 @@ import { openClusterFile } from '../../src/cluster-sources/cluster-file.js';
 import type { ClusterSource } from '../../src/cluster-sources/cluster-source.js';
 import { clusterObject, yamlStream } from '../cluster-sources/fixtures.js';
 import { describeWithTool } from '../helpers/external-tool.js';
+import { freePort } from '../helpers/free-port.js';
 import {
   buildGoPeers,
   detectGo,
-  freePorts,
   PeerProcess,
   waitForSnapshot,
   withTimeout,
@@ -231,9 +231,8 @@ describeWithTool('wire compatibility with Go x/crypto/ssh and gorilla/websocket 
     before(async () => {
       proxyCa = await createSelfSignedCa({ commonName: 'tower-proxy-ca' });
       client = await issueClientCert(await importCa(proxyCa), ADMIN_CLIENT);
-      const ports = await freePorts(2);
-      kubePort = ports[0]!;
-      ksPort = ports[1]!;
+      kubePort = await freePort();
+      ksPort = await freePort();
       const file = join(dir, 'clusters.yaml');
       await writeFile(
         file,
