@@ -251,8 +251,9 @@ describe('ssh2 patch: flow control', { timeout: 60_000 }, () => {
       // The other transfer runs first and all along (until the bulk one is over, at most
       // 256 MiB): the bulk channel's bytes always arrive beside it.
       let bulkOver = false;
-      const otherOver = new Promise((resolve) => other.server.once('end', resolve));
+      let otherOver: Promise<unknown> | undefined;
       if (contender) {
+        otherOver = new Promise((resolve) => other.server.once('end', resolve));
         const chunk = Buffer.alloc(64 * 1024, 7);
         Readable.from((function* () {
           for (let i = 0; i < 4096 && !bulkOver; i++) yield chunk;
@@ -263,7 +264,7 @@ describe('ssh2 patch: flow control', { timeout: 60_000 }, () => {
       payload(12 * MiB).stream().pipe(bulk.client);
       await done;
       bulkOver = true;
-      if (contender) await otherOver;
+      await otherOver;
       return windows.sort((a, b) => a - b);
     };
     const contended = await windowsDuring(true);
