@@ -14,6 +14,7 @@ import { createSelfSignedCa, importCa, issueClientCert, type CaPem, type IssuedC
 import { BenchChildren, type BenchChild } from './bench-children.js';
 import { inspectorUrl } from './bench-inspector.js';
 import { Probe, probeSpawn } from './bench-probe-client.js';
+import { DEFAULT_SETTLE_MS } from './bench-memory.js';
 import { startBenchUpstream, type BenchUpstream } from './bench-upstream.js';
 import { NODE_FLAGS } from '../../src/bin/node-flags.js';
 
@@ -79,6 +80,8 @@ export interface BenchEnv {
   readonly proxyNodeArgs: readonly string[];
   /** Extra node flags for every agent child. */
   readonly agentNodeArgs: readonly string[];
+  /** How long a memory reading waits for V8 to settle the child's heap (bench-memory.ts); 0: not at all. */
+  readonly settleMs: number;
   ports(n: number): Promise<number[]>;
   clusters(prefix: string, n: number): Promise<BenchCluster[]>;
   writeClusters(file: string, clusters: readonly BenchCluster[]): Promise<string>;
@@ -93,7 +96,9 @@ export interface BenchEnv {
 const PORT_LOW = 20_000;
 const PORT_HIGH = 32_000;
 
-export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[]; agentNodeArgs?: readonly string[]; keep?: boolean } = {}): Promise<BenchEnv> {
+export async function createBenchEnv(
+  options: { proxyNodeArgs?: readonly string[]; agentNodeArgs?: readonly string[]; keep?: boolean; settleMs?: number } = {},
+): Promise<BenchEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'tower-bench-'));
   const removeDir = () => (options.keep ? Promise.resolve() : rm(dir, { recursive: true, force: true }));
   const children = new BenchChildren(removeDir);
@@ -132,6 +137,7 @@ export async function createBenchEnv(options: { proxyNodeArgs?: readonly string[
     memberKubeconfig,
     proxyNodeArgs: options.proxyNodeArgs ?? [],
     agentNodeArgs: options.agentNodeArgs ?? [],
+    settleMs: options.settleMs ?? DEFAULT_SETTLE_MS,
     ports,
     clusters: async (prefix, n) => {
       const p = await ports(2 * n);

@@ -99,7 +99,7 @@ async function proxyScenario(env: BenchEnv, name: string, clustersFile: string, 
   const [port] = await env.ports(1);
   const proxy = await env.startProxy({ port: port!, clustersFile, logName: `proxy-heap-${name.replace(/\W+/g, '-')}`, healthTimeoutMs: 60_000 });
   try {
-    const memory = await settledMemory(proxy.child.pid, proxy.probe);
+    const memory = await settledMemory(proxy.child.pid, proxy.probe, env.settleMs);
     log(`${name}: RSS ${(memory.rssIdle / MB).toFixed(1)} MB`);
     return { name, ...(units ? { units } : {}), memory, ...(await snapshotOf(proxy.probe, name)) };
   } finally {
@@ -123,7 +123,7 @@ async function agentsScenarios(env: BenchEnv, n: number): Promise<Scenario[]> {
   try {
     await sims.waitConnected(n, 300_000);
     const name = `proxy, ${n} idle agents (own clusters)`;
-    const memory = await settledMemory(proxy.child.pid, proxy.probe, 60_000);
+    const memory = await settledMemory(proxy.child.pid, proxy.probe, env.settleMs, 60_000);
     log(`${name}: RSS ${(memory.rssIdle / MB).toFixed(1)} MB (${(before.memory.rssIdle / MB).toFixed(1)} MB before them)`);
     return [before, { name, units: { of: 'agent', n, baseline }, memory, ...(await snapshotOf(proxy.probe, name)) }];
   } finally {
@@ -137,7 +137,7 @@ async function agentScenarios(env: BenchEnv, bytes: number): Promise<Scenario[]>
   const first = await startTunnel(env, { name: 'heap-agent-idle' });
   let idle: Scenario;
   try {
-    idle = { name: 'agent, connected and idle', memory: await settledMemory(first.agent.pid, first.agent.probe), ...(await snapshotOf(first.agent.probe, 'agent idle')) };
+    idle = { name: 'agent, connected and idle', memory: await settledMemory(first.agent.pid, first.agent.probe, env.settleMs), ...(await snapshotOf(first.agent.probe, 'agent idle')) };
   } finally {
     await first.stop();
   }
@@ -150,7 +150,7 @@ async function agentScenarios(env: BenchEnv, bytes: number): Promise<Scenario[]>
       await stream.ready;
       await new Promise((done) => setTimeout(done, 500));
       const rssIdle = (await tunnel.agent.probe.memory(false)).rss;
-      loaded = { name: 'agent, during a bulk GET', memory: { rssIdle, afterGc: await tunnel.agent.probe.memory(true) }, ...(await snapshotOf(tunnel.agent.probe, 'agent loaded')) };
+      loaded = { name: 'agent, during a bulk GET', memory: { rssIdle, rssUnsettled: rssIdle, settled: false, afterGc: await tunnel.agent.probe.memory(true) }, ...(await snapshotOf(tunnel.agent.probe, 'agent loaded')) };
     } finally {
       await stream.stop();
     }

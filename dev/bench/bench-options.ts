@@ -33,6 +33,8 @@ export interface BenchOptions {
   readonly watches: number;
   readonly proxyNodeArgs: readonly string[];
   readonly agentNodeArgs: readonly string[];
+  /** Memory readings wait this long at most for V8 to settle a child's heap. */
+  readonly settleMs: number;
   readonly timeoutMs: number;
   readonly keep: boolean;
 }
@@ -56,6 +58,8 @@ Starts an upstream, the real proxy and agent (child processes) and simulated age
   --pki-count N          certificates per PKI measurement (default 200; quick 20)
   --configured LIST      footprint: configured clusters (default 0,200,2000; quick 0,20,200)
   --footprint-modes LIST footprint: file,kube (default both; kube runs a devcluster)
+  --settle-seconds S     memory readings wait up to S for V8's memory reducer to shrink a
+                         child's start-up heap (default 90; quick 0: read at once)
   --fleet-agents N       fleet: simulated idle agents on one proxy (default 10000; quick 200)
   --fleet-clusters N     fleet: clusters they belong to (default 2000; quick 40); each
                          connected cluster holds 2 listening sockets, and the proxy's
@@ -99,6 +103,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       watches: { type: 'string' },
       'proxy-node-arg': { type: 'string', multiple: true },
       'agent-node-arg': { type: 'string', multiple: true },
+      'settle-seconds': { type: 'string' },
       timeout: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -152,6 +157,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     watches: int('watches', values.watches, 50, 10),
     proxyNodeArgs: values['proxy-node-arg'] ?? [],
     agentNodeArgs: values['agent-node-arg'] ?? [],
+    settleMs: int('settle-seconds', values['settle-seconds'], 90, 0, 0) * 1000,
     timeoutMs: int('timeout', values.timeout, 5400, 5400) * 1000,
     keep: values.keep ?? false,
   };

@@ -34,7 +34,7 @@ export async function runAgentPhase(env: BenchEnv, options: AgentOptions): Promi
     const tunnel = await startTunnel(env, { name: `agent-rss-${run}` });
     try {
       const pid = tunnel.agent.pid;
-      const idle = await settledMemory(pid, tunnel.agent.probe);
+      const idle = await settledMemory(pid, tunnel.agent.probe, env.settleMs);
       const sampler = sampleMaxRss([pid, tunnel.proxy.child.pid]);
       let transfer: BulkResult;
       let max: Map<number, number>;
@@ -44,11 +44,11 @@ export async function runAgentPhase(env: BenchEnv, options: AgentOptions): Promi
       } finally {
         max = sampler.stop();
       }
-      const after = await settledMemory(pid, tunnel.agent.probe);
+      const after = await settledMemory(pid, tunnel.agent.probe, env.settleMs);
       const result: AgentRun = { idle, loadedRss: max.get(pid) ?? 0, proxyLoadedRss: max.get(tunnel.proxy.child.pid) ?? 0, transfer, after };
       runs.push(result);
       options.log(
-        `agent run ${run}: RSS idle ${(idle.rssIdle / MB).toFixed(1)} MB, during ${(transfer.bytes / MB).toFixed(0)} MiB` +
+        `agent run ${run}: RSS idle ${(idle.rssIdle / MB).toFixed(1)} MB (${(idle.rssUnsettled / MB).toFixed(1)} before V8 settled${idle.settled ? '' : '; not settled'}), during ${(transfer.bytes / MB).toFixed(0)} MiB` +
           ` ${(result.loadedRss / MB).toFixed(1)} MB, after ${(after.rssIdle / MB).toFixed(1)} MB (heap ${(idle.afterGc.heapUsed / MB).toFixed(1)} MB)`,
       );
     } finally {
@@ -63,6 +63,7 @@ export function agentFigures(runs: readonly AgentRun[] | undefined, bulkBytes: n
   const mib = Math.round(bulkBytes / MB);
   return [
     figure({ key: 'agent.idle.rssMb', label: 'agent RSS, connected and idle', unit: 'MB', runs: runs.map((r) => r.idle.rssIdle / MB) }),
+    figure({ key: 'agent.idle.rssUnsettledMb', label: 'agent RSS, connected, in its first seconds (before V8 settles its heap)', unit: 'MB', runs: runs.map((r) => r.idle.rssUnsettled / MB) }),
     figure({ key: 'agent.loaded.rssMb', label: `agent RSS max during a ${mib} MiB GET (kube)`, unit: 'MB', runs: runs.map((r) => r.loadedRss / MB) }),
     figure({ key: 'agent.after.rssMb', label: `agent RSS idle after the ${mib} MiB GET`, unit: 'MB', runs: runs.map((r) => r.after.rssIdle / MB) }),
     figure({ key: 'agent.idle.heapUsedMb', label: 'agent V8 heap used after GC, idle', unit: 'MB', runs: runs.map((r) => r.idle.afterGc.heapUsed / MB) }),

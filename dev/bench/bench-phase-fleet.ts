@@ -53,11 +53,11 @@ export async function runFleetPhase(env: BenchEnv, options: FleetOptions): Promi
     let proxy: ProxyChild = await env.startProxy({ port: port!, clustersFile, logName: `proxy-fleet-${run}-a`, healthTimeoutMs: 60_000 });
     let fleet: Fleet | undefined;
     try {
-      const noAgents = await settledMemory(proxy.child.pid, proxy.probe);
+      const noAgents = await settledMemory(proxy.child.pid, proxy.probe, env.settleMs);
       fleet = startFleet(env, { proxyPort: port!, clusters, perCluster, procs: options.procs, maxConnecting: options.maxConnecting });
       const connectMs = await fleet.waitConnected(options.agents, connectTimeoutMs);
       options.log(`fleet run ${run}: ${options.agents} agents (${options.clusters} clusters) connected in ${(connectMs / 1000).toFixed(1)} s`);
-      const idle = await settledMemory(proxy.child.pid, proxy.probe, 120_000);
+      const idle = await settledMemory(proxy.child.pid, proxy.probe, env.settleMs, 120_000);
       options.log(`fleet run ${run}: proxy RSS ${(idle.rssIdle / MB).toFixed(0)} MB with all idle (${(noAgents.rssIdle / MB).toFixed(0)} MB before)`);
 
       const attemptsBefore = fleet.attempts();
@@ -72,7 +72,7 @@ export async function runFleetPhase(env: BenchEnv, options: FleetOptions): Promi
       await fleet.waitConnected(options.agents, connectTimeoutMs);
       const backSeconds = (performance.now() - restartAt) / 1000;
       const eld = await proxy.probe.eldRead();
-      const afterRestart = await settledMemory(proxy.child.pid, proxy.probe, 120_000);
+      const afterRestart = await settledMemory(proxy.child.pid, proxy.probe, env.settleMs, 120_000);
       const result: FleetRun = {
         agents: options.agents,
         clusters: options.clusters,

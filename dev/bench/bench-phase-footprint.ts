@@ -3,8 +3,9 @@
  * and no agent, in `--clusters` file mode and in Kubernetes mode (Cluster objects in a
  * devcluster, reconciled by the proxy's controller: Service, endpoints, Initialized).
  * Each run starts a fresh proxy per count (counts interleaved within a run), waits until it
- * is idle (and, in Kubernetes mode, until every Cluster is Initialized), reads VmRSS, then
- * forces a GC through the probe and reads the breakdown.
+ * is idle (and, in Kubernetes mode, until every Cluster is Initialized) and V8 has settled
+ * its heap, reads VmRSS, then forces a GC through the probe and reads the breakdown
+ * (bench-memory.ts). The RSS before V8 settled is reported too.
  */
 import type { BenchCluster, BenchEnv } from './bench-env.js';
 import { startBenchDevCluster, type BenchDevCluster } from './bench-devcluster.js';
@@ -46,7 +47,7 @@ export async function runFootprintPhase(env: BenchEnv, options: FootprintOptions
       for (const n of counts) {
         const reading = await fileRun(env, files.get(n)!, n, `proxy-footprint-file-${n}-${run}`);
         (byCount[n] ??= []).push(reading);
-        options.log(`footprint file run ${run}: ${n} clusters, RSS ${(reading.rssIdle / MB).toFixed(1)} MB idle, ${(reading.afterGc.rss / MB).toFixed(1)} MB after GC`);
+        options.log(`footprint file run ${run}: ${n} clusters, ${rssLine(reading)}`);
       }
     }
     result.file = byCount;
@@ -63,7 +64,7 @@ async function fileRun(env: BenchEnv, clustersFile: string, n: number, logName: 
   const proxy = await env.startProxy({ port: port!, clustersFile, logName, healthTimeoutMs: 60_000 });
   try {
     const readySeconds = (performance.now() - started) / 1000;
-    return { clusters: n, readySeconds, ...(await settledMemory(proxy.child.pid, proxy.probe)) };
+    return { clusters: n, readySeconds, ...(await settledMemory(proxy.child.pid, proxy.probe, env.settleMs)) };
   } finally {
     await proxy.child.stop();
   }
@@ -82,8 +83,7 @@ async function kubeRuns(env: BenchEnv, all: readonly BenchCluster[], counts: rea
         const reading = await kubeRun(env, dc, n, `proxy-footprint-kube-${n}-${run}`);
         (byCount[n] ??= []).push(reading);
         options.log(
-          `footprint kube run ${run}: ${n} clusters, ready in ${reading.readySeconds.toFixed(1)} s,` +
-            ` RSS ${(reading.rssIdle / MB).toFixed(1)} MB idle, ${(reading.afterGc.rss / MB).toFixed(1)} MB after GC`,
+          `footprint kube run ${run}: ${n} clusters, ready in ${reading.readySeconds.toFixed(1)} s, ${rssLine(reading)}`,
         );
       }
     }
@@ -112,10 +112,16 @@ async function kubeRun(env: BenchEnv, dc: BenchDevCluster, n: number, logName: s
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const readySeconds = (performance.now() - started) / 1000;
-    return { clusters: n, readySeconds, ...(await settledMemory(proxy.child.pid, proxy.probe, 60_000)) };
+    return { clusters: n, readySeconds, ...(await settledMemory(proxy.child.pid, proxy.probe, env.settleMs, 60_000)) };
   } finally {
     await proxy.child.stop();
   }
+}
+
+function rssLine(reading: MemoryReading): string {
+  const mb = (bytes: number) => (bytes / MB).toFixed(1);
+  const settled = reading.settled ? 'settled' : 'not settled';
+  return `RSS ${mb(reading.rssIdle)} MB idle (${settled}; ${mb(reading.rssUnsettled)} MB before), ${mb(reading.afterGc.rss)} MB after GC`;
 }
 
 export function footprintFigures(result: FootprintResult | undefined): Figure[] {
@@ -136,6 +142,12 @@ export function footprintFigures(result: FootprintResult | undefined): Figure[] 
           unit: 'MB',
           runs: runs.map((r) => r.rssIdle / MB),
           ...(n > 0 && zero ? { direct: zero.map((r) => r.rssIdle / MB), note: 'direct column: the same proxy with 0 clusters' } : {}),
+        }),
+        figure({
+          key: `footprint.${mode}.${n}.rssUnsettledMb`,
+          label: `proxy RSS, ${n} clusters, in its first seconds (before V8 settles its heap)`,
+          unit: 'MB',
+          runs: runs.map((r) => r.rssUnsettled / MB),
         }),
         figure({
           key: `footprint.${mode}.${n}.heapUsedMb`,

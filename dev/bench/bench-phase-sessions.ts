@@ -103,11 +103,11 @@ async function measure(
   let sims: SimAgents | undefined;
   try {
     await warm.waitConnected(warmUp.length, 60_000);
-    const before = await settledMemory(pid, proxy.probe);
+    const before = await settledMemory(pid, proxy.probe, env.settleMs);
     const agents = measured.length * perCluster;
     sims = simFleet(env, proxy.port, measured, maxConnecting, perCluster);
     const connectMs = await sims.waitConnected(agents, 180_000);
-    const after = await settledMemory(pid, proxy.probe);
+    const after = await settledMemory(pid, proxy.probe, env.settleMs);
     return {
       agents,
       connectSeconds: connectMs / 1000,

@@ -6,7 +6,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BenchChild } from './bench-children.js';
-import type { ProbeAnswer, ProbeCommand, ProbeEld, ProbeMemory } from './bench-probe.js';
+import type { ProbeAnswer, ProbeCommand, ProbeEld, ProbeGcState, ProbeMemory } from './bench-probe.js';
 
 const PROBE_ENTRY = 'dist/dev/bench/bench-probe.js';
 
@@ -47,6 +47,11 @@ export class Probe {
   /** Event-loop delay since eldStart(), beyond the 10 ms sampling interval. */
   async eldRead(): Promise<ProbeEld | null> {
     return (await this.#call({ op: 'eld-read' }, 30_000)).eld ?? null;
+  }
+
+  /** The child's last GC: how long ago, and whether V8's memory reducer ran it (none yet: null). */
+  async gcState(): Promise<ProbeGcState | null> {
+    return (await this.#call({ op: 'gc-state' }, 30_000)).gc ?? null;
   }
 
   #call(command: Without<ProbeCommand>, timeoutMs: number): Promise<Extract<ProbeAnswer, { ok: true }>> {

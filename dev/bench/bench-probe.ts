@@ -6,11 +6,13 @@
  *
  * Commands: `memory` (optionally after a full GC): process.memoryUsage(), V8 heap spaces and
  * code statistics, /proc/self/status, active handles by kind; `snapshot` (a heap snapshot
- * to a file); `eld-start` / `eld-read` (event-loop delay histogram over a window).
- * Nothing runs until a command arrives; nothing in the product is changed.
+ * to a file); `eld-start` / `eld-read` (event-loop delay histogram over a window);
+ * `gc-state`: how long ago the last GC was and whether it was V8's memory reducer.
+ * Apart from a GC observer (one entry per GC), nothing runs until a command arrives;
+ * nothing in the product is changed.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 import { runInNewContext } from 'node:vm';
 import v8 from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
@@ -22,7 +24,8 @@ export type ProbeCommand =
   | { readonly seq: number; readonly op: 'memory'; readonly gc: boolean }
   | { readonly seq: number; readonly op: 'snapshot'; readonly path: string }
   | { readonly seq: number; readonly op: 'eld-start' }
-  | { readonly seq: number; readonly op: 'eld-read' };
+  | { readonly seq: number; readonly op: 'eld-read' }
+  | { readonly seq: number; readonly op: 'gc-state' };
 
 export interface ProbeMemory {
   readonly rss: number;
@@ -54,11 +57,42 @@ export interface ProbeEld {
   readonly samples: number;
 }
 
+/** The last GC the process ran (none yet: null). */
+export interface ProbeGcState {
+  readonly lastAgoMs: number;
+  /** It was V8's memory reducer: a major GC, not forced, collecting all external memory. */
+  readonly reducer: boolean;
+}
+
 export type ProbeAnswer =
-  | { readonly seq: number; readonly ok: true; readonly memory?: ProbeMemory; readonly path?: string; readonly eld?: ProbeEld | null }
+  | {
+      readonly seq: number;
+      readonly ok: true;
+      readonly memory?: ProbeMemory;
+      readonly path?: string;
+      readonly eld?: ProbeEld | null;
+      readonly gc?: ProbeGcState | null;
+    }
   | { readonly seq: number; readonly ok: false; readonly error: string };
 
 let histogram: IntervalHistogram | undefined;
+let lastGc: { readonly at: number; readonly reducer: boolean } | undefined;
+
+/**
+ * V8 keeps a heap grown at start-up (a 16 MB young generation, old-space pages) until its
+ * memory reducer runs, some seconds after the process went quiet: major GCs flagged to
+ * collect all external memory. The bench waits for it before reading RSS (bench-memory.ts).
+ */
+function watchGc(): void {
+  const { NODE_PERFORMANCE_GC_MAJOR, NODE_PERFORMANCE_GC_FLAGS_FORCED, NODE_PERFORMANCE_GC_FLAGS_ALL_EXTERNAL_MEMORY } = perfConstants;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const { kind, flags } = (entry as unknown as { detail: { kind: number; flags: number } }).detail;
+      const reducer = kind === NODE_PERFORMANCE_GC_MAJOR && (flags & NODE_PERFORMANCE_GC_FLAGS_ALL_EXTERNAL_MEMORY) !== 0 && (flags & NODE_PERFORMANCE_GC_FLAGS_FORCED) === 0;
+      lastGc = { at: entry.startTime + entry.duration, reducer };
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
 
 function fullGc(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -131,11 +165,14 @@ function run(command: ProbeCommand): ProbeAnswer {
       return { seq: command.seq, ok: true };
     case 'eld-read':
       return { seq: command.seq, ok: true, eld: eldRead() };
+    case 'gc-state':
+      return { seq: command.seq, ok: true, gc: lastGc ? { lastAgoMs: performance.now() - lastGc.at, reducer: lastGc.reducer } : null };
   }
 }
 
 const base = process.env['TOWER_BENCH_PROBE'];
 if (base && isMainThread) {
+  watchGc();
   process.on('SIGUSR2', () => {
     let answer: ProbeAnswer;
     let seq = -1;

@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   const loadBefore = loadavg();
   const errors: string[] = [];
   const raw: Raw = {};
-  const env = await createBenchEnv({ proxyNodeArgs: opts.proxyNodeArgs, agentNodeArgs: opts.agentNodeArgs, keep: opts.keep });
+  const env = await createBenchEnv({ proxyNodeArgs: opts.proxyNodeArgs, agentNodeArgs: opts.agentNodeArgs, keep: opts.keep, settleMs: opts.settleMs });
   log(`temp dir ${env.dir}`);
   const deadline = setTimeout(() => {
     log(`giving up after ${opts.timeoutMs / 1000} s (--timeout)`);
