@@ -4,6 +4,7 @@ import { agentConnectionMachine } from './agent-connection.js';
 import { agentSessionMachine } from './agent-session.js';
 import { channelMachine } from './channel.js';
 import { clusterGatewayMachine } from './cluster-gateway.js';
+import { clusterGatewaysMachine } from './cluster-gateways.js';
 import { leaderElectionMachine } from './leader-election.js';
 import { resourceWatchMachine } from './resource-watch.js';
 import { tokenRotationMachine } from './token-rotation.js';
@@ -13,6 +14,7 @@ export const allMachines: Record<string, AnyStateMachine> = {
   'agent-session': agentSessionMachine,
   channel: channelMachine,
   'cluster-gateway': clusterGatewayMachine,
+  'cluster-gateways': clusterGatewaysMachine,
   'leader-election': leaderElectionMachine,
   'resource-watch': resourceWatchMachine,
   'token-rotation': tokenRotationMachine,

@@ -12,11 +12,12 @@
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { createActor, toPromise, type InspectionEvent } from 'xstate';
+import { toPromise, type ActorRefFrom } from 'xstate';
 import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { clusterGatewayMachine, type GatewayIo } from '../../machines/cluster-gateway.js';
+import type { clusterGatewayMachine, GatewayIo } from '../../machines/cluster-gateway.js';
+import type { clusterGatewaysMachine } from '../../machines/cluster-gateways.js';
 import type { BackoffOptions } from '../../machines/backoff.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import type { IssuedCert } from '../../pki/issue.js';
@@ -43,7 +44,8 @@ export interface ClusterGatewayOptions {
   readonly servingCert: (cluster: ServedCluster) => Promise<IssuedCert>;
   readonly logger: Logger;
   readonly metrics?: ProxyMetrics;
-  readonly inspect?: (event: InspectionEvent) => void;
+  /** The parent the gateway's actor is spawned under (one per ClusterServing). */
+  readonly parent: ActorRefFrom<typeof clusterGatewaysMachine>;
   /** Told when binding fails (the error in words) and when it succeeds again (undefined). */
   readonly onBindProblem?: (clusterName: string, problem: string | undefined) => void;
   /** Before a request head (TLS included), between requests, and HTTP/2's: see ProxyLimits. */
@@ -71,18 +73,18 @@ export class ClusterGateway implements GatewayIo {
   #kube: Promise<KubeListener> | undefined;
   #http: HttpServer | undefined;
   #proxiesMade: Record<Listener, ReturnType<typeof createReverseProxy>> | undefined;
-  readonly actor;
+  readonly actor: ActorRefFrom<typeof clusterGatewayMachine>;
   readonly done: Promise<unknown>;
 
   constructor(options: ClusterGatewayOptions) {
     this.#options = options;
     this.#cluster = options.cluster;
     this.#log = options.logger.child({ cluster: options.cluster.name });
-    this.actor = createActor(clusterGatewayMachine, {
-      id: `gateway:${options.cluster.name}`,
-      input: { clusterName: options.cluster.name, retry: options.retry ?? LISTEN_RETRY, io: this },
-      ...(options.inspect ? { inspect: options.inspect } : {}),
-    });
+    const id = `gateway:${options.cluster.name}`;
+    options.parent.send({ type: 'gateway.start', id, input: { clusterName: options.cluster.name, retry: options.retry ?? LISTEN_RETRY, io: this } });
+    const actor = options.parent.getSnapshot().children[id];
+    if (!actor) throw new Error(`the gateway of cluster ${options.cluster.name} did not start`);
+    this.actor = actor as ActorRefFrom<typeof clusterGatewayMachine>;
     this.done = toPromise(this.actor).catch(() => undefined);
     // Report each change of the bind outcome once: bound, or the error (logged once per change).
     let reported: string | undefined;
@@ -93,7 +95,6 @@ export class ClusterGateway implements GatewayIo {
       if (outcome !== BOUND) this.#log.error({ error: outcome, failures: snapshot.context.failures }, 'Cannot open the cluster listeners; retrying');
       options.onBindProblem?.(this.#cluster.name, outcome === BOUND ? undefined : outcome);
     });
-    this.actor.start();
   }
 
   /** The reverse proxies, made at the first client connection (a configured cluster without clients pays nothing for them). */
@@ -173,8 +174,7 @@ export class ClusterGateway implements GatewayIo {
   async remove(): Promise<void> {
     this.actor.send({ type: 'cluster.remove' });
     await Promise.all([...this.#sessions.values()].map(({ session }) => session.stop('cluster removed')));
-    await this.done;
-    this.actor.stop();
+    await this.done; // final: the parent drops it
   }
 
   /**

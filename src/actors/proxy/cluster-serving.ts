@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type { InspectionEvent } from 'xstate';
+import { createActor, type InspectionEvent } from 'xstate';
 import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../cluster-sources/cluster-source.js';
 import type { Logger } from '../../log.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
@@ -17,6 +17,7 @@ import { ClusterGateway } from './cluster-gateway.js';
 import { ProxySession, type SessionLimits } from './proxy-session.js';
 import type { SshEngine } from './ssh-engine.js';
 import type { ListenerLimits } from './proxy-defaults.js';
+import { clusterGatewaysMachine } from '../../machines/cluster-gateways.js';
 
 export interface ClusterServingOptions {
   readonly source: ClusterSource;
@@ -36,6 +37,8 @@ export interface ClusterServingOptions {
 export class ClusterServing {
   readonly sessions = new Map<string, ProxySession>();
   readonly gateways = new Map<string, ClusterGateway>();
+  /** The gateways' actors are its children. */
+  readonly #gatewayParent;
   readonly #options: ClusterServingOptions;
   readonly #changes = new EventEmitter();
   readonly #unsubscribe: () => void;
@@ -45,6 +48,7 @@ export class ClusterServing {
   constructor(options: ClusterServingOptions) {
     this.#options = options;
     this.#changes.setMaxListeners(0);
+    this.#gatewayParent = createActor(clusterGatewaysMachine, { id: 'gateways', ...(options.inspect ? { inspect: options.inspect } : {}) }).start();
     this.#unsubscribe = options.source.subscribe((event) => this.#onClusterEvent(event));
     for (const cluster of options.source.snapshot().values()) this.#addGateway(cluster);
   }
@@ -120,6 +124,7 @@ export class ClusterServing {
     await Promise.all([...this.sessions.values()].map((s) => s.stop(reason)));
     await Promise.all([...this.gateways.values()].map((g) => g.remove()));
     this.gateways.clear();
+    this.#gatewayParent.stop();
   }
 
   #sessionServing(session: ProxySession, remoteAddress: string): void {
@@ -151,7 +156,7 @@ export class ClusterServing {
   }
 
   #addGateway(cluster: ServedCluster): void {
-    const { host, caPem, servingCert, logger, metrics, inspect, source, limits } = this.#options;
+    const { host, caPem, servingCert, logger, metrics, source, limits } = this.#options;
     const gateway = new ClusterGateway({
       cluster,
       limits,
@@ -160,7 +165,7 @@ export class ClusterServing {
       servingCert,
       logger,
       metrics,
-      ...(inspect ? { inspect } : {}),
+      parent: this.#gatewayParent,
       onBindProblem: (name, problem) => source.bindChanged?.(name, problem),
     });
     this.gateways.set(cluster.name, gateway);
