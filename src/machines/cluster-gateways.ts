@@ -4,10 +4,11 @@
  * A gateway is made for every configured cluster, agents or not, so its cost is paid per
  * configured cluster: as children of one parent they share its actor system instead of
  * each bringing one (less V8 heap per cluster, docs/performance.md), and an inspector shows
- * them as one tree. A gateway that reached its final state is dropped from the children.
+ * them as one tree. A gateway that reached its final state (or failed) is dropped from the
+ * children.
  * Every gateway is `gateway:<cluster>`.
  */
-import { enqueueActions, setup, spawnChild, type DoneActorEvent } from 'xstate';
+import { enqueueActions, setup, spawnChild, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
 import { clusterGatewayMachine, type ClusterGatewayInput } from './cluster-gateway.js';
 
 interface GatewayStart {
@@ -17,7 +18,7 @@ interface GatewayStart {
   readonly input: ClusterGatewayInput;
 }
 
-export type ClusterGatewaysEvent = GatewayStart | DoneActorEvent<unknown, string>;
+export type ClusterGatewaysEvent = GatewayStart | DoneActorEvent<unknown, string> | ErrorActorEvent<unknown, string>;
 
 /** The spawn options see the machine's every event type; only gateway.start spawns. */
 function started(event: ClusterGatewaysEvent): GatewayStart {
@@ -30,19 +31,25 @@ export const clusterGatewaysMachine = setup({
     events: {} as ClusterGatewaysEvent,
   },
   actors: { gateway: clusterGatewayMachine },
+  actions: {
+    // By reference, not id: a cluster removed and added again may have a new gateway under
+    // the same id while the old one was still closing.
+    dropEnded: enqueueActions(({ event, self, enqueue }) => {
+      if (event.type === 'gateway.start') return;
+      const child = self.getSnapshot().children[event.actorId];
+      const status = child?.getSnapshot().status;
+      if (child && (status === 'done' || status === 'error')) enqueue.stopChild(child);
+    }),
+  },
 }).createMachine({
   id: 'clusterGateways',
   on: {
     'gateway.start': {
       actions: spawnChild('gateway', { id: ({ event }) => started(event).id, input: ({ event }) => started(event).input }),
     },
-    'xstate.done.actor.*': {
-      // Only the gateway that ended: a cluster removed and added again may have a new one
-      // under the same id while the old one was still closing.
-      actions: enqueueActions(({ event, self, enqueue }) => {
-        const child = self.getSnapshot().children[event.actorId];
-        if (child?.getSnapshot().status === 'done') enqueue.stopChild(child);
-      }),
-    },
+    'xstate.done.actor.*': { actions: 'dropEnded' },
+    // Handled here, a gateway's error ends that gateway only (unhandled, it would end the
+    // parent and every other gateway with it).
+    'xstate.error.actor.*': { actions: 'dropEnded' },
   },
 });

@@ -58,3 +58,15 @@ test('a cluster added again while its old gateway is still closing keeps the new
   await reach(after, (s) => s.matches('listening'));
   parent.stop();
 });
+
+test('a gateway that fails is dropped and the others go on (the parent does not fail with it)', async () => {
+  const parent = createActor(clusterGatewaysMachine).start();
+  const healthy = start(parent, 'member-1', gatewayIo().io);
+  await reach(healthy, (s) => s.matches('listening'));
+  // What the parent receives when a child fails; unhandled, it would fail the parent itself.
+  parent.send({ type: 'xstate.error.actor.gateway:member-2', error: new Error('boom'), actorId: 'gateway:member-2' });
+  assert.equal(parent.getSnapshot().status, 'active');
+  assert.equal(healthy.getSnapshot().status, 'active');
+  assert.deepEqual(Object.keys(parent.getSnapshot().children), ['gateway:member-1']);
+  parent.stop();
+});
