@@ -58,7 +58,11 @@ export async function runFleetPhase(env: BenchEnv, options: FleetOptions): Promi
       const connectMs = await fleet.waitConnected(options.agents, connectTimeoutMs);
       options.log(`fleet run ${run}: ${options.agents} agents (${options.clusters} clusters) connected in ${(connectMs / 1000).toFixed(1)} s`);
       const idle = await settledMemory(proxy.child.pid, proxy.probe, env.settleMs, 120_000);
-      options.log(`fleet run ${run}: proxy RSS ${(idle.rssIdle / MB).toFixed(0)} MB with all idle (${(noAgents.rssIdle / MB).toFixed(0)} MB before)`);
+      const settled = (r: MemoryReading) => (r.settled ? 'settled' : `not settled; ${(r.rssUnsettled / MB).toFixed(0)} MB when idle`);
+      options.log(
+        `fleet run ${run}: proxy RSS ${(idle.rssIdle / MB).toFixed(0)} MB with all idle (${settled(idle)}),` +
+          ` ${(noAgents.rssIdle / MB).toFixed(0)} MB before (${settled(noAgents)})`,
+      );
 
       const attemptsBefore = fleet.attempts();
       const restartAt = performance.now();
