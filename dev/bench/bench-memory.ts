@@ -41,6 +41,11 @@ export async function settledMemory(pid: number, probe: Probe, settleMs: number,
   return { rssIdle, rssUnsettled, settled, afterGc };
 }
 
+/** For log lines: whether the reading settled, and the RSS before it did. */
+export function settlingNote(reading: MemoryReading): string {
+  return `${reading.settled ? 'settled' : 'not settled'}; ${(reading.rssUnsettled / MB).toFixed(1)} MB before`;
+}
+
 /** Until the child's last GC was the memory reducer's and REDUCER_DONE_MS passed since. */
 async function waitHeapSettled(probe: Probe, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -7,7 +7,7 @@
 import type { BenchEnv } from './bench-env.js';
 import type { BulkResult } from './bench-load-jobs.js';
 import { runLoad } from './bench-load-run.js';
-import { MB, settledMemory, type MemoryReading } from './bench-memory.js';
+import { MB, settledMemory, settlingNote, type MemoryReading } from './bench-memory.js';
 import { sampleMaxRss } from './bench-proc.js';
 import { figure, type Figure } from './bench-report.js';
 import { startTunnel } from './bench-tunnel.js';
@@ -48,7 +48,7 @@ export async function runAgentPhase(env: BenchEnv, options: AgentOptions): Promi
       const result: AgentRun = { idle, loadedRss: max.get(pid) ?? 0, proxyLoadedRss: max.get(tunnel.proxy.child.pid) ?? 0, transfer, after };
       runs.push(result);
       options.log(
-        `agent run ${run}: RSS idle ${(idle.rssIdle / MB).toFixed(1)} MB (${(idle.rssUnsettled / MB).toFixed(1)} before V8 settled${idle.settled ? '' : '; not settled'}), during ${(transfer.bytes / MB).toFixed(0)} MiB` +
+        `agent run ${run}: RSS idle ${(idle.rssIdle / MB).toFixed(1)} MB (${settlingNote(idle)}), during ${(transfer.bytes / MB).toFixed(0)} MiB` +
           ` ${(result.loadedRss / MB).toFixed(1)} MB, after ${(after.rssIdle / MB).toFixed(1)} MB (heap ${(idle.afterGc.heapUsed / MB).toFixed(1)} MB)`,
       );
     } finally {

@@ -9,7 +9,7 @@
  */
 import type { BenchEnv, ProxyChild } from './bench-env.js';
 import { startFleet, type Fleet } from './bench-fleet.js';
-import { KB, MB, settledMemory, type MemoryReading } from './bench-memory.js';
+import { KB, MB, settledMemory, settlingNote, type MemoryReading } from './bench-memory.js';
 import type { ProbeEld } from './bench-probe.js';
 import { figure, type Figure } from './bench-report.js';
 
@@ -58,10 +58,9 @@ export async function runFleetPhase(env: BenchEnv, options: FleetOptions): Promi
       const connectMs = await fleet.waitConnected(options.agents, connectTimeoutMs);
       options.log(`fleet run ${run}: ${options.agents} agents (${options.clusters} clusters) connected in ${(connectMs / 1000).toFixed(1)} s`);
       const idle = await settledMemory(proxy.child.pid, proxy.probe, env.settleMs, 120_000);
-      const settled = (r: MemoryReading) => (r.settled ? 'settled' : `not settled; ${(r.rssUnsettled / MB).toFixed(0)} MB when idle`);
       options.log(
-        `fleet run ${run}: proxy RSS ${(idle.rssIdle / MB).toFixed(0)} MB with all idle (${settled(idle)}),` +
-          ` ${(noAgents.rssIdle / MB).toFixed(0)} MB before (${settled(noAgents)})`,
+        `fleet run ${run}: proxy RSS ${(idle.rssIdle / MB).toFixed(0)} MB with all idle (${settlingNote(idle)}),` +
+          ` ${(noAgents.rssIdle / MB).toFixed(0)} MB before the agents (${settlingNote(noAgents)})`,
       );
 
       const attemptsBefore = fleet.attempts();

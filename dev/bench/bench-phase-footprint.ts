@@ -10,7 +10,7 @@
 import type { BenchCluster, BenchEnv } from './bench-env.js';
 import { startBenchDevCluster, type BenchDevCluster } from './bench-devcluster.js';
 import { figure, type Figure } from './bench-report.js';
-import { KB, MB, settledMemory, type MemoryReading } from './bench-memory.js';
+import { KB, MB, settledMemory, settlingNote, type MemoryReading } from './bench-memory.js';
 import { metricSum, scrapeMetrics } from './bench-metrics.js';
 
 export type FootprintMode = 'file' | 'kube';
@@ -120,8 +120,7 @@ async function kubeRun(env: BenchEnv, dc: BenchDevCluster, n: number, logName: s
 
 function rssLine(reading: MemoryReading): string {
   const mb = (bytes: number) => (bytes / MB).toFixed(1);
-  const settled = reading.settled ? 'settled' : 'not settled';
-  return `RSS ${mb(reading.rssIdle)} MB idle (${settled}; ${mb(reading.rssUnsettled)} MB before), ${mb(reading.afterGc.rss)} MB after GC`;
+  return `RSS ${mb(reading.rssIdle)} MB idle (${settlingNote(reading)}), ${mb(reading.afterGc.rss)} MB after GC`;
 }
 
 export function footprintFigures(result: FootprintResult | undefined): Figure[] {
