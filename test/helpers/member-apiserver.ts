@@ -84,11 +84,14 @@ export async function startMemberApiserver(auth: 'token' | 'cert' = 'token'): Pr
             const chunk = keystream.update(zeros.subarray(0, n));
             digest.update(chunk);
             sent += n;
+            // Recorded with the last write, not after its drain: the client (often in this
+            // same process) can have every byte before the drain event comes.
+            if (sent === total) bytesSent.push({ length: total, sha256: digest.digest('hex') });
             if (!res.write(chunk)) return void res.once('drain', pump);
           }
-          bytesSent.push({ length: total, sha256: digest.digest('hex') });
           res.end();
         };
+        if (total === 0) bytesSent.push({ length: 0, sha256: digest.digest('hex') });
         pump();
       } else if (url.pathname === '/echo') {
         res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/octet-stream' });

@@ -173,6 +173,25 @@ describe('ssh2 patch: flow control', { timeout: 60_000 }, () => {
     assert.deepEqual(await received, { size: 48 * MiB, sha256: data.sha256 });
   });
 
+  it('a reader that keeps up is re-granted once an eighth of its window is used, not half', async () => {
+    const p = await sshPair();
+    const { server, client } = await p.channel();
+    const ends = client as unknown as { incoming: { window: number }; _towerWindow?: number };
+    // The window left when each packet arrives (before the re-grant it may trigger), as a
+    // share of the channel's window then (it may grow during the transfer).
+    let lowest = 1;
+    client.on('data', () => {
+      const window = ends._towerWindow ?? 2 * MiB;
+      lowest = Math.min(lowest, ends.incoming.window / window);
+    });
+    const data = payload(16 * MiB);
+    const received = drain(client);
+    data.stream().pipe(server);
+    assert.deepEqual(await received, { size: 16 * MiB, sha256: data.sha256 });
+    // 7/8 of the window, less the packet that arrived: ssh2 alone lets it fall to 1/2.
+    assert.ok(lowest > 0.8, `the window fell to ${(lowest * 100).toFixed(1)} % before a re-grant`);
+  });
+
   it('key exchanges during a transfer, from either side, lose nothing', async () => {
     const p = await sshPair();
     const { server, client } = await p.channel();
