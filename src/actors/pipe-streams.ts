@@ -2,8 +2,7 @@
  * Copy bytes both ways between two duplex streams until both directions have ended (or
  * either fails), then make sure both are destroyed. Reports byte counts once.
  */
-import { pipeline } from 'node:stream';
-import type { Duplex } from 'node:stream';
+import { finished, type Duplex } from 'node:stream';
 
 export interface PipeResult {
   /** Bytes from `a` to `b`. */
@@ -30,30 +29,50 @@ export function pipeStreams(a: Duplex, b: Duplex, onDone: (result: PipeResult) =
     b.destroy();
     onDone({ bytesAtoB: aToB, bytesBtoA: bToA, ...(firstError ? { error: firstError.message } : {}) });
   };
-  // pipeline() forwards end (half-close) and waits for the writer to flush before it
-  // calls back, so no byte is dropped when one side finishes first.
+  // A premature close ends only its own direction: a server that closes its socket as
+  // soon as it has sent a response must not cut the response's last bytes while an SSH
+  // channel still waits for window to send them. (stream.pipeline() would: it destroys
+  // both of its streams when either closes early.) A real error ends both at once.
   const directionDone = (error?: Error | null) => {
-    if (error && !isPrematureClose(error)) firstError ??= error;
+    const failed = error && !isPrematureClose(error);
+    if (failed) firstError ??= error;
     pending -= 1;
-    if (pending === 0 || error) report();
+    if (pending === 0 || failed) report();
   };
-  // The two pipelines add 8 'close' listeners to each stream (fewer of 'error', 'end'):
-  // with the owner's own, an ssh2 channel passes the default limit of 10 and Node warns of
-  // a leak that is none. Raise each stream's limit by what the pipe adds.
+  // Each direction adds 'close', 'error', 'end' and 'finish' listeners to both streams:
+  // with the owner's own, an ssh2 channel passes the default limit of 10 and Node warns
+  // of a leak that is none. Raise each stream's limit by what the pipe adds.
   for (const stream of [a, b]) {
     const max = stream.getMaxListeners();
     if (max > 0 && Number.isFinite(max)) stream.setMaxListeners(max + PIPE_LISTENERS);
   }
-  pipeline(a, b, directionDone);
-  pipeline(b, a, directionDone);
+  copy(a, b, directionDone);
+  copy(b, a, directionDone);
   return () => {
     firstError ??= new Error('aborted');
     report();
   };
 }
 
-/** Listeners of one event that two pipeline() calls add to each of their streams. */
+/** Listeners of one event that the two directions add to each of their streams. */
 const PIPE_LISTENERS = 8;
+
+/**
+ * One direction: `from` piped into `to` (end is forwarded), done once `to` has flushed
+ * everything after `from` ended, or when either stream fails or closes early.
+ */
+function copy(from: Duplex, to: Duplex, done: (error?: Error | null) => void): void {
+  let over = false;
+  const once = (error?: Error | null) => {
+    if (over) return;
+    over = true;
+    from.unpipe(to);
+    done(error);
+  };
+  finished(to, { readable: false }, once);
+  finished(from, { writable: false }, (error) => error && once(error));
+  from.pipe(to);
+}
 
 function isPrematureClose(error: Error): boolean {
   return (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';

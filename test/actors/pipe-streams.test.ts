@@ -1,0 +1,81 @@
+/**
+ * pipeStreams() copies both ways until both directions end. A side that closes as soon as
+ * it ends (a member's HTTP server closing its connection after the response) must not cut
+ * the other direction while it still flushes: an SSH channel can hold the last bytes of a
+ * download until the peer grants window.
+ */
+import assert from 'node:assert/strict';
+import { Duplex } from 'node:stream';
+import { it } from 'node:test';
+import { pipeStreams, type PipeResult } from '../../src/actors/pipe-streams.js';
+
+/** A channel whose writes complete only when `release()` is called (no window yet). */
+function heldChannel(): { stream: Duplex; received: Buffer[]; release(): void } {
+  const received: Buffer[] = [];
+  const waiting: Array<() => void> = [];
+  let held = true;
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, callback) {
+      // A destroyed channel sends nothing more (ssh2 drops what waited for window).
+      const deliver = () => {
+        if (!stream.destroyed) received.push(chunk);
+        callback();
+      };
+      if (held) waiting.push(deliver);
+      else deliver();
+    },
+  });
+  return {
+    stream,
+    received,
+    release() {
+      held = false;
+      for (const deliver of waiting.splice(0)) deliver();
+    },
+  };
+}
+
+it('a side that closes right after it ends does not cut what the other side still flushes', async () => {
+  const channel = heldChannel();
+  const body = Buffer.alloc(64 * 1024, 7);
+  // The member: sends a response, ends, and closes at once (as a socket does after FIN).
+  const member = new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } });
+  const done = new Promise<PipeResult>((resolve) => pipeStreams(channel.stream, member, resolve));
+  member.push(body);
+  member.push(null);
+  await new Promise((resolve) => member.once('end', resolve));
+  member.destroy();
+  await new Promise((resolve) => setImmediate(resolve));
+  // The window opens, the peer then ends its side of the channel.
+  channel.release();
+  channel.stream.push(null);
+  const result = await done;
+  assert.equal(Buffer.concat(channel.received).length, body.length, 'bytes of the response that reached the channel');
+  assert.equal(result.bytesBtoA, body.length);
+  assert.equal(result.error, undefined);
+  assert.ok(channel.stream.destroyed && member.destroyed, 'both streams destroyed once done');
+});
+
+it('a stream that fails ends both directions at once, with its error', async () => {
+  const channel = heldChannel();
+  const member = new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } });
+  const done = new Promise<PipeResult>((resolve) => pipeStreams(channel.stream, member, resolve));
+  member.push(Buffer.from('partial'));
+  member.destroy(new Error('connection reset'));
+  const result = await done;
+  assert.equal(result.error, 'connection reset');
+  assert.ok(channel.stream.destroyed && member.destroyed, 'both streams destroyed');
+});
+
+it('aborting destroys both streams and reports once', async () => {
+  const channel = heldChannel();
+  const member = new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } });
+  const results: PipeResult[] = [];
+  const abort = pipeStreams(channel.stream, member, (r) => results.push(r));
+  abort();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(results.length, 1);
+  assert.equal(results[0]!.error, 'aborted');
+  assert.ok(channel.stream.destroyed && member.destroyed);
+});
