@@ -36,11 +36,16 @@ function heldChannel(): { stream: Duplex; received: Buffer[]; release(): void } 
   };
 }
 
+/** The member's side: takes every write at once; the test pushes what it sends. */
+function memberSocket(): Duplex {
+  return new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } });
+}
+
 it('a side that closes right after it ends does not cut what the other side still flushes', async () => {
   const channel = heldChannel();
   const body = Buffer.alloc(64 * 1024, 7);
   // The member: sends a response, ends, and closes at once (as a socket does after FIN).
-  const member = new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } });
+  const member = memberSocket();
   const done = new Promise<PipeResult>((resolve) => pipeStreams(channel.stream, member, resolve));
   member.push(body);
   member.push(null);
@@ -59,7 +64,7 @@ it('a side that closes right after it ends does not cut what the other side stil
 
 it('a stream that fails ends both directions at once, with its error', async () => {
   const channel = heldChannel();
-  const member = new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } });
+  const member = memberSocket();
   const done = new Promise<PipeResult>((resolve) => pipeStreams(channel.stream, member, resolve));
   member.push(Buffer.from('partial'));
   member.destroy(new Error('connection reset'));
@@ -70,7 +75,7 @@ it('a stream that fails ends both directions at once, with its error', async () 
 
 it('aborting destroys both streams and reports once', async () => {
   const channel = heldChannel();
-  const member = new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } });
+  const member = memberSocket();
   const results: PipeResult[] = [];
   const abort = pipeStreams(channel.stream, member, (r) => results.push(r));
   abort();
