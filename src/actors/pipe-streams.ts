@@ -39,9 +39,10 @@ export function pipeStreams(a: Duplex, b: Duplex, onDone: (result: PipeResult) =
     pending -= 1;
     if (pending === 0 || failed) report();
   };
-  // Each direction adds 'close', 'error', 'end' and 'finish' listeners to both streams:
-  // with the owner's own, an ssh2 channel passes the default limit of 10 and Node warns
-  // of a leak that is none. Raise each stream's limit by what the pipe adds.
+  // The two directions add up to 3 listeners of one event ('close', 'error', 'end',
+  // 'finish') to each stream: with the owner's own, an ssh2 channel can pass the default
+  // limit of 10 and Node would warn of a leak that is none. Raise each stream's limit by
+  // what the pipe adds.
   for (const stream of [a, b]) {
     const max = stream.getMaxListeners();
     if (max > 0 && Number.isFinite(max)) stream.setMaxListeners(max + PIPE_LISTENERS);
@@ -54,8 +55,8 @@ export function pipeStreams(a: Duplex, b: Duplex, onDone: (result: PipeResult) =
   };
 }
 
-/** Listeners of one event that the two directions add to each of their streams. */
-const PIPE_LISTENERS = 8;
+/** Listeners of one event that the two directions add to each of their streams (two finished(), one pipe()). */
+const PIPE_LISTENERS = 3;
 
 /**
  * One direction: `from` piped into `to` (end is forwarded), done once `to` has flushed

@@ -8,13 +8,11 @@
  * children.
  * Every gateway is `gateway:<cluster>`.
  */
-import { enqueueActions, setup, spawnChild, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
+import { enqueueActions, setup, spawnChild, type ActorRefFrom, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
 import { clusterGatewayMachine, type ClusterGatewayInput } from './cluster-gateway.js';
 
 interface GatewayStart {
   readonly type: 'gateway.start';
-  /** The child's id: `gateway:<cluster>`. */
-  readonly id: string;
   readonly input: ClusterGatewayInput;
 }
 
@@ -45,7 +43,7 @@ export const clusterGatewaysMachine = setup({
   id: 'clusterGateways',
   on: {
     'gateway.start': {
-      actions: spawnChild('gateway', { id: ({ event }) => started(event).id, input: ({ event }) => started(event).input }),
+      actions: spawnChild('gateway', { id: ({ event }) => gatewayId(started(event).input.clusterName), input: ({ event }) => started(event).input }),
     },
     'xstate.done.actor.*': { actions: 'dropEnded' },
     // Handled here, a gateway's error ends that gateway only (unhandled, it would end the
@@ -53,3 +51,19 @@ export const clusterGatewaysMachine = setup({
     'xstate.error.actor.*': { actions: 'dropEnded' },
   },
 });
+
+function gatewayId(clusterName: string): string {
+  return `gateway:${clusterName}`;
+}
+
+/** Start the gateway of `input.clusterName` as a child of `parent`, and return it. */
+export function spawnGateway(
+  parent: ActorRefFrom<typeof clusterGatewaysMachine>,
+  input: ClusterGatewayInput,
+): ActorRefFrom<typeof clusterGatewayMachine> {
+  const id = gatewayId(input.clusterName);
+  parent.send({ type: 'gateway.start', input });
+  const child = parent.getSnapshot().children[id];
+  if (!child) throw new Error(`the gateway of cluster ${input.clusterName} did not start`);
+  return child as ActorRefFrom<typeof clusterGatewayMachine>;
+}

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor, type ActorRefFrom } from 'xstate';
-import type { clusterGatewayMachine, GatewayIo } from '../../src/machines/cluster-gateway.js';
-import { clusterGatewaysMachine } from '../../src/machines/cluster-gateways.js';
+import type { GatewayIo } from '../../src/machines/cluster-gateway.js';
+import { clusterGatewaysMachine, spawnGateway } from '../../src/machines/cluster-gateways.js';
 import { reach } from './stubs.js';
 
 const RETRY = { minMs: 2_000, maxMs: 8_000, factor: 2 };
@@ -18,10 +18,8 @@ function gatewayIo() {
 }
 
 function start(parent: ActorRefFrom<typeof clusterGatewaysMachine>, cluster: string, io: GatewayIo) {
-  const id = `gateway:${cluster}`;
-  parent.send({ type: 'gateway.start', id, input: { clusterName: cluster, retry: RETRY, io } });
-  const child = parent.getSnapshot().children[id] as ActorRefFrom<typeof clusterGatewayMachine> | undefined;
-  assert.ok(child, `${id} was spawned`);
+  const child = spawnGateway(parent, { clusterName: cluster, retry: RETRY, io });
+  assert.equal(parent.getSnapshot().children[`gateway:${cluster}`], child, `gateway:${cluster} was spawned`);
   return child;
 }
 

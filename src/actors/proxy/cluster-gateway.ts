@@ -17,7 +17,7 @@ import type { ServedCluster } from '../../cluster-sources/cluster-source.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { clusterGatewayMachine, GatewayIo } from '../../machines/cluster-gateway.js';
-import type { clusterGatewaysMachine } from '../../machines/cluster-gateways.js';
+import { spawnGateway, type clusterGatewaysMachine } from '../../machines/cluster-gateways.js';
 import type { BackoffOptions } from '../../machines/backoff.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import type { IssuedCert } from '../../pki/issue.js';
@@ -80,11 +80,7 @@ export class ClusterGateway implements GatewayIo {
     this.#options = options;
     this.#cluster = options.cluster;
     this.#log = options.logger.child({ cluster: options.cluster.name });
-    const id = `gateway:${options.cluster.name}`;
-    options.parent.send({ type: 'gateway.start', id, input: { clusterName: options.cluster.name, retry: options.retry ?? LISTEN_RETRY, io: this } });
-    const actor = options.parent.getSnapshot().children[id];
-    if (!actor) throw new Error(`the gateway of cluster ${options.cluster.name} did not start`);
-    this.actor = actor as ActorRefFrom<typeof clusterGatewayMachine>;
+    this.actor = spawnGateway(options.parent, { clusterName: options.cluster.name, retry: options.retry ?? LISTEN_RETRY, io: this });
     this.done = toPromise(this.actor).catch(() => undefined);
     // Report each change of the bind outcome once: bound, or the error (logged once per change).
     let reported: string | undefined;
