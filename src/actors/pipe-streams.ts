@@ -1,8 +1,9 @@
 /**
  * Copy bytes both ways between two duplex streams until both directions have ended (or
- * either fails), then make sure both are destroyed. Reports byte counts once.
+ * either fails), then make sure both are destroyed. Reports byte counts once. Bytes from
+ * `a` to `b` may go through a transform on the way (the agent's request-head rewriter).
  */
-import { finished, type Duplex } from 'node:stream';
+import { finished, type Duplex, type Transform } from 'node:stream';
 
 export interface PipeResult {
   /** Bytes from `a` to `b`. */
@@ -12,8 +13,8 @@ export interface PipeResult {
   readonly error?: string;
 }
 
-/** Returns a function that aborts the pipe (destroying both streams). */
-export function pipeStreams(a: Duplex, b: Duplex, onDone: (result: PipeResult) => void): () => void {
+/** Returns a function that aborts the pipe (destroying both streams, and `aToBThrough`). */
+export function pipeStreams(a: Duplex, b: Duplex, onDone: (result: PipeResult) => void, aToBThrough?: Transform): () => void {
   let aToB = 0;
   let bToA = 0;
   let pending = 2;
@@ -27,6 +28,7 @@ export function pipeStreams(a: Duplex, b: Duplex, onDone: (result: PipeResult) =
     reported = true;
     a.destroy();
     b.destroy();
+    aToBThrough?.destroy();
     onDone({ bytesAtoB: aToB, bytesBtoA: bToA, ...(firstError ? { error: firstError.message } : {}) });
   };
   // A premature close ends only its own direction: a server that closes its socket as
@@ -47,7 +49,7 @@ export function pipeStreams(a: Duplex, b: Duplex, onDone: (result: PipeResult) =
     const max = stream.getMaxListeners();
     if (max > 0 && Number.isFinite(max)) stream.setMaxListeners(max + PIPE_LISTENERS);
   }
-  copy(a, b, directionDone);
+  copy(a, b, directionDone, aToBThrough);
   copy(b, a, directionDone);
   return () => {
     firstError ??= new Error('aborted');
@@ -59,20 +61,24 @@ export function pipeStreams(a: Duplex, b: Duplex, onDone: (result: PipeResult) =
 const PIPE_LISTENERS = 3;
 
 /**
- * One direction: `from` piped into `to` (end is forwarded), done once `to` has flushed
- * everything after `from` ended, or when either stream fails or closes early.
+ * One direction: `from` piped into `to` (end is forwarded), through `through` if given;
+ * done once `to` has flushed everything after `from` ended, or when any of them fails or
+ * closes early.
  */
-function copy(from: Duplex, to: Duplex, done: (error?: Error | null) => void): void {
+function copy(from: Duplex, to: Duplex, done: (error?: Error | null) => void, through?: Transform): void {
   let over = false;
   const once = (error?: Error | null) => {
     if (over) return;
     over = true;
-    from.unpipe(to);
+    from.unpipe(through ?? to);
+    through?.unpipe(to);
     done(error);
   };
   finished(to, { readable: false }, once);
   finished(from, { writable: false }, (error) => error && once(error));
-  from.pipe(to);
+  if (!through) return void from.pipe(to);
+  finished(through, (error) => error && once(error));
+  from.pipe(through).pipe(to);
 }
 
 function isPrematureClose(error: Error): boolean {

@@ -5,7 +5,7 @@
  * download until the peer grants window.
  */
 import assert from 'node:assert/strict';
-import { Duplex } from 'node:stream';
+import { Duplex, Transform } from 'node:stream';
 import { it } from 'node:test';
 import { pipeStreams, type PipeResult } from '../../src/actors/pipe-streams.js';
 
@@ -83,4 +83,26 @@ it('aborting destroys both streams and reports once', async () => {
   assert.equal(results.length, 1);
   assert.equal(results[0]!.error, 'aborted');
   assert.ok(channel.stream.destroyed && member.destroyed);
+});
+
+it('bytes from a to b go through the transform; its failure ends both directions with its error', async () => {
+  const channel = heldChannel();
+  channel.release();
+  const seen: Buffer[] = [];
+  const member = new Duplex({ read() {}, write(chunk: Buffer, _encoding, callback) { seen.push(chunk); callback(); } });
+  const upper = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (chunk.includes('bad')) return callback(new Error('refused by the transform'));
+      callback(null, Buffer.from(chunk.toString().toUpperCase()));
+    },
+  });
+  const done = new Promise<PipeResult>((resolve) => pipeStreams(channel.stream, member, resolve, upper));
+  channel.stream.push(Buffer.from('first'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(Buffer.concat(seen).toString(), 'FIRST');
+  channel.stream.push(Buffer.from('bad'));
+  const result = await done;
+  assert.equal(result.error, 'refused by the transform');
+  assert.equal(Buffer.concat(seen).toString(), 'FIRST', 'nothing after the failure reached b');
+  assert.ok(channel.stream.destroyed && member.destroyed && upper.destroyed, 'all three destroyed');
 });

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect as netConnect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { connect as netConnect, createServer as createNetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { ServerChannel } from 'ssh2';
 import type { InspectionEvent } from 'xstate';
@@ -20,6 +21,7 @@ import { startAgent, type AgentHandle } from '../../src/actors/agent/start-agent
 import type { AgentOptions } from '../../src/actors/agent/agent-options.js';
 import type { ProxySession } from '../../src/actors/proxy/proxy-session.js';
 import { silentLogger } from '../../src/log.js';
+import { importCa, issueServingCert } from '../../src/pki/index.js';
 import { CHANNEL_TYPE, SUBPROTOCOL } from '../../src/protocol/constants.js';
 import '../../src/protocol/ssh2-extensions.js';
 import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../src/cluster-sources/cluster-source.js';
@@ -27,6 +29,7 @@ import { startFakeProxy } from '../helpers/fake-proxy.js';
 import { freePort } from '../helpers/free-port.js';
 import { connectRawAgent, rawConfig, type RawAgent } from '../helpers/raw-agent.js';
 import { CLUSTER, CLUSTER_TOKEN, startTunnelFixture, type HttpResult, type TunnelFixture } from '../helpers/tunnel-fixture.js';
+import { MEMBER_TOKEN } from '../helpers/member-apiserver.js';
 import { nextEvent, until } from '../helpers/wait.js';
 
 /** A second cluster for agents that are meant to misbehave, so `alpha` stays untouched. */
@@ -407,7 +410,7 @@ describe('bad input', { timeout: 30_000 }, () => {
       assert.equal(status.code, 502);
       const message = oneLine(status.message, 'Status message');
       assert.match(message, new RegExp(`127\\.0\\.0\\.1:${closedPort}`));
-      // The kube path's 502 comes from the agent's member-TLS forwarder, the ks path's from the proxy (the agent's refusal, with its reason).
+      // Both from the proxy: the agent refused the channel, with the reason its dial failed.
       assert.match(message, /ECONNREFUSED/);
       ctx.diagnostic(message);
     }
@@ -437,11 +440,12 @@ describe('bad input', { timeout: 30_000 }, () => {
   });
 
   describe('an agent that vanishes mid-request', () => {
-    let hang: NetServer;
+    let hang: TlsServer;
     const held = new Set<Socket>();
     before(async () => {
-      // A member "apiserver" that accepts and never says a word.
-      hang = createNetServer((socket) => {
+      // A member "apiserver" that completes TLS (the agent verifies it) and never says a word.
+      const serving = await issueServingCert(await importCa(t.member.ca), { hosts: ['127.0.0.1'] });
+      hang = createTlsServer({ cert: serving.certPem, key: serving.keyPem }, (socket) => {
         held.add(socket);
         socket.on('error', () => {});
         socket.once('close', () => held.delete(socket));
@@ -463,7 +467,7 @@ describe('bad input', { timeout: 30_000 }, () => {
       const agents = await Promise.all(Array.from({ length: n }, () => startBeta({ kubernetesService: `127.0.0.1:${hangPort()}` })));
       await Promise.all(agents.map((a) => t.waitConnected(a)));
       await betaServing(n);
-      const dialed = nextEvent(hang, 'connection', 'the agent to dial the silent member');
+      const dialed = nextEvent(hang, 'secureConnection', 'the agent to dial the silent member');
       const pending = httpsGet(betaKubePort, '/api/v1/namespaces');
       pending.catch(() => {}); // awaited below; a rejection must not go unhandled meanwhile
       await dialed;
@@ -587,6 +591,53 @@ describe('a proxy that asks our agent for a target it must not dial', { timeout:
       await agent?.stop();
       await fake.close();
       await new Promise<void>((resolve) => forbidden.close(() => resolve()));
+    }
+  });
+});
+
+describe('a proxy that sends our agent a request it must not forward (member TLS)', { timeout: 30_000 }, () => {
+  let t: TunnelFixture;
+  before(async () => {
+    t = await startTunnelFixture();
+  });
+  after(() => t.close());
+
+  it('the channel is closed before the member sees it; well-formed requests get the member\'s own token', async () => {
+    const fake = await startFakeProxy({ offerMemberTls: true });
+    let agent: AgentHandle | undefined;
+    try {
+      const configured = within(fake.nextAgent(), 10_000, 'our agent to send its config');
+      agent = await t.addAgent({ proxyUrl: `ws://127.0.0.1:${fake.port}` });
+      const conn = await configured;
+      await t.waitConnected(agent);
+      assert.ok(!fake.configs.at(-1)!.toString().includes(MEMBER_TOKEN), 'member TLS was not negotiated: the config carries the token');
+      const kubeTarget = `127.0.0.1:${t.member.port}`;
+      const exchange = async (request: string) => {
+        const channel = await within(fake.openChannel(conn, kubeTarget), 10_000, 'a channel to the kube-apiserver');
+        const chunks: Buffer[] = [];
+        channel.on('data', (c: Buffer) => chunks.push(c));
+        const closed = nextEvent(channel, 'close', 'the channel to close');
+        channel.write(request);
+        await closed;
+        return Buffer.concat(chunks).toString('utf8');
+      };
+      const seenBefore = t.member.seen.length;
+      // Both lengths: the member and we could disagree on where the body ends; the smuggled
+      // request after it carries the proxy's own Authorization.
+      const smuggled = 'GET /api/v1/secrets HTTP/1.1\r\nHost: m\r\nAuthorization: Bearer proxy-chosen\r\n\r\n';
+      const answer = await exchange(
+        `POST /api/v1/namespaces HTTP/1.1\r\nHost: m\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+      );
+      assert.equal(answer, '', 'the member answered a request that should never have reached it');
+      assert.equal(t.member.seen.length, seenBefore, 'the member saw a request');
+      assert.ok(agent.actor.getSnapshot().matches({ session: 'connected' }), 'the agent stayed connected');
+
+      const ok = await exchange('GET /version HTTP/1.1\r\nHost: m\r\nAuthorization: Bearer proxy-chosen\r\nConnection: close\r\n\r\n');
+      assert.match(ok, /^HTTP\/1\.1 200 /);
+      assert.equal(t.member.seen.at(-1)?.authorization, `Bearer ${MEMBER_TOKEN}`, 'the member got its own token, not the proxy\'s');
+    } finally {
+      await agent?.stop();
+      await fake.close();
     }
   });
 });

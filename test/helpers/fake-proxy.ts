@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import ssh2, { type Connection, type ServerChannel } from 'ssh2';
 import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
 import '../../src/protocol/ssh2-extensions.js';
-import { CHANNEL_TYPE, IDENT_SERVER, SUBPROTOCOL } from '../../src/protocol/constants.js';
+import { CAPABILITIES_HEADER, CHANNEL_TYPE, IDENT_SERVER, MEMBER_TLS, SUBPROTOCOL } from '../../src/protocol/constants.js';
 import { loadOrCreateHostKey } from '../../src/actors/proxy/host-key.js';
 
 const { Server } = ssh2;
@@ -19,6 +19,8 @@ export interface FakeProxyOptions {
   readonly rejectWith?: string;
   /** Never answer `ping` (a proxy that hangs). */
   readonly ignorePings?: boolean;
+  /** Offer member TLS as our proxy does: the agent then sends plain HTTP to its kube-apiserver through the channels. */
+  readonly offerMemberTls?: boolean;
 }
 
 export interface FakeProxy {
@@ -41,6 +43,7 @@ export async function startFakeProxy(options: FakeProxyOptions = {}): Promise<Fa
   const connections = new Set<Connection>();
   const transports = new WeakMap<Connection, { ws: WebSocket; stream: Duplex }>();
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
+  if (options.offerMemberTls) wss.on('headers', (headers: string[]) => headers.push(`${CAPABILITIES_HEADER}: ${MEMBER_TLS}`));
   const http: HttpServer = createServer((_req, res) => res.writeHead(404).end());
   http.on('connection', (s: Socket) => {
     sockets.add(s);

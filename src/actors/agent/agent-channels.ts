@@ -54,13 +54,12 @@ export class AgentChannels {
   readonly #pending = new Map<string, (why?: string) => void>();
   /** Open pairs, destroyed if the connection ends first. */
   readonly #live = new Map<string, { channel: ClientChannel; socket: Socket }>();
-  /** Open channels the forwarder serves (member TLS). */
-  readonly #forwarded = new Map<string, ClientChannel>();
   readonly #ids = new SlotIds('ch-');
   readonly #refusals: SpellLog;
   readonly #dialErrors: SpellLog;
+  readonly #malformed: SpellLog;
   readonly #dials: DialSlots;
-  /** With member TLS: the channels to this target carry HTTP for the forwarder. */
+  /** With member TLS: the channels to this target go over the forwarder's TLS connections. */
   #forwarding: { readonly target: string; readonly forwarder: MemberForwarder } | undefined;
 
   constructor(private readonly options: AgentChannelOptions) {
@@ -72,6 +71,10 @@ export class AgentChannels {
     this.#dialErrors = new SpellLog(options.logger, DIAL_ERROR_LOG_INTERVAL_MS, {
       first: 'Cannot reach a target in the member cluster',
       more: 'More dials to targets in the member cluster failed',
+    });
+    this.#malformed = new SpellLog(options.logger, DIAL_ERROR_LOG_INTERVAL_MS, {
+      first: 'Closed a channel: the proxy sent a request the agent does not forward to the kube-apiserver',
+      more: 'Closed more channels for requests the agent does not forward',
     });
   }
 
@@ -87,7 +90,7 @@ export class AgentChannels {
    */
   refuseOverLimit(reject: (reason: number, description: string) => void): boolean {
     const { maxChannels } = this.options;
-    const channels = this.#pending.size + this.#live.size + this.#forwarded.size;
+    const channels = this.#pending.size + this.#live.size;
     if (channels < maxChannels) return false;
     const reason = `agent has ${channels} channels open or opening, its limit (--max-channels ${maxChannels})`;
     reject(OPEN_RESOURCE_SHORTAGE, reason);
@@ -114,12 +117,12 @@ export class AgentChannels {
     };
     this.#pending.set(id, refuse);
     let pair: { channel: ClientChannel; socket: Socket } | undefined;
-    const forwarding = this.#forwarding?.target === target ? this.#forwarding.forwarder : undefined;
-    if (forwarding) return { id, io: this.#forwardedIo(id, accept, refuse, forwarding) };
+    const forwarder = this.#forwarding?.target === target ? this.#forwarding.forwarder : undefined;
+    const connect = (signal: AbortSignal): Promise<Socket> => (forwarder ? forwarder.dial(signal) : dial(target, signal));
     const io: ChannelIo = {
       open: async (signal) => {
         const socket = await this.#dials
-          .run(signal, () => dial(target, signal))
+          .run(signal, () => connect(signal))
           .catch((error: unknown) => {
             if (!signal.aborted) this.#dialErrors.note(errorMessage(error));
             throw error;
@@ -137,8 +140,13 @@ export class AgentChannels {
       },
       pipe: (done) => {
         const { channel, socket } = pair!;
-        const abort = pipeStreams(channel, socket, (r) =>
-          done({ bytesIn: r.bytesAtoB, bytesOut: r.bytesBtoA, ...(r.error ? { error: r.error } : {}) }),
+        const requests = forwarder?.requests();
+        requests?.once('error', (error) => this.#malformed.note(error.message));
+        const abort = pipeStreams(
+          channel,
+          socket,
+          (r) => done({ bytesIn: r.bytesAtoB, bytesOut: r.bytesBtoA, ...(r.error ? { error: r.error } : {}) }),
+          requests,
         );
         return () => {
           abort();
@@ -149,31 +157,6 @@ export class AgentChannels {
       refuse: this.#refuser(id, refuse),
     };
     return { id, io };
-  }
-
-  /** A channel whose HTTP the forwarder serves: accepted at once (it dials per request). */
-  #forwardedIo(id: string, accept: () => ClientChannel, refuse: (why?: string) => void, forwarder: MemberForwarder): ChannelIo {
-    let channel: ClientChannel | undefined;
-    return {
-      open: async () => {
-        this.#pending.delete(id);
-        channel = trulyDestroyable(accept());
-        this.#forwarded.set(id, channel);
-      },
-      pipe: (done) => {
-        const open = channel!;
-        const onClose = () => done({ bytesIn: 0, bytesOut: 0 });
-        open.once('close', onClose);
-        forwarder.serve(open);
-        return () => {
-          open.off('close', onClose);
-          open.destroy();
-          this.#forwarded.delete(id);
-          this.#release(id);
-        };
-      },
-      refuse: this.#refuser(id, refuse),
-    };
   }
 
   /** ChannelIo.refuse: answer the open with the reason, and forget the channel. */
@@ -189,6 +172,7 @@ export class AgentChannels {
   clear(): void {
     this.#refusals.flush();
     this.#dialErrors.flush();
+    this.#malformed.flush();
     for (const [id, refuse] of this.#pending) {
       refuse();
       this.#release(id);
@@ -200,17 +184,11 @@ export class AgentChannels {
       this.#release(id);
     }
     this.#live.clear();
-    for (const [id, channel] of this.#forwarded) {
-      channel.destroy();
-      this.#release(id);
-    }
-    this.#forwarded.clear();
-    this.#forwarding?.forwarder.close();
     this.#forwarding = undefined;
   }
 
   get openCount(): number {
-    return this.#live.size + this.#forwarded.size;
+    return this.#live.size;
   }
 
   /** Free an id once the parent has stopped its finished child (the next turn). */

@@ -112,7 +112,7 @@ export function runConnectionAttempt(
       }
       sendBack({ type: 'ws.open' });
       log.debug({ memberTls }, 'Handshaking');
-      if (memberTls) channels.forward(kubernetesTarget, new MemberForwarder(credentials, kubernetesTarget, options.name, log));
+      if (memberTls) channels.forward(kubernetesTarget, new MemberForwarder(credentials, kubernetesTarget));
       runSsh(socket, configFor(memberTls));
     });
   };

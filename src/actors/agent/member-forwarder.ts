@@ -1,62 +1,95 @@
 /**
  * Member TLS (negotiated with our proxy, src/protocol/constants.ts): the proxy sends plain
- * HTTP over the channels to the kube-apiserver, and this forwards each request to it with
- * TLS (verifying the member's CA) and the member's credentials (the service-account token
- * or the kubeconfig's client certificate). The credentials never leave the member cluster,
- * and the proxy runs no TLS over a tunnel stream. Requests stream both ways, watches event
- * by event, upgrades (exec, attach, port-forward) are spliced through — the same reverse
- * proxy the proxy's listeners use, with the member as its one upstream.
+ * HTTP over its channels to the kube-apiserver, and the agent carries each channel over a
+ * TLS connection of its own to the member (verifying the member's CA, with the
+ * kubeconfig's client certificate if it has one), adding the member's bearer token to each
+ * request head. The credentials never leave the member cluster, and the proxy runs no TLS
+ * over a tunnel stream.
+ *
+ * One channel, one member connection: the member's responses go back byte for byte,
+ * unparsed (the proxy parses them), and only the requests' framing is read, to rewrite
+ * their heads (request-head-rewriter.ts). Watches, `logs -f` and upgrades (exec, attach,
+ * port-forward) need nothing more. The connection is made before the channel is
+ * accepted, so a member that is down or fails verification is a refused channel open
+ * with the reason, which the proxy may retry on another agent.
  */
-import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
-import type { Duplex } from 'node:stream';
-import type { Logger } from '../../log.js';
+import { createSecureContext, connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls';
 import { parseHostPort } from '../../protocol/host-port.js';
-import { createReverseProxy, type Upstream } from '../http/reverse-proxy.js';
-import { socketLike, TunnelHttpsAgent } from '../http/upstream-agents.js';
 import type { MemberCredentials } from './member-credentials.js';
+import { RequestHeadRewriter, type HeadRewrite } from './request-head-rewriter.js';
 
 export class MemberForwarder {
-  readonly #server: Server;
-  readonly #upstream: Upstream;
-  readonly #channels = new Set<Duplex>();
+  readonly #rewrite: HeadRewrite;
+  readonly #address: { readonly host: string; readonly port: number } | undefined;
+  /** SNI must be a DNS name; for an IP the certificate check still uses the IP. */
+  readonly #servername: string | undefined;
+  readonly #material: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** Made at the first dial: an agent whose proxy never opens a kube channel needs none. */
+  #context: SecureContext | undefined;
+  /** The member's latest TLS session, offered on the next dial (a resumed handshake). */
+  #session: Buffer | undefined;
 
   /** `target`: the kube-apiserver's `host:port` as the agent dials it (`--kubernetes-service`). */
-  constructor(credentials: MemberCredentials, target: string, clusterName: string, logger: Logger) {
-    const dial = (hostPort: string) =>
-      new Promise<Duplex>((resolve, reject) => {
-        const address = parseHostPort(hostPort);
-        if (!address) return reject(new Error(`${hostPort} is not host:port`));
-        const socket = connect({ host: address.host, port: address.port });
-        socket.setNoDelay(true);
-        socket.once('connect', () => resolve(socket));
-        socket.once('error', reject);
-      });
+  constructor(credentials: MemberCredentials, target: string) {
+    const address = parseHostPort(target);
+    this.#address = address;
+    this.#servername = !address || /^[\d.]+$|:/.test(address.host) ? undefined : address.host;
     const bearer = credentials.bearerToken?.toString('utf8').trim();
-    this.#upstream = {
-      agent: new TunnelHttpsAgent(dial, target, credentials),
-      secure: true,
-      target,
-      stripAuthorization: true,
-      suspect: () => false,
-      ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
-    };
-    const proxy = createReverseProxy({ clusterName, listener: 'kubernetes', pickUpstream: (exclude) => (exclude?.has(this.#upstream) ? undefined : this.#upstream), logger });
-    this.#server = createServer(proxy.handleRequest);
-    this.#server.on('upgrade', proxy.handleUpgrade);
+    this.#rewrite = { host: target, ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
+    const { caData, certData, keyData } = credentials;
+    this.#material = { ...(caData?.length ? { ca: caData } : {}), ...(certData?.length && keyData?.length ? { cert: certData, key: keyData } : {}) };
   }
 
-  /** Serve the HTTP requests the proxy sends on `channel`. */
-  serve(channel: Duplex): void {
-    this.#channels.add(channel);
-    channel.once('close', () => this.#channels.delete(channel));
-    this.#server.emit('connection', socketLike(channel));
+  /**
+   * A verified TLS connection to the member, or a one-line reason (no secret in it). The
+   * signal aborts it (the channel machine bounds the time).
+   */
+  dial(signal: AbortSignal): Promise<TLSSocket> {
+    const address = this.#address;
+    if (!address) return Promise.reject(new Error(`target ${this.#rewrite.host} is not host:port`));
+    return new Promise((resolve, reject) => {
+      let socket: TLSSocket;
+      try {
+        this.#context ??= createSecureContext(this.#material);
+        socket = tlsConnect({
+          host: address.host,
+          port: address.port,
+          secureContext: this.#context,
+          rejectUnauthorized: true,
+          ...(this.#servername ? { servername: this.#servername } : {}),
+          ...(this.#session ? { session: this.#session } : {}),
+        });
+      } catch (error) {
+        // The credentials were parsed when they were read; a failure here is still an answer, not a crash.
+        return reject(new Error(`member TLS: ${(error as Error).message}`));
+      }
+      socket.setNoDelay(true);
+      socket.on('session', (session: Buffer) => (this.#session = session));
+      let connected = false;
+      socket.once('connect', () => (connected = true));
+      const onAbort = () => fail(new Error('cancelled'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const settle = () => {
+        signal.removeEventListener('abort', onAbort);
+        socket.off('error', fail);
+      };
+      const fail = (error: NodeJS.ErrnoException) => {
+        settle();
+        socket.destroy();
+        // Say which step failed: a name that does not resolve, no answer, or a member that failed verification.
+        const unresolved = error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN';
+        reject(new Error(unresolved ? `cannot resolve ${address.host}` : `${connected ? 'member TLS with' : 'dial'} ${this.#rewrite.host}: ${error.message}`));
+      };
+      socket.once('error', fail);
+      socket.once('secureConnect', () => {
+        settle();
+        resolve(socket);
+      });
+    });
   }
 
-  /** The connection ended: drop the member connections and the channels still served. */
-  close(): void {
-    this.#upstream.agent.destroy();
-    for (const channel of this.#channels) channel.destroy();
-    this.#channels.clear();
+  /** The proxy→member direction of one channel. */
+  requests(): RequestHeadRewriter {
+    return new RequestHeadRewriter(this.#rewrite);
   }
 }
