@@ -50,28 +50,31 @@ export type ProxiedResponse = ServerResponse | Http2ServerResponse;
 
 // RFC 9110 §7.6.1 hop-by-hop headers, never forwarded as such; and HTTP/2's own
 // (RFC 9113 §8.2.2: connection-specific fields are malformed there).
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings'];
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
-/** The headers without hop-by-hop ones (and those the Connection header lists) and HTTP/2 pseudo-headers. */
-function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ...headers };
-  const listed = String(headers.connection ?? '')
-    .split(',')
-    .map((h) => h.trim().toLowerCase())
-    .filter(Boolean);
-  for (const name of [...HOP_BY_HOP, ...listed]) delete out[name];
-  for (const name of Object.keys(out)) if (name.startsWith(':')) delete out[name];
+/**
+ * The headers without hop-by-hop ones (and those the Connection header lists), HTTP/2
+ * pseudo-headers and `drop`. Copied name by name rather than spread and deleted from: a
+ * deleted property turns the object into a slow dictionary, and this runs twice per request.
+ */
+function endToEnd(headers: IncomingHttpHeaders, drop?: string): OutgoingHttpHeaders {
+  const connection = headers.connection;
+  const listed = connection ? new Set(String(connection).split(',').map((h) => h.trim().toLowerCase())) : undefined;
+  const out: OutgoingHttpHeaders = {};
+  for (const name of Object.keys(headers)) {
+    if (HOP_BY_HOP.has(name) || name === drop || name.startsWith(':') || listed?.has(name)) continue;
+    out[name] = headers[name];
+  }
   return out;
 }
 
 function forwardHeaders(headers: IncomingHttpHeaders, upstream: Upstream, upgrade: boolean): OutgoingHttpHeaders {
-  const out = endToEnd(headers);
+  const out = endToEnd(headers, upstream.stripAuthorization || upstream.authorization ? 'authorization' : undefined);
   if (upgrade) {
     out.connection = 'Upgrade';
     out.upgrade = headers.upgrade;
   }
   out.host = upstream.target;
-  if (upstream.stripAuthorization) delete out.authorization;
   if (upstream.authorization) out.authorization = upstream.authorization;
   return out;
 }
