@@ -56,6 +56,8 @@ export class MemberForwarder {
           port: address.port,
           secureContext: this.#context,
           rejectUnauthorized: true,
+          // The channel's bytes are HTTP/1.1: never let the member pick HTTP/2.
+          ALPNProtocols: ['http/1.1'],
           ...(this.#servername ? { servername: this.#servername } : {}),
           ...(this.#session ? { session: this.#session } : {}),
         });
