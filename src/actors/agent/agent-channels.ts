@@ -39,6 +39,8 @@ export const OPEN_RESOURCE_SHORTAGE = 4;
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 /** Failed dials likewise (a target that is down fails every request that needs it). */
 const DIAL_ERROR_LOG_INTERVAL_MS = 30_000;
+/** Requests refused by the member-TLS rewriter likewise (a proxy that sends one likely sends more). */
+const MALFORMED_LOG_INTERVAL_MS = 30_000;
 
 export interface AgentChannelOptions {
   /** How long an admitted dial may wait for a slot (the channel machine bounds the dial itself). */
@@ -72,7 +74,7 @@ export class AgentChannels {
       first: 'Cannot reach a target in the member cluster',
       more: 'More dials to targets in the member cluster failed',
     });
-    this.#malformed = new SpellLog(options.logger, DIAL_ERROR_LOG_INTERVAL_MS, {
+    this.#malformed = new SpellLog(options.logger, MALFORMED_LOG_INTERVAL_MS, {
       first: 'Closed a channel: the proxy sent a request the agent does not forward to the kube-apiserver',
       more: 'Closed more channels for requests the agent does not forward',
     });

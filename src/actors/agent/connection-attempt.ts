@@ -4,13 +4,15 @@
  * step to the agent-connection machine and answers its `ping` commands.
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { createWebSocketStream, WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
+import { WebSocket } from 'ws';
 import ssh2, { type Client as SshClient } from 'ssh2';
 
 // ssh2 is CommonJS: take its classes from the default export.
 const { Client } = ssh2;
 import type { AgentConnectionIo } from '../../machines/agent-connection.js';
 import { encodeAgentConfig } from '../../protocol/agent-config.js';
+import { webSocketTransport } from '../../protocol/websocket-transport.js';
 import {
   BUILD_VERSION,
   CHANNEL_TYPE,
@@ -90,7 +92,9 @@ export function runConnectionAttempt(
       ...(viaProxy ? { agent: viaProxy.agent } : {}),
     });
     ws = socket;
+    let upgraded: Duplex | undefined;
     socket.once('upgrade', (res: IncomingMessage) => {
+      upgraded = res.socket;
       const offered = String(res.headers[CAPABILITIES_HEADER] ?? '')
         .split(',')
         .map((c) => c.trim());
@@ -113,12 +117,14 @@ export function runConnectionAttempt(
       sendBack({ type: 'ws.open' });
       log.debug({ memberTls }, 'Handshaking');
       if (memberTls) channels.forward(kubernetesTarget, new MemberForwarder(credentials, kubernetesTarget));
-      runSsh(socket, configFor(memberTls));
+      // ws emits 'upgrade' before 'open'; its response's socket is the connection under the WebSocket.
+      if (!upgraded) return end('proxy connection: no socket under the WebSocket');
+      runSsh(socket, upgraded, configFor(memberTls));
     });
   };
 
-  const runSsh = (socket: WebSocket, payload: Buffer) => {
-    const stream = createWebSocketStream(socket);
+  const runSsh = (socket: WebSocket, connection: Duplex, payload: Buffer) => {
+    const stream = webSocketTransport(socket, connection);
     stream.on('error', () => {}); // reported through the WebSocket's own events
     const client = new Client();
     ssh = client;

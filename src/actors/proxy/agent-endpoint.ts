@@ -9,9 +9,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../log.js';
 import { BUILD_VERSION, CAPABILITIES_HEADER, MAX_WS_MESSAGE_BYTES, MEMBER_TLS, SUBPROTOCOL } from '../../protocol/constants.js';
+import { webSocketTransport } from '../../protocol/websocket-transport.js';
 import type { ThrottleVerdict } from './auth-throttle.js';
 import { armDeadline, clearDeadline, refuseHttp } from './connection-deadline.js';
 
@@ -187,7 +188,7 @@ export async function startAgentEndpoint(options: AgentEndpointOptions): Promise
       authenticated: () => unauthenticated.delete(socket),
       verdictDelayMs: verdict.kind === 'delay' ? verdict.ms : 0,
     };
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => handler(createWebSocketStream(ws), arrival));
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => handler(webSocketTransport(ws, socket), arrival));
   });
 
   await new Promise<void>((resolve, reject) => {
