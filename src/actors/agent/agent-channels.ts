@@ -20,6 +20,7 @@ import { SlotIds } from '../slot-ids.js';
 import { DialSlots } from './dial-slots.js';
 import { trulyDestroyable } from '../../ssh/server-channel.js';
 import { SpellLog } from './spell-log.js';
+import { socketReady } from './socket-ready.js';
 import type { MemberForwarder } from './member-forwarder.js';
 
 /** `--max-channels`: channels open or being opened per session. Generous for kubectl and ks-apiserver. */
@@ -203,27 +204,7 @@ export class AgentChannels {
 function dial(target: string, signal: AbortSignal): Promise<Socket> {
   const address = parseHostPort(target);
   if (!address) return Promise.reject(new Error(`target ${target} is not host:port`));
-  const { host, port } = address;
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
-    socket.setNoDelay(true);
-    const onAbort = () => fail(new Error('cancelled'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    function done() {
-      signal.removeEventListener('abort', onAbort);
-      socket.off('error', fail);
-    }
-    function fail(error: NodeJS.ErrnoException) {
-      done();
-      socket.destroy();
-      // A name that does not resolve is a configuration mistake: say so, not "connect failed".
-      const unresolved = error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN';
-      reject(new Error(unresolved ? `cannot resolve ${host}` : `dial ${target}: ${error.message}`));
-    }
-    socket.once('error', fail);
-    socket.once('connect', () => {
-      done();
-      resolve(socket);
-    });
-  });
+  const socket = connect({ host: address.host, port: address.port });
+  socket.setNoDelay(true);
+  return socketReady(socket, 'connect', target, address.host, signal);
 }

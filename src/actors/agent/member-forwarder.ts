@@ -16,6 +16,7 @@
 import { createSecureContext, connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls';
 import { parseHostPort } from '../../protocol/host-port.js';
 import type { MemberCredentials } from './member-credentials.js';
+import { socketReady } from './socket-ready.js';
 import { RequestHeadRewriter, type HeadRewrite } from './request-head-rewriter.js';
 
 export class MemberForwarder {
@@ -47,47 +48,26 @@ export class MemberForwarder {
   dial(signal: AbortSignal): Promise<TLSSocket> {
     const address = this.#address;
     if (!address) return Promise.reject(new Error(`target ${this.#rewrite.host} is not host:port`));
-    return new Promise((resolve, reject) => {
-      let socket: TLSSocket;
-      try {
-        this.#context ??= createSecureContext(this.#material);
-        socket = tlsConnect({
-          host: address.host,
-          port: address.port,
-          secureContext: this.#context,
-          rejectUnauthorized: true,
-          // The channel's bytes are HTTP/1.1: never let the member pick HTTP/2.
-          ALPNProtocols: ['http/1.1'],
-          ...(this.#servername ? { servername: this.#servername } : {}),
-          ...(this.#session ? { session: this.#session } : {}),
-        });
-      } catch (error) {
-        // The credentials were parsed when they were read; a failure here is still an answer, not a crash.
-        return reject(new Error(`member TLS: ${(error as Error).message}`));
-      }
-      socket.setNoDelay(true);
-      socket.on('session', (session: Buffer) => (this.#session = session));
-      let connected = false;
-      socket.once('connect', () => (connected = true));
-      const onAbort = () => fail(new Error('cancelled'));
-      signal.addEventListener('abort', onAbort, { once: true });
-      const settle = () => {
-        signal.removeEventListener('abort', onAbort);
-        socket.off('error', fail);
-      };
-      const fail = (error: NodeJS.ErrnoException) => {
-        settle();
-        socket.destroy();
-        // Say which step failed: a name that does not resolve, no answer, or a member that failed verification.
-        const unresolved = error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN';
-        reject(new Error(unresolved ? `cannot resolve ${address.host}` : `${connected ? 'member TLS with' : 'dial'} ${this.#rewrite.host}: ${error.message}`));
-      };
-      socket.once('error', fail);
-      socket.once('secureConnect', () => {
-        settle();
-        resolve(socket);
+    let socket: TLSSocket;
+    try {
+      this.#context ??= createSecureContext(this.#material);
+      socket = tlsConnect({
+        host: address.host,
+        port: address.port,
+        secureContext: this.#context,
+        rejectUnauthorized: true,
+        // The channel's bytes are HTTP/1.1: never let the member pick HTTP/2.
+        ALPNProtocols: ['http/1.1'],
+        ...(this.#servername ? { servername: this.#servername } : {}),
+        ...(this.#session ? { session: this.#session } : {}),
       });
-    });
+    } catch (error) {
+      // The credentials were parsed when they were read; a failure here is still an answer, not a crash.
+      return Promise.reject(new Error(`member TLS: ${(error as Error).message}`));
+    }
+    socket.setNoDelay(true);
+    socket.on('session', (session: Buffer) => (this.#session = session));
+    return socketReady(socket, 'secureConnect', this.#rewrite.host, address.host, signal);
   }
 
   /** The proxy→member direction of one channel. */
