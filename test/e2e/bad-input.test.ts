@@ -25,7 +25,7 @@ import { importCa, issueServingCert } from '../../src/pki/index.js';
 import { CHANNEL_TYPE, SUBPROTOCOL } from '../../src/protocol/constants.js';
 import '../../src/protocol/ssh2-extensions.js';
 import type { ClusterSource, ClusterSourceEvent, ServedCluster } from '../../src/cluster-sources/cluster-source.js';
-import { startFakeProxy } from '../helpers/fake-proxy.js';
+import { startFakeProxy, type FakeProxy } from '../helpers/fake-proxy.js';
 import { freePort } from '../helpers/free-port.js';
 import { connectRawAgent, rawConfig, type RawAgent } from '../helpers/raw-agent.js';
 import { CLUSTER, CLUSTER_TOKEN, startTunnelFixture, type HttpResult, type TunnelFixture } from '../helpers/tunnel-fixture.js';
@@ -530,14 +530,23 @@ describe('bad input', { timeout: 30_000 }, () => {
   });
 });
 
-describe('a proxy that asks our agent for a target it must not dial', { timeout: 30_000 }, () => {
+describe('a proxy that asks our agent for what it must not do', { timeout: 30_000 }, () => {
   let t: TunnelFixture;
   before(async () => {
     t = await startTunnelFixture();
   });
-  after(() => t.close());
+  after(() => t.close()); // stops the agents it started too
 
-  it('is refused without dialing; an allowed target works', async () => {
+  /** Our agent, connected to `fake`; its connection as the fake proxy sees it. */
+  const connectTo = async (fake: FakeProxy) => {
+    const configured = within(fake.nextAgent(), 10_000, 'our agent to send its config');
+    const agent = await t.addAgent({ proxyUrl: `ws://127.0.0.1:${fake.port}` });
+    const conn = await configured;
+    await t.waitConnected(agent);
+    return { agent, conn };
+  };
+
+  it('a target it must not dial is refused without dialing; an allowed target works', async () => {
     // The forbidden target listens on loopback, so a dial would be seen.
     let dials = 0;
     const forbidden = createNetServer((socket) => {
@@ -551,10 +560,9 @@ describe('a proxy that asks our agent for a target it must not dial', { timeout:
     const fake = await startFakeProxy();
     let agent: AgentHandle | undefined;
     try {
-      const configured = within(fake.nextAgent(), 10_000, 'our agent to send its config');
-      agent = await t.addAgent({ proxyUrl: `ws://127.0.0.1:${fake.port}` });
-      const conn = await configured;
-      await t.waitConnected(agent);
+      const connected = await connectTo(fake);
+      agent = connected.agent;
+      const conn = connected.conn;
 
       // Any type, any data: the fake proxy's openChannel only speaks `kubesphere`.
       const open = (type: string, target: string) =>
@@ -593,23 +601,14 @@ describe('a proxy that asks our agent for a target it must not dial', { timeout:
       await new Promise<void>((resolve) => forbidden.close(() => resolve()));
     }
   });
-});
 
-describe('a proxy that sends our agent a request it must not forward (member TLS)', { timeout: 30_000 }, () => {
-  let t: TunnelFixture;
-  before(async () => {
-    t = await startTunnelFixture();
-  });
-  after(() => t.close());
-
-  it('the channel is closed before the member sees it; well-formed requests get the member\'s own token', async () => {
+  it('a request it must not forward (member TLS) closes the channel before the member sees it; well-formed ones get the member\'s own token', async () => {
     const fake = await startFakeProxy({ offerMemberTls: true });
     let agent: AgentHandle | undefined;
     try {
-      const configured = within(fake.nextAgent(), 10_000, 'our agent to send its config');
-      agent = await t.addAgent({ proxyUrl: `ws://127.0.0.1:${fake.port}` });
-      const conn = await configured;
-      await t.waitConnected(agent);
+      const connected = await connectTo(fake);
+      agent = connected.agent;
+      const conn = connected.conn;
       assert.ok(!fake.configs.at(-1)!.toString().includes(MEMBER_TOKEN), 'member TLS was not negotiated: the config carries the token');
       const kubeTarget = `127.0.0.1:${t.member.port}`;
       const exchange = async (request: string) => {
