@@ -48,8 +48,12 @@ type State =
 
 export class RequestHeadRewriter extends Transform {
   #state: State = { kind: 'head' };
-  /** A head that has not ended yet (bounded by MAX_HEAD_BYTES). */
-  #partial: Buffer | undefined;
+  /**
+   * A head that has not ended yet: copies of its pieces, joined once when it ends (a head
+   * sent a byte at a time costs linear work, not a copy of all so far per byte).
+   */
+  #pieces: Buffer[] = [];
+  #piecesLength = 0;
   #upgrading = false;
 
   constructor(private readonly rewrite: HeadRewrite) {
@@ -92,25 +96,23 @@ export class RequestHeadRewriter extends Transform {
   }
 
   #head(chunk: Buffer, offset: number): number {
-    let buffer = chunk;
-    let start = offset;
-    let searchFrom = offset;
-    if (this.#partial) {
-      buffer = Buffer.concat([this.#partial, chunk.subarray(offset)]);
-      start = 0;
-      searchFrom = Math.max(0, this.#partial.length - 3);
-    }
-    const end = buffer.indexOf(HEAD_END, searchFrom);
-    if (end < 0) {
-      if (buffer.length - start > MAX_HEAD_BYTES) throw new MalformedRequest(`request head larger than ${MAX_HEAD_BYTES / 1024} KiB`);
-      this.#partial = Buffer.from(buffer.subarray(start)); // a copy: do not pin the chunk
+    // The blank line may begin in the pieces held: look from up to 3 bytes back.
+    const tail = lastBytes(this.#pieces, HEAD_END.length - 1);
+    const probe = tail.length > 0 ? Buffer.concat([tail, chunk.subarray(offset)]) : chunk.subarray(offset);
+    const found = probe.indexOf(HEAD_END);
+    if (found < 0) {
+      this.#piecesLength += chunk.length - offset;
+      if (this.#piecesLength > MAX_HEAD_BYTES) throw new MalformedRequest(`request head larger than ${MAX_HEAD_BYTES / 1024} KiB`);
+      this.#pieces.push(Buffer.from(chunk.subarray(offset))); // a copy: do not pin the chunk
       return chunk.length;
     }
-    if (end + 4 - start > MAX_HEAD_BYTES) throw new MalformedRequest(`request head larger than ${MAX_HEAD_BYTES / 1024} KiB`);
-    const consumedOfChunk = this.#partial ? end + 4 - this.#partial.length : end + 4 - offset;
-    this.#partial = undefined;
-    this.push(this.#rewriteHead(buffer.toString('latin1', start, end)));
-    return offset + consumedOfChunk;
+    const end = offset + found - tail.length + HEAD_END.length; // just past the blank line
+    if (this.#piecesLength + end - offset > MAX_HEAD_BYTES) throw new MalformedRequest(`request head larger than ${MAX_HEAD_BYTES / 1024} KiB`);
+    const head = this.#pieces.length > 0 ? Buffer.concat([...this.#pieces, chunk.subarray(offset, end)]) : chunk.subarray(offset, end);
+    this.#pieces = [];
+    this.#piecesLength = 0;
+    this.push(this.#rewriteHead(head.toString('latin1', 0, head.length - HEAD_END.length)));
+    return end;
   }
 
   /** The head to send for `text` (request line and header lines, without the blank line); sets the body's framing. */
@@ -229,6 +231,19 @@ export class RequestHeadRewriter extends Transform {
     }
     return i;
   }
+}
+
+/** The last `n` bytes held in `pieces` (fewer if they hold fewer). */
+function lastBytes(pieces: readonly Buffer[], n: number): Buffer {
+  const parts: Buffer[] = [];
+  let length = 0;
+  for (let i = pieces.length - 1; i >= 0 && length < n; i -= 1) {
+    const piece = pieces[i]!;
+    const take = Math.min(piece.length, n - length);
+    parts.unshift(piece.subarray(piece.length - take));
+    length += take;
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 /** The state after a chunk-size line (`line` without its LF): the chunk's data, or the trailers after the last. */
