@@ -37,6 +37,11 @@ export function parseHostPort(value: string, defaultPort?: number): HostPort | u
   return { host, port };
 }
 
+/** The TLS server name (SNI) for `host`: a DNS name, or none for an IP literal (the certificate check still uses the IP). */
+export function serverName(host: string): string | undefined {
+  return /^[\d.]+$|:/.test(host) ? undefined : host;
+}
+
 /** `host:port`, brackets around IPv6 literals. */
 export function formatHostPort({ host, port }: HostPort): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

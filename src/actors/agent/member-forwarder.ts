@@ -13,8 +13,9 @@
  * accepted, so a member that is down or fails verification is a refused channel open
  * with the reason, which the proxy may retry on another agent.
  */
-import { createSecureContext, connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls';
-import { parseHostPort } from '../../protocol/host-port.js';
+import { connect as tlsConnect, type SecureContext, type TLSSocket } from 'node:tls';
+import { parseHostPort, serverName } from '../../protocol/host-port.js';
+import { secureContextOf, type ContextMaterial } from '../http/shared-secure-contexts.js';
 import type { MemberCredentials } from './member-credentials.js';
 import { socketReady } from './socket-ready.js';
 import { RequestHeadRewriter, type HeadRewrite } from './request-head-rewriter.js';
@@ -22,9 +23,8 @@ import { RequestHeadRewriter, type HeadRewrite } from './request-head-rewriter.j
 export class MemberForwarder {
   readonly #rewrite: HeadRewrite;
   readonly #address: { readonly host: string; readonly port: number } | undefined;
-  /** SNI must be a DNS name; for an IP the certificate check still uses the IP. */
   readonly #servername: string | undefined;
-  readonly #material: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  readonly #material: ContextMaterial;
   /** Made at the first dial: an agent whose proxy never opens a kube channel needs none. */
   #context: SecureContext | undefined;
   /** The member's latest TLS session, offered on the next dial (a resumed handshake). */
@@ -34,11 +34,10 @@ export class MemberForwarder {
   constructor(credentials: MemberCredentials, target: string) {
     const address = parseHostPort(target);
     this.#address = address;
-    this.#servername = !address || /^[\d.]+$|:/.test(address.host) ? undefined : address.host;
+    this.#servername = address && serverName(address.host);
     const bearer = credentials.bearerToken?.toString('utf8').trim();
     this.#rewrite = { host: target, ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
-    const { caData, certData, keyData } = credentials;
-    this.#material = { ...(caData?.length ? { ca: caData } : {}), ...(certData?.length && keyData?.length ? { cert: certData, key: keyData } : {}) };
+    this.#material = { ca: credentials.caData, cert: credentials.certData, key: credentials.keyData };
   }
 
   /**
@@ -50,7 +49,7 @@ export class MemberForwarder {
     if (!address) return Promise.reject(new Error(`target ${this.#rewrite.host} is not host:port`));
     let socket: TLSSocket;
     try {
-      this.#context ??= createSecureContext(this.#material);
+      this.#context ??= secureContextOf(this.#material);
       socket = tlsConnect({
         host: address.host,
         port: address.port,

@@ -24,6 +24,7 @@ const MAX_CHUNK_LINE_BYTES = 4 * 1024;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/1\.[01]$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
+const NO_BYTES = Buffer.alloc(0);
 
 /** The proxy sent something that is not a request we can forward safely. */
 export class MalformedRequest extends Error {
@@ -97,7 +98,7 @@ export class RequestHeadRewriter extends Transform {
 
   #head(chunk: Buffer, offset: number): number {
     // The blank line may begin in the pieces held: look from up to 3 bytes back.
-    const tail = lastBytes(this.#pieces, HEAD_END.length - 1);
+    const tail = this.#pieces.length > 0 ? lastBytes(this.#pieces, HEAD_END.length - 1) : NO_BYTES;
     const probe = tail.length > 0 ? Buffer.concat([tail, chunk.subarray(offset)]) : chunk.subarray(offset);
     const found = probe.indexOf(HEAD_END);
     if (found < 0) {

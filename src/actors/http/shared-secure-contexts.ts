@@ -33,10 +33,7 @@ export class SharedSecureContexts {
     const key = digest([ca, cert, privateKey]);
     let entry = this.#entries.get(key);
     if (!entry) {
-      entry = {
-        context: createSecureContext({ ...(ca ? { ca } : {}), ...(cert && privateKey ? { cert, key: privateKey } : {}) }),
-        refs: 0,
-      };
+      entry = { context: secureContextOf(material), refs: 0 };
       this.#entries.set(key, entry);
     }
     entry.refs += 1;
@@ -52,6 +49,12 @@ export class SharedSecureContexts {
       },
     };
   }
+}
+
+/** A TLS context of `material` (verify with its CA, present its certificate). */
+export function secureContextOf(material: ContextMaterial): SecureContext {
+  const { ca, cert, key } = used(material);
+  return createSecureContext({ ...(ca ? { ca } : {}), ...(cert && key ? { cert, key } : {}) });
 }
 
 /** What a context is made of: an empty part is no part; a certificate needs its key and the reverse. */

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { AgentConfig } from '../../protocol/agent-config.js';
-import { parseHostPort } from '../../protocol/host-port.js';
+import { parseHostPort, serverName } from '../../protocol/host-port.js';
 import { SharedSecureContexts, type ContextLease, type ContextMaterial } from './shared-secure-contexts.js';
 
 /** The member TLS contexts of every session of this process (see shared-secure-contexts.ts). */
@@ -79,8 +79,7 @@ export class TunnelHttpsAgent extends HttpsAgent {
     super(POOL);
     const host = parseHostPort(target)?.host ?? target;
     this.#material = { ca: config.caData, ...(config.certData && config.keyData ? { cert: config.certData, key: config.keyData } : {}) };
-    // SNI must be a DNS name; for an IP the certificate check still uses the IP.
-    this.#servername = /^[\d.]+$|:/.test(host) ? undefined : host;
+    this.#servername = serverName(host);
     this.#checkHost = host;
   }
 
