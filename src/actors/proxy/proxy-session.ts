@@ -23,7 +23,7 @@ import { ChannelNotOpened } from '../http/channel-errors.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { checkConfigPayload, type AcceptedConfig, type ConfigVerdict } from './config-check.js';
 import type { SessionTransport, SshEngine } from './ssh-engine.js';
-import { readUntil } from './loop-clock.js';
+import { readingTime } from './loop-clock.js';
 
 export interface SessionLimits {
   readonly handshakeTimeoutMs: number;
@@ -72,7 +72,7 @@ export class ProxySession implements SessionIo {
   #attempted: string | undefined;
   #openChannels = 0;
   /** When the agent last sent anything (every SSH packet, keepalive replies included). */
-  #lastHeard = performance.now();
+  #lastHeard = readingTime();
 
   constructor(options: ProxySessionOptions) {
     this.id = options.id;
@@ -125,12 +125,12 @@ export class ProxySession implements SessionIo {
     return this.#openChannels;
   }
   /**
-   * Suspected dead: silent for longer than a keepalive interval and a probe's reply, up to
-   * the last moment we were reading (loop-clock.ts: our own stall is not its silence). New
+   * Suspected dead: silent for longer than a keepalive interval and a probe's reply, counted
+   * in time we spent reading (loop-clock.ts: our own stall is not its silence). New
    * requests go to another agent (or get a 503) instead of waiting for this one.
    */
   get suspect(): boolean {
-    return readUntil() - this.#lastHeard > this.#suspectAfterMs;
+    return readingTime() - this.#lastHeard > this.#suspectAfterMs;
   }
 
   /** Silence after which the agent is suspect: a keepalive interval and a probe's reply. */
@@ -197,7 +197,7 @@ export class ProxySession implements SessionIo {
     });
     this.#transport = transport;
     // After the engine took the stream: a listener of ours must not start the flow first.
-    this.#options.stream.on('data', () => (this.#lastHeard = performance.now()));
+    this.#options.stream.on('data', () => (this.#lastHeard = readingTime()));
     receive((command) => command.type === 'close' && transport.close());
     return () => {
       released = true;
