@@ -8,6 +8,7 @@ import { createLogger } from '../log.js';
 import { DEFAULT_BACKOFF } from '../machines/backoff.js';
 import { DEFAULT_KUBESPHERE_PORT } from '../protocol/constants.js';
 import { normalizeHostPort } from '../protocol/host-port.js';
+import { sshCryptoBindingMissing } from '../protocol/ssh-crypto-binding.js';
 import { durationFlag } from './duration.js';
 import { proxyWebSocketUrl } from './proxy-url.js';
 import { startInspection } from './inspection.js';
@@ -174,6 +175,9 @@ async function main(): Promise<void> {
     ...(inspection.inspect ? { inspect: inspection.inspect } : {}),
   });
   agent = running;
+  // Once started: a usage mistake stays the one line it prints.
+  const sshCrypto = sshCryptoBindingMissing();
+  if (sshCrypto) logger.warn(sshCrypto);
   process.on('SIGHUP', () => running.wake());
   const stop = () => void running.stop();
   process.on('SIGINT', stop);

@@ -3,6 +3,7 @@ import meow from 'meow';
 import { startProxy } from '../actors/proxy/start-proxy.js';
 import type { KubeClient, KubeconfigSource } from '../kube/kube-client.js';
 import { createLogger } from '../log.js';
+import { sshCryptoBindingMissing } from '../protocol/ssh-crypto-binding.js';
 import { errorMessage } from '../errors.js';
 import { loadCaFromFiles } from '../pki/ca-load.js';
 import { PkiError } from '../pki/errors.js';
@@ -141,6 +142,9 @@ async function main(): Promise<void> {
     logger.info({ host: f.host, port, apiserver: client.server.origin, leaderElect: f.leaderElect }, 'Starting proxy');
     running = await listenOrExplain(() => startKubeProxy({ ...common, client, leaderElect: f.leaderElect, ...lease }));
   }
+  // Once started: a usage mistake stays the one line it prints.
+  const sshCrypto = sshCryptoBindingMissing();
+  if (sshCrypto) logger.warn(sshCrypto);
 
   // The first signal drains (requests in flight get --shutdown-grace); a second one stops at once.
   let stopping = false;
