@@ -12,6 +12,7 @@ import { sshCryptoBindingMissing } from '../protocol/ssh-crypto-binding.js';
 import { durationFlag } from './duration.js';
 import { proxyWebSocketUrl } from './proxy-url.js';
 import { startInspection } from './inspection.js';
+import { nudgeMemoryReducer } from './memory-reducer-nudge.js';
 import { parseListenAddress } from './listen-address.js';
 import { exitWithError, UsageError } from './usage-error.js';
 import { oneLineUnknownFlags } from './unknown-flags.js';
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
     throw new UsageError(`--debug-address ${f.debugAddress}: must not be the --metrics-port`);
 
   const logger = createLogger({ name: 'agent', verbosity, pretty: f.logFormat === 'text' });
+  nudgeMemoryReducer();
   // Imported only when asked for: the inspector and prom-client cost memory in every member cluster.
   const inspection = await startInspection({ inspectUrl: f.inspect, debugAddress, processName: `tower-agent ${f.name}`, logger });
   // Probes and metrics answer from the start (/livez while running, /readyz once connected).
