@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { nudgeMemoryReducer } from '../../src/bin/memory-reducer-nudge.js';
 import { runToEnd } from '../helpers/bin-process.js';
 
-const NUDGE_MODULE = pathToFileURL(new URL('../../src/bin/memory-reducer-nudge.js', import.meta.url).pathname).href;
+const NUDGE_MODULE = new URL('../../src/bin/memory-reducer-nudge.js', import.meta.url).href;
 const V8_MAJOR = Number(process.versions.v8.split('.')[0]);
 
 /** The reducer's verdict at its first tick in a child that made ~30 MB of garbage and went quiet. */

@@ -78,7 +78,8 @@ export class TunnelHttpsAgent extends HttpsAgent {
   ) {
     super(POOL);
     const host = parseHostPort(target)?.host ?? target;
-    this.#material = { ca: config.caData, ...(config.certData && config.keyData ? { cert: config.certData, key: config.keyData } : {}) };
+    // Empty parts and a certificate without its key are dropped where contexts are made.
+    this.#material = { ca: config.caData, cert: config.certData, key: config.keyData };
     this.#servername = serverName(host);
     this.#checkHost = host;
   }
