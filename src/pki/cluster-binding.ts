@@ -40,8 +40,11 @@ export type CertificateInput = Uint8Array | string | { readonly raw: Uint8Array 
 export function clusterBindingOf(certificate: CertificateInput): ClusterBinding {
   let names: SubjectAltName[] | undefined;
   try {
-    const source = typeof certificate === 'string' || certificate instanceof Uint8Array ? certificate : certificate.raw;
-    const san = new X509Certificate(source).subjectAltName;
+    const x509 =
+      certificate instanceof X509Certificate
+        ? certificate
+        : new X509Certificate(typeof certificate === 'string' || certificate instanceof Uint8Array ? certificate : certificate.raw);
+    const san = x509.subjectAltName;
     names = san === undefined ? [] : parseSubjectAltNames(san);
   } catch (error) {
     return { kind: 'malformed', reason: `certificate or its subject alternative names do not parse (${firstLine(error)})` };

@@ -299,7 +299,7 @@ export class ClusterGateway implements GatewayIo {
 
   /** Why this client's certificate may not open this cluster, or undefined when it may. */
   #bindingRefusal(tls: TLSSocket): string | undefined {
-    const binding = certificateBinding(tls.getPeerCertificate());
+    const binding = certificateBinding(tls.getPeerX509Certificate());
     if (admitsCluster(binding, this.#cluster.name)) return undefined;
     const why =
       binding.kind === 'bound'
