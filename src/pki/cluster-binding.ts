@@ -40,10 +40,8 @@ export type CertificateInput = Uint8Array | string | { readonly raw: Uint8Array 
 export function clusterBindingOf(certificate: CertificateInput): ClusterBinding {
   let names: SubjectAltName[] | undefined;
   try {
-    const x509 =
-      certificate instanceof X509Certificate
-        ? certificate
-        : new X509Certificate(typeof certificate === 'string' || certificate instanceof Uint8Array ? certificate : certificate.raw);
+    const source = typeof certificate === 'string' || certificate instanceof Uint8Array ? certificate : certificate.raw;
+    const x509 = certificate instanceof X509Certificate ? certificate : new X509Certificate(source); // parsed once, not twice
     const san = x509.subjectAltName;
     names = san === undefined ? [] : parseSubjectAltNames(san);
   } catch (error) {

@@ -133,11 +133,11 @@ describe('cluster-bound client certificates', () => {
     }
   });
 
-  test('read from a TLS peer certificate, as a kube listener sees it', async () => {
+  test('read from a TLS peer certificate (as a kube listener reads it, and the full one)', async () => {
     const [serving, bound] = await Promise.all([issueServingCert(ca, { hosts: ['127.0.0.1'] }), issueClientCert(ca, adminClientFor('c5'))]);
     const seen: ClusterBinding[] = [];
     const server = createServer({ cert: serving.certPem, key: serving.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (socket: TLSSocket) => {
-      seen.push(clusterBindingOf(socket.getPeerCertificate()));
+      seen.push(clusterBindingOf(socket.getPeerX509Certificate()!), clusterBindingOf(socket.getPeerCertificate()));
       socket.end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -149,7 +149,7 @@ describe('cluster-bound client certificates', () => {
         socket.on('close', () => resolve());
         socket.resume();
       });
-      assert.deepEqual(seen, [{ kind: 'bound', cluster: 'c5' }]);
+      assert.deepEqual(seen, [{ kind: 'bound', cluster: 'c5' }, { kind: 'bound', cluster: 'c5' }]);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
