@@ -1,5 +1,6 @@
 /** Flags of `npm run bench`, with the full and the `--quick` defaults. */
 import { parseArgs } from 'node:util';
+import { DEPLOYED_HEAP_NODE_ARGS } from './deployed-heap.js';
 
 export const PHASES = ['bulk', 'small', 'sessions', 'storm', 'pki', 'footprint', 'agent', 'fleet', 'wan', 'fairness', 'h2'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -31,6 +32,9 @@ export interface BenchOptions {
   readonly fairnessRequests: number;
   /** h2: concurrent watches of one client. */
   readonly watches: number;
+  /** The children run with their Deployments' V8 young generation (dev/bench/deployed-heap.ts). */
+  readonly asDeployed: boolean;
+  /** Extra node flags for the children, the deployed heap's included. */
   readonly proxyNodeArgs: readonly string[];
   readonly agentNodeArgs: readonly string[];
   /** Memory readings wait this long at most for V8 to settle a child's heap. */
@@ -69,6 +73,9 @@ Starts an upstream, the real proxy and agent (child processes) and simulated age
   --wan-mib N            wan: size of the one stream (default 200; quick 20)
   --fairness-requests N  fairness: 1 KiB GETs idle and during a bulk download (default 500; quick 50)
   --watches N            h2: concurrent watches of one client (default 50; quick 10)
+  --as-deployed          run the proxy and agent with the V8 young generation their
+                         Deployments' memory limits give them (1 MiB semi-spaces; without
+                         it they get this host's default, 16–64 MiB)
   --proxy-node-arg ARG   extra node flag for the proxy child (repeatable), e.g. --cpu-prof
   --agent-node-arg ARG   extra node flag for the agent children (repeatable)
   --timeout S            give up after S seconds (default 5400)
@@ -101,6 +108,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
       'wan-mib': { type: 'string' },
       'fairness-requests': { type: 'string' },
       watches: { type: 'string' },
+      'as-deployed': { type: 'boolean', default: false },
       'proxy-node-arg': { type: 'string', multiple: true },
       'agent-node-arg': { type: 'string', multiple: true },
       'settle-seconds': { type: 'string' },
@@ -133,6 +141,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     if (mode !== 'file' && mode !== 'kube') throw new Error(`--footprint-modes ${mode}: choose from file, kube`);
     footprintModes.add(mode);
   }
+  const deployed = values['as-deployed'] ? DEPLOYED_HEAP_NODE_ARGS : [];
   return {
     json: values.json ?? false,
     quick,
@@ -155,8 +164,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | 'help
     wanBytes: int('wan-mib', values['wan-mib'], 200, 20) * 1024 * 1024,
     fairnessRequests: int('fairness-requests', values['fairness-requests'], 500, 50),
     watches: int('watches', values.watches, 50, 10),
-    proxyNodeArgs: values['proxy-node-arg'] ?? [],
-    agentNodeArgs: values['agent-node-arg'] ?? [],
+    asDeployed: values['as-deployed'] ?? false,
+    proxyNodeArgs: [...deployed, ...(values['proxy-node-arg'] ?? [])],
+    agentNodeArgs: [...deployed, ...(values['agent-node-arg'] ?? [])],
     settleMs: int('settle-seconds', values['settle-seconds'], 90, 0, 0) * 1000,
     timeoutMs: int('timeout', values.timeout, 5400, 5400) * 1000,
     keep: values.keep ?? false,

@@ -152,6 +152,8 @@ async function main(): Promise<number> {
     node: process.version,
     // Without it SSH encrypts in JavaScript: fewer req/s, more CPU per GB (docs/ssh2-patch.md).
     sshCryptoBinding: sshCryptoBindingMissing() === undefined,
+    // The children ran with their Deployments' V8 young generation (dev/bench/deployed-heap.ts).
+    asDeployed: opts.asDeployed,
     cpus: availableParallelism(),
     cpuModel: cpus()[0]?.model ?? 'unknown',
     loadavgBefore: loadBefore.map((v) => Number(v.toFixed(2))),
@@ -166,7 +168,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${JSON.stringify({ meta, figures: Object.fromEntries(figures.map((f) => [f.key, f])), raw })}\n`);
   } else {
     const header =
-      `tower bench — ${meta.cpus} CPUs (${meta.cpuModel}), node ${meta.node}${meta.sshCryptoBinding ? '' : ' (ssh2 without its native binding)'}, load ${meta.loadavgBefore.join(' ')} → ${meta.loadavgAfter.join(' ')},` +
+      `tower bench — ${meta.cpus} CPUs (${meta.cpuModel}), node ${meta.node}${meta.sshCryptoBinding ? '' : ' (ssh2 without its native binding)'}${meta.asDeployed ? ', heap as deployed' : ''}, load ${meta.loadavgBefore.join(' ')} → ${meta.loadavgAfter.join(' ')},` +
       ` median of ${opts.runs} run(s)${opts.quick ? ', --quick' : ''}`;
     process.stdout.write(`${formatTable(figures, header)}\n`);
     if (errors.length) process.stdout.write(`errors:\n${errors.map((e) => `  ${e}`).join('\n')}\n`);
