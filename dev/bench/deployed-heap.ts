@@ -9,7 +9,9 @@
  * its figures are the pods'. test/deploy/deployed-heap.test.ts checks the claim against the
  * manifests' limits on each Node the tests run on.
  */
-export const DEPLOYED_HEAP_NODE_ARGS: readonly string[] = ['--max-semi-space-size=1'];
+const SEMI_SPACE_MIB = 1;
+
+export const DEPLOYED_HEAP_NODE_ARGS: readonly string[] = [`--max-semi-space-size=${SEMI_SPACE_MIB}`];
 
 /** The largest new space (bytes) those flags allow: two semi-spaces. */
-export const DEPLOYED_NEW_SPACE_BYTES = 2 * 1024 * 1024;
+export const DEPLOYED_NEW_SPACE_BYTES = 2 * SEMI_SPACE_MIB * 1024 * 1024;

@@ -36,13 +36,17 @@ export type ClusterBinding =
  */
 export type CertificateInput = Uint8Array | string | { readonly raw: Uint8Array };
 
+/** An X509Certificate handed in is used as it is: no copy of its DER, no second parse. */
+function x509Of(certificate: CertificateInput): X509Certificate {
+  if (certificate instanceof X509Certificate) return certificate;
+  return new X509Certificate(typeof certificate === 'string' || certificate instanceof Uint8Array ? certificate : certificate.raw);
+}
+
 /** Read the binding of a (peer) certificate. Never throws. */
 export function clusterBindingOf(certificate: CertificateInput): ClusterBinding {
   let names: SubjectAltName[] | undefined;
   try {
-    const source = typeof certificate === 'string' || certificate instanceof Uint8Array ? certificate : certificate.raw;
-    const x509 = certificate instanceof X509Certificate ? certificate : new X509Certificate(source); // parsed once, not twice
-    const san = x509.subjectAltName;
+    const san = x509Of(certificate).subjectAltName;
     names = san === undefined ? [] : parseSubjectAltNames(san);
   } catch (error) {
     return { kind: 'malformed', reason: `certificate or its subject alternative names do not parse (${firstLine(error)})` };

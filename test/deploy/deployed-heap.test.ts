@@ -36,12 +36,12 @@ interface MemoryCgroup {
 /** A fresh memory cgroup (v2 where mounted so, else v1), or why there is none. */
 async function memoryCgroup(name: string): Promise<MemoryCgroup | string> {
   if (process.getuid?.() !== 0) return 'needs root to make a memory cgroup';
-  const candidates: Array<{ root: string; limit: string }> = [
-    { root: '/sys/fs/cgroup/memory', limit: 'memory.limit_in_bytes' }, // v1
-    { root: '/sys/fs/cgroup', limit: 'memory.max' }, // v2, unified
+  const candidates: Array<{ root: string; marker: string; limit: string }> = [
+    { root: '/sys/fs/cgroup/memory', marker: 'memory.limit_in_bytes', limit: 'memory.limit_in_bytes' }, // v1
+    { root: '/sys/fs/cgroup', marker: 'cgroup.controllers', limit: 'memory.max' }, // v2, unified
   ];
-  for (const { root, limit } of candidates) {
-    if (!existsSync(join(root, limit === 'memory.max' ? 'cgroup.controllers' : 'memory.limit_in_bytes'))) continue;
+  for (const { root, marker, limit } of candidates) {
+    if (!existsSync(join(root, marker))) continue;
     const dir = join(root, name);
     try {
       await mkdir(dir);
