@@ -6,6 +6,7 @@
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect, type ClientHttp2Session } from 'node:http2';
 import type { LoadControl, LoadTarget } from './bench-load-target.js';
+import { clientTls } from './bench-tls-context.js';
 
 export interface H2RpsResult {
   readonly kind: 'h2rps';
@@ -27,13 +28,9 @@ export interface WatchesResult {
   readonly firstError?: string;
 }
 
-function tlsOptions(target: LoadTarget) {
-  return { ...(target.ca ? { ca: target.ca } : {}), ...(target.cert ? { cert: target.cert } : {}), ...(target.key ? { key: target.key } : {}) };
-}
-
 async function h2Session(target: LoadTarget, timeoutMs: number): Promise<ClientHttp2Session> {
   const url = new URL(target.url);
-  const session = connect(url.origin, tlsOptions(target));
+  const session = connect(url.origin, clientTls(target));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`HTTP/2 connect to ${url.host}: no answer within ${timeoutMs} ms`)), timeoutMs);
     session.once('connect', () => (clearTimeout(timer), resolve()));
@@ -109,7 +106,7 @@ export async function watches(target: LoadTarget, count: number, protocol: 'h1' 
     firstError ??= error instanceof Error ? error.message : String(error);
   };
   const session = protocol === 'h2' ? await h2Session(target, timeoutMs) : undefined;
-  const agent = protocol === 'h1' ? new HttpsAgent({ keepAlive: true, maxSockets: Infinity, ...tlsOptions(target) }) : undefined;
+  const agent = protocol === 'h1' ? new HttpsAgent({ keepAlive: true, maxSockets: Infinity, ...clientTls(target) }) : undefined;
   const url = new URL(target.url);
   const open = () =>
     new Promise<void>((resolve, reject) => {

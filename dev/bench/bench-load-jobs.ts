@@ -9,6 +9,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { h2Rps, watches, type H2RpsResult, type WatchesResult } from './bench-load-h2.js';
 import { percentile } from './bench-stats.js';
+import { clientTls } from './bench-tls-context.js';
 import type { LoadControl, LoadTarget } from './bench-load-target.js';
 
 export type { LoadControl, LoadTarget };
@@ -97,15 +98,13 @@ interface Fetched {
 function get(target: LoadTarget, agent: HttpAgent | false, timeoutMs: number): Promise<Fetched> {
   const url = new URL(target.url);
   const secure = url.protocol === 'https:';
-  const options: RequestOptions & { ca?: string; cert?: string; key?: string } = {
+  const options: RequestOptions = {
     host: url.hostname,
     port: Number(url.port),
     path: `${url.pathname}${url.search}`,
     agent,
     headers: { ...target.headers },
-    ...(secure && target.ca ? { ca: target.ca } : {}),
-    ...(secure && target.cert ? { cert: target.cert } : {}),
-    ...(secure && target.key ? { key: target.key } : {}),
+    ...(secure ? clientTls(target) : {}),
   };
   return new Promise((resolve, reject) => {
     const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
@@ -195,7 +194,7 @@ async function stream(target: LoadTarget, maxMs: number, control: LoadControl): 
         path: `${url.pathname}${url.search}`,
         agent: false,
         headers: { ...target.headers },
-        ...(secure ? { ca: target.ca, cert: target.cert, key: target.key } : {}),
+        ...(secure ? clientTls(target) : {}),
       },
       (res) => {
         if (res.statusCode !== 200) return reject(new Error(`stream GET ${target.url}: HTTP ${res.statusCode}`));

@@ -13,6 +13,7 @@ import { durationFlag } from './duration.js';
 import { proxyWebSocketUrl } from './proxy-url.js';
 import { startInspection } from './inspection.js';
 import { nudgeMemoryReducer } from './memory-reducer-nudge.js';
+import { raiseStreamHighWaterMark } from './stream-high-water-mark.js';
 import { parseListenAddress } from './listen-address.js';
 import { exitWithError, UsageError } from './usage-error.js';
 import { oneLineUnknownFlags } from './unknown-flags.js';
@@ -133,6 +134,7 @@ async function main(): Promise<void> {
 
   const logger = createLogger({ name: 'agent', verbosity, pretty: f.logFormat === 'text' });
   nudgeMemoryReducer();
+  raiseStreamHighWaterMark();
   // Imported only when asked for: the inspector and prom-client cost memory in every member cluster.
   const inspection = await startInspection({ inspectUrl: f.inspect, debugAddress, processName: `tower-agent ${f.name}`, logger });
   // Probes and metrics answer from the start (/livez while running, /readyz once connected).

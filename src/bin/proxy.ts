@@ -12,6 +12,7 @@ import { openClusterFile } from '../cluster-sources/cluster-file.js';
 import { MAX_DATA_PLANE_THREADS } from '../workers/data-plane-pool.js';
 import { startInspection } from './inspection.js';
 import { nudgeMemoryReducer } from './memory-reducer-nudge.js';
+import { raiseStreamHighWaterMark } from './stream-high-water-mark.js';
 import { parseListenAddress } from './listen-address.js';
 import { exitWithError, UsageError } from './usage-error.js';
 import { LIMIT_FLAGS, LIMIT_FLAGS_HELP, parseLimitFlags } from './proxy-limit-flags.js';
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
   const { limits, shutdownGraceMs, lease } = parseLimitFlags(f);
   const logger = createLogger({ name: 'proxy', verbosity, pretty: f.logFormat === 'text' });
   nudgeMemoryReducer();
+  raiseStreamHighWaterMark();
   const ca = await loadCaFromFiles({ certFile: f.caCert, keyFile: f.caKey });
   // What only one mode uses is imported in that mode (the inspector, the Kubernetes controller).
   const inspection = await startInspection({ inspectUrl: f.inspect, debugAddress, processName: 'tower-proxy', logger });
