@@ -62,7 +62,18 @@ export interface LatencyResult {
   /** Measured requests whose new TLS connection resumed a session. */
   readonly resumed: number;
 }
-export interface RpsResult { readonly kind: 'rps'; readonly requests: number; readonly errors: number; readonly firstError?: string; readonly seconds: number; readonly rps: number }
+export interface RpsResult {
+  readonly kind: 'rps';
+  /** Requests answered in the measured window (after the warm-up). */
+  readonly requests: number;
+  readonly errors: number;
+  readonly firstError?: string;
+  readonly seconds: number;
+  readonly rps: number;
+  /** Every request answered, warm-up and tail included, and the CPU seconds this client used for them. */
+  readonly allRequests: number;
+  readonly cpuSeconds: number;
+}
 export interface StreamResult { readonly kind: 'stream'; readonly bytes: number; readonly seconds: number; readonly mbPerSecond: number }
 export type LoadResult = BulkResult | LatencyResult | RpsResult | StreamResult | H2RpsResult | WatchesResult;
 
@@ -227,8 +238,10 @@ async function stream(target: LoadTarget, maxMs: number, control: LoadControl): 
 
 async function rps(target: LoadTarget, concurrency: number, durationMs: number, warmupMs: number, timeoutMs: number): Promise<RpsResult> {
   const agent = agentFor(target, concurrency);
+  const cpu = process.cpuUsage();
   let counting = false;
   let requests = 0;
+  let allRequests = 0;
   let errors = 0;
   let firstError: string | undefined;
   let stopAt = Number.POSITIVE_INFINITY;
@@ -237,6 +250,7 @@ async function rps(target: LoadTarget, concurrency: number, durationMs: number, 
       try {
         const result = await get(target, agent, timeoutMs);
         if (result.status !== 200) throw new Error(`HTTP ${result.status}`);
+        allRequests += 1;
         if (counting) requests += 1;
       } catch (error) {
         firstError ??= error instanceof Error ? error.message : String(error);
@@ -256,6 +270,7 @@ async function rps(target: LoadTarget, concurrency: number, durationMs: number, 
   const counted = requests;
   await Promise.all(lanes);
   agent.destroy();
+  const used = process.cpuUsage(cpu);
   if (counted === 0) throw new Error(`every request to ${target.url} failed: ${firstError}`);
-  return { kind: 'rps', requests: counted, errors, ...(firstError ? { firstError } : {}), seconds, rps: counted / seconds };
+  return { kind: 'rps', requests: counted, errors, ...(firstError ? { firstError } : {}), seconds, rps: counted / seconds, allRequests, cpuSeconds: (used.user + used.system) / 1e6 };
 }

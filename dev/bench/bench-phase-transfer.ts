@@ -53,6 +53,11 @@ export interface TransferRun {
   /** The same on the plain-HTTP ks path (no TLS handshake per request). */
   readonly latencyKs?: { readonly direct: LatencyResult; readonly tunnel: LatencyResult };
   readonly rps?: { readonly direct: RpsResult; readonly tunnel: RpsResult };
+  /** CPU microseconds per keep-alive request of the req/s figure, by process (as cpuPerGb for bulk). */
+  readonly rpsCpuUs?: {
+    readonly direct: { readonly client: number; readonly upstream: number; readonly total: number };
+    readonly tunnel: { readonly client: number; readonly proxy: number; readonly agent: number; readonly upstream: number; readonly total: number };
+  };
 }
 
 export async function runTransferPhase(env: BenchEnv, options: TransferOptions): Promise<TransferRun[]> {
@@ -97,11 +102,31 @@ export async function runTransferPhase(env: BenchEnv, options: TransferOptions):
         result.latencyCert = { direct: await latency(paths.kube.directCert) };
         result.latencyResumed = { direct: await latency(paths.kube.directCert, 'tls-session'), tunnel: await latency(paths.kube.tunnel, 'tls-session') };
         result.latencyKs = { direct: await latency(paths.ks.direct), tunnel: await latency(paths.ks.tunnel) };
-        result.rps = { direct: await rps(paths.kube.direct), tunnel: await rps(paths.kube.tunnel) };
+        const direct = await withCpu([], () => rps(paths.kube.direct));
+        const tunnel = await withCpu([proxy.child.pid, agent.pid], () => rps(paths.kube.tunnel));
+        result.rps = { direct: direct.result, tunnel: tunnel.result };
+        const perRequest = (seconds: number, of: RpsResult) => (seconds * 1e6) / of.allRequests;
+        const [proxyCpu = 0, agentCpu = 0] = tunnel.pids;
+        result.rpsCpuUs = {
+          direct: {
+            client: perRequest(direct.result.cpuSeconds, direct.result),
+            upstream: perRequest(direct.self, direct.result),
+            total: perRequest(direct.result.cpuSeconds + direct.self, direct.result),
+          },
+          tunnel: {
+            client: perRequest(tunnel.result.cpuSeconds, tunnel.result),
+            proxy: perRequest(proxyCpu, tunnel.result),
+            agent: perRequest(agentCpu, tunnel.result),
+            upstream: perRequest(tunnel.self, tunnel.result),
+            total: perRequest(tunnel.result.cpuSeconds + proxyCpu + agentCpu + tunnel.self, tunnel.result),
+          },
+        };
         options.log(
           `run ${run} small: p50 ${result.latency.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latency.direct.p50Ms.toFixed(2)}),` +
             ` p99 ${result.latency.tunnel.p99Ms.toFixed(2)} ms (direct ${result.latency.direct.p99Ms.toFixed(2)}),` +
-            ` ${result.rps.tunnel.rps.toFixed(0)} req/s (direct ${result.rps.direct.rps.toFixed(0)});` +
+            ` ${result.rps.tunnel.rps.toFixed(0)} req/s (direct ${result.rps.direct.rps.toFixed(0)}),` +
+            ` CPU µs per request: proxy ${result.rpsCpuUs.tunnel.proxy.toFixed(0)}, agent ${result.rpsCpuUs.tunnel.agent.toFixed(0)},` +
+            ` all ${result.rpsCpuUs.tunnel.total.toFixed(0)} (direct ${result.rpsCpuUs.direct.total.toFixed(0)});` +
             ` ks p50 ${result.latencyKs.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latencyKs.direct.p50Ms.toFixed(2)});` +
             ` direct with a client certificate p50 ${result.latencyCert.direct.p50Ms.toFixed(2)} ms;` +
             ` TLS session resumed p50 ${result.latencyResumed.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latencyResumed.direct.p50Ms.toFixed(2)}),` +
@@ -126,24 +151,17 @@ async function bulk(
   around: (during: () => Promise<void>) => Promise<void> = (during) => during(),
 ): Promise<BulkRun> {
   const job = (target: LoadTarget) => ({ kind: 'bulk' as const, target: { ...target, url: `${target.url}/bytes?n=${bytes}` }, timeoutMs: 120_000 });
-  // The upstream servers run in this process: its CPU during a transfer is theirs.
-  const selfCpu = (since: NodeJS.CpuUsage) => {
-    const used = process.cpuUsage(since);
-    return (used.user + used.system) / 1e6;
-  };
-  let since = process.cpuUsage();
-  const direct = await runLoad<BulkResult>(env.children, job(path.direct));
-  const directUpstream = selfCpu(since);
+  const measuredDirect = await withCpu([], () => runLoad<BulkResult>(env.children, job(path.direct)));
   let tunnel: BulkResult | undefined;
-  const proxyBefore = cpuSeconds(proxy.child.pid);
-  const agentBefore = cpuSeconds(agentPid);
-  since = process.cpuUsage();
-  await around(async () => {
-    tunnel = await runLoad<BulkResult>(env.children, job(path.tunnel));
-  });
-  const tunnelUpstream = selfCpu(since);
-  const proxyCpu = cpuSeconds(proxy.child.pid) - proxyBefore;
-  const agentCpu = cpuSeconds(agentPid) - agentBefore;
+  const measuredTunnel = await withCpu([proxy.child.pid, agentPid], () =>
+    around(async () => {
+      tunnel = await runLoad<BulkResult>(env.children, job(path.tunnel));
+    }),
+  );
+  const direct = measuredDirect.result;
+  const directUpstream = measuredDirect.self;
+  const tunnelUpstream = measuredTunnel.self;
+  const [proxyCpu = 0, agentCpu = 0] = measuredTunnel.pids;
   const gbDirect = direct.bytes / 1e9;
   const gb = tunnel!.bytes / 1e9;
   return {
@@ -161,6 +179,19 @@ async function bulk(
       },
     },
   };
+}
+
+/**
+ * CPU seconds used while `run` ran: by each of `pids` (from /proc) and by this process,
+ * where the upstream servers run (so its CPU during a load is theirs).
+ */
+async function withCpu<T>(pids: readonly (number | undefined)[], run: () => Promise<T>): Promise<{ result: T; pids: number[]; self: number }> {
+  const before = pids.map((pid) => (pid === undefined ? 0 : cpuSeconds(pid)));
+  const since = process.cpuUsage();
+  const result = await run();
+  const used = process.cpuUsage(since);
+  const after = pids.map((pid) => (pid === undefined ? 0 : cpuSeconds(pid)));
+  return { result, pids: after.map((seconds, i) => seconds - before[i]!), self: (used.user + used.system) / 1e6 };
 }
 
 const version = (target: LoadTarget): LoadTarget => ({ ...target, url: `${target.url}/version` });

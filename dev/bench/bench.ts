@@ -219,6 +219,9 @@ function compile(raw: Raw, opts: BenchOptions): Figure[] {
       figure({ key: 'small.ks.p50Ms', label: '1 KB GET p50, new conn each, ks HTTP', unit: 'ms', runs: t.map((r) => r.latencyKs?.tunnel.p50Ms), direct: t.map((r) => r.latencyKs?.direct.p50Ms) }),
       figure({ key: 'small.ks.p99Ms', label: '1 KB GET p99, new conn each, ks HTTP', unit: 'ms', runs: t.map((r) => r.latencyKs?.tunnel.p99Ms), direct: t.map((r) => r.latencyKs?.direct.p99Ms) }),
       figure({ key: 'small.rps', label: `1 KB GET, ${opts.concurrency} keep-alive clients, kube`, unit: 'req/s', runs: t.map((r) => r.rps?.tunnel.rps), direct: t.map((r) => r.rps?.direct.rps) }),
+      figure({ key: 'small.rps.proxyCpuUs', label: 'proxy CPU per keep-alive request, kube', unit: 'µs', runs: t.map((r) => r.rpsCpuUs?.tunnel.proxy) }),
+      figure({ key: 'small.rps.agentCpuUs', label: 'agent CPU per keep-alive request, kube', unit: 'µs', runs: t.map((r) => r.rpsCpuUs?.tunnel.agent) }),
+      figure({ key: 'small.rps.totalCpuUs', label: 'all processes CPU per keep-alive request', unit: 'µs', runs: t.map((r) => r.rpsCpuUs?.tunnel.total), direct: t.map((r) => r.rpsCpuUs?.direct.total) }),
     );
   }
   for (const [size, runs] of Object.entries(raw.sessions?.perCluster ?? {})) {

@@ -36,13 +36,16 @@ test('bench --quick --only small --json prints one JSON object with numeric figu
   const result = JSON.parse(stdout) as BenchJson;
   assert.deepEqual(result.meta.errors, []);
   assert.deepEqual(result.meta.phases, ['small']);
-  for (const key of ['small.p50Ms', 'small.p99Ms', 'small.rps', 'small.cert.p50Ms', 'small.resumed.p50Ms']) {
+  for (const key of ['small.p50Ms', 'small.p99Ms', 'small.rps', 'small.rps.totalCpuUs', 'small.cert.p50Ms', 'small.resumed.p50Ms']) {
     const f = result.figures[key];
     assert.ok(f, `figure ${key} missing`);
     assert.equal(typeof f.ours, 'number', `${key}.ours`);
     assert.equal(typeof f.direct, 'number', `${key}.direct`);
     assert.ok(f.ours! > 0 && f.direct! > 0, `${key} is positive`);
   }
+  // CPU per request is split by process: the proxy's share is part of the total.
+  const proxyCpu = result.figures['small.rps.proxyCpuUs']?.ours;
+  assert.ok(typeof proxyCpu === 'number' && proxyCpu > 0 && proxyCpu < result.figures['small.rps.totalCpuUs']!.ours!, `proxy CPU per request ${proxyCpu}`);
   // The returning client's figure is one only if its connections did resume.
   assert.deepEqual([result.figures['small.resumed.percent']?.ours, result.figures['small.resumed.percent']?.direct], [100, 100]);
 });
