@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startTunnelFixture, type TunnelFixture } from '../helpers/tunnel-fixture.js';
+import { tunnelToKsServer, type KsServerTunnel } from '../helpers/ks-server-tunnel.js';
+import type { TunnelFixture } from '../helpers/tunnel-fixture.js';
 
 describe('a member server that closes after answering', () => {
+  let ks: KsServerTunnel | undefined;
   let t: TunnelFixture;
   const server = createServer((req, res) => {
     req.resume();
@@ -19,16 +20,11 @@ describe('a member server that closes after answering', () => {
   });
 
   before(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t = await startTunnelFixture();
-    const agent = await t.addAgent({ kubesphereService: `127.0.0.1:${(server.address() as AddressInfo).port}` });
-    await t.waitConnected(agent);
-    await t.waitSessions(1);
+    ks = await tunnelToKsServer(server);
+    t = ks.tunnel;
   });
   after(async () => {
-    await t?.close();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await ks?.close();
   });
 
   it('the channel that carried the answer closes on both sides', async () => {

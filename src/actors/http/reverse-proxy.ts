@@ -51,6 +51,7 @@ export type ProxiedResponse = ServerResponse | Http2ServerResponse;
 // RFC 9110 §7.6.1 hop-by-hop headers, never forwarded as such; and HTTP/2's own
 // (RFC 9113 §8.2.2: connection-specific fields are malformed there).
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
+const ONLY_PERSISTENCE = /^\s*(?:keep-alive|close)\s*$/i;
 
 /**
  * The headers without hop-by-hop ones (and those the Connection header lists), HTTP/2
@@ -59,7 +60,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
  */
 function endToEnd(headers: IncomingHttpHeaders, drop?: string): OutgoingHttpHeaders {
   const connection = headers.connection;
-  const listed = connection ? new Set(String(connection).split(',').map((h) => h.trim().toLowerCase())) : undefined;
+  // Nearly always `keep-alive` or `close`, which name no other header: no set to build.
+  const listed = connection && !ONLY_PERSISTENCE.test(connection) ? new Set(connection.split(',').map((h) => h.trim().toLowerCase())) : undefined;
   const out: OutgoingHttpHeaders = {};
   for (const name of Object.keys(headers)) {
     if (HOP_BY_HOP.has(name) || name === drop || name.startsWith(':') || listed?.has(name)) continue;
@@ -127,9 +129,11 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       timed = true;
       endTimer?.({ code: `${String(code).charAt(0)}xx` });
     };
-    res.once('close', () => headersSent(res.statusCode));
     const upstream = options.pickUpstream();
-    if (!upstream) return respond(res, 503, { 'content-type': 'application/json' }, statusBody(503, 'ServiceUnavailable', unavailable()));
+    if (!upstream) {
+      headersSent(503);
+      return respond(res, 503, { 'content-type': 'application/json' }, statusBody(503, 'ServiceUnavailable', unavailable()));
+    }
     // Two failures are retried before any answer, on another connection:
     // - the channel never opened (the agent refused it, its session ended): nothing reached
     //   the member, so any request goes to another agent — the body is read only once a
@@ -138,12 +142,13 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     //   http.Transport, a request without a body that cannot change anything is sent once
     //   more on a fresh connection. Anything else is a 502.
     const replayable = REPLAYABLE_METHODS.has(req.method ?? '') && !hasBody(req);
-    const tried = new Set<Upstream>();
+    // The upstreams tried so far (a set is made only when another one is picked).
+    const tried: Upstream[] = [];
     let replayed = false;
     let upstreamReq: ClientRequest;
     let upstreamResponse: IncomingMessage | undefined;
     const forward = (target: Upstream, fresh: boolean) => {
-      tried.add(target);
+      tried.push(target);
       const current = send(target, req, false, fresh);
       upstreamReq = current;
       // Until the answer starts, an agent that goes silent does not keep the client waiting.
@@ -154,10 +159,9 @@ export function createReverseProxy(options: ReverseProxyOptions) {
         silenced = true;
         current.destroy(new AgentWentSilent());
       }, SILENCE_CHECK_MS);
-      const stopWatching = () => clearInterval(silence);
-      current.once('response', stopWatching);
-      current.once('close', stopWatching);
+      current.once('close', () => clearInterval(silence));
       current.on('response', (upstreamRes) => {
+        clearInterval(silence);
         upstreamResponse = upstreamRes;
         headersSent(upstreamRes.statusCode ?? 502);
         writeHead(res, upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers), upstreamRes.statusMessage);
@@ -183,7 +187,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
         if (res.destroyed) return;
         // Nothing reached the member, or nothing can have changed there: try another agent.
         const movable = error instanceof ChannelNotOpened || ((silenced || error instanceof AgentWentSilent) && replayable);
-        const elsewhere = movable ? options.pickUpstream(tried) : undefined;
+        const elsewhere = movable ? options.pickUpstream(new Set(tried)) : undefined;
         if (elsewhere) return forward(elsewhere, fresh);
         if (!replayed && replayable && current.reusedSocket) {
           replayed = true;
@@ -206,6 +210,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     // quiet watch) says writableFinished too. One that arrived whole is drained instead,
     // so its connection goes back to the pool.
     res.on('close', () => {
+      headersSent(res.statusCode);
       if (upstreamResponse?.complete) upstreamResponse.resume();
       else upstreamReq.destroy();
     });
