@@ -106,19 +106,19 @@ export async function runTransferPhase(env: BenchEnv, options: TransferOptions):
         const tunnel = await withCpu([proxy.child.pid, agent.pid], () => rps(paths.kube.tunnel));
         result.rps = { direct: direct.result, tunnel: tunnel.result };
         const perRequest = (seconds: number, of: RpsResult) => (seconds * 1e6) / of.allRequests;
-        const [proxyCpu = 0, agentCpu = 0] = tunnel.pids;
+        const [proxyCpu = 0, agentCpu = 0] = tunnel.pidSeconds;
         result.rpsCpuUs = {
           direct: {
             client: perRequest(direct.result.cpuSeconds, direct.result),
-            upstream: perRequest(direct.self, direct.result),
-            total: perRequest(direct.result.cpuSeconds + direct.self, direct.result),
+            upstream: perRequest(direct.selfSeconds, direct.result),
+            total: perRequest(direct.result.cpuSeconds + direct.selfSeconds, direct.result),
           },
           tunnel: {
             client: perRequest(tunnel.result.cpuSeconds, tunnel.result),
             proxy: perRequest(proxyCpu, tunnel.result),
             agent: perRequest(agentCpu, tunnel.result),
-            upstream: perRequest(tunnel.self, tunnel.result),
-            total: perRequest(tunnel.result.cpuSeconds + proxyCpu + agentCpu + tunnel.self, tunnel.result),
+            upstream: perRequest(tunnel.selfSeconds, tunnel.result),
+            total: perRequest(tunnel.result.cpuSeconds + proxyCpu + agentCpu + tunnel.selfSeconds, tunnel.result),
           },
         };
         options.log(
@@ -159,9 +159,9 @@ async function bulk(
     }),
   );
   const direct = measuredDirect.result;
-  const directUpstream = measuredDirect.self;
-  const tunnelUpstream = measuredTunnel.self;
-  const [proxyCpu = 0, agentCpu = 0] = measuredTunnel.pids;
+  const directUpstream = measuredDirect.selfSeconds;
+  const tunnelUpstream = measuredTunnel.selfSeconds;
+  const [proxyCpu = 0, agentCpu = 0] = measuredTunnel.pidSeconds;
   const gbDirect = direct.bytes / 1e9;
   const gb = tunnel!.bytes / 1e9;
   return {
@@ -185,13 +185,13 @@ async function bulk(
  * CPU seconds used while `run` ran: by each of `pids` (from /proc) and by this process,
  * where the upstream servers run (so its CPU during a load is theirs).
  */
-async function withCpu<T>(pids: readonly (number | undefined)[], run: () => Promise<T>): Promise<{ result: T; pids: number[]; self: number }> {
+async function withCpu<T>(pids: readonly (number | undefined)[], run: () => Promise<T>): Promise<{ result: T; pidSeconds: number[]; selfSeconds: number }> {
   const before = pids.map((pid) => (pid === undefined ? 0 : cpuSeconds(pid)));
   const since = process.cpuUsage();
   const result = await run();
   const used = process.cpuUsage(since);
   const after = pids.map((pid) => (pid === undefined ? 0 : cpuSeconds(pid)));
-  return { result, pids: after.map((seconds, i) => seconds - before[i]!), self: (used.user + used.system) / 1e6 };
+  return { result, pidSeconds: after.map((seconds, i) => seconds - before[i]!), selfSeconds: (used.user + used.system) / 1e6 };
 }
 
 const version = (target: LoadTarget): LoadTarget => ({ ...target, url: `${target.url}/version` });
