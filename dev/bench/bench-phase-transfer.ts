@@ -105,21 +105,11 @@ export async function runTransferPhase(env: BenchEnv, options: TransferOptions):
         const direct = await withCpu([], () => rps(paths.kube.direct));
         const tunnel = await withCpu([proxy.child.pid, agent.pid], () => rps(paths.kube.tunnel));
         result.rps = { direct: direct.result, tunnel: tunnel.result };
-        const perRequest = (seconds: number, of: RpsResult) => (seconds * 1e6) / of.allRequests;
-        const [proxyCpu = 0, agentCpu = 0] = tunnel.pidSeconds;
+        // CPU seconds per million requests: microseconds per request.
+        const millions = (of: RpsResult) => of.allRequests / 1e6;
         result.rpsCpuUs = {
-          direct: {
-            client: perRequest(direct.result.cpuSeconds, direct.result),
-            upstream: perRequest(direct.selfSeconds, direct.result),
-            total: perRequest(direct.result.cpuSeconds + direct.selfSeconds, direct.result),
-          },
-          tunnel: {
-            client: perRequest(tunnel.result.cpuSeconds, tunnel.result),
-            proxy: perRequest(proxyCpu, tunnel.result),
-            agent: perRequest(agentCpu, tunnel.result),
-            upstream: perRequest(tunnel.selfSeconds, tunnel.result),
-            total: perRequest(tunnel.result.cpuSeconds + proxyCpu + agentCpu + tunnel.selfSeconds, tunnel.result),
-          },
+          direct: directPart(cpuPer(direct, direct.result.cpuSeconds, millions(direct.result))),
+          tunnel: cpuPer(tunnel, tunnel.result.cpuSeconds, millions(tunnel.result)),
         };
         options.log(
           `run ${run} small: p50 ${result.latency.tunnel.p50Ms.toFixed(2)} ms (direct ${result.latency.direct.p50Ms.toFixed(2)}),` +
@@ -159,26 +149,42 @@ async function bulk(
     }),
   );
   const direct = measuredDirect.result;
-  const directUpstream = measuredDirect.selfSeconds;
-  const tunnelUpstream = measuredTunnel.selfSeconds;
-  const [proxyCpu = 0, agentCpu = 0] = measuredTunnel.pidSeconds;
-  const gbDirect = direct.bytes / 1e9;
   const gb = tunnel!.bytes / 1e9;
+  const tunnelCpu = cpuPer(measuredTunnel, tunnel!.cpuSeconds, gb);
   return {
     direct,
     tunnel: tunnel!,
-    proxyCpuPerGb: proxyCpu / gb,
-    cpuPerGb: {
-      direct: { client: direct.cpuSeconds / gbDirect, upstream: directUpstream / gbDirect, total: (direct.cpuSeconds + directUpstream) / gbDirect },
-      tunnel: {
-        client: tunnel!.cpuSeconds / gb,
-        proxy: proxyCpu / gb,
-        agent: agentCpu / gb,
-        upstream: tunnelUpstream / gb,
-        total: (tunnel!.cpuSeconds + proxyCpu + agentCpu + tunnelUpstream) / gb,
-      },
-    },
+    proxyCpuPerGb: tunnelCpu.proxy,
+    cpuPerGb: { direct: directPart(cpuPer(measuredDirect, direct.cpuSeconds, direct.bytes / 1e9)), tunnel: tunnelCpu },
   };
+}
+
+interface CpuMeasured {
+  readonly pidSeconds: readonly number[];
+  readonly selfSeconds: number;
+}
+
+interface CpuSplit {
+  readonly client: number;
+  readonly proxy: number;
+  readonly agent: number;
+  readonly upstream: number;
+  readonly total: number;
+}
+
+/**
+ * CPU seconds per unit of work by process: the load client's own, the proxy's and the
+ * agent's (`withCpu`'s pids, in that order; none directly) and the upstreams' (this process).
+ */
+function cpuPer(measured: CpuMeasured, clientSeconds: number, units: number): CpuSplit {
+  const [proxy = 0, agent = 0] = measured.pidSeconds;
+  const upstream = measured.selfSeconds;
+  return { client: clientSeconds / units, proxy: proxy / units, agent: agent / units, upstream: upstream / units, total: (clientSeconds + proxy + agent + upstream) / units };
+}
+
+/** The direct path's split: no proxy, no agent. */
+function directPart({ client, upstream, total }: CpuSplit) {
+  return { client, upstream, total };
 }
 
 /**

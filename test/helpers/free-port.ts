@@ -20,7 +20,7 @@ const LOWEST = 10_000;
  * bind (seen: a fixture's listeners never came up within 10 s).
  */
 export async function freePort(): Promise<number> {
-  const below = ephemeralLow();
+  const below = (ephemeralLowest ??= ephemeralLow());
   for (let attempt = 0; attempt < 100; attempt++) {
     const wanted = below - LOWEST > 1000 ? LOWEST + Math.floor(Math.random() * (below - LOWEST)) : 0;
     const port = await listenAndRelease(wanted).catch(() => undefined);
@@ -30,6 +30,9 @@ export async function freePort(): Promise<number> {
   }
   throw new Error('freePort: no free port in 100 attempts');
 }
+
+/** Read once: the range does not change while the tests run. */
+let ephemeralLowest: number | undefined;
 
 /** The first port of the kernel's ephemeral range (Linux), or LOWEST where unknown: then listen(0). */
 function ephemeralLow(): number {
