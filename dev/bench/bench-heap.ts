@@ -30,7 +30,7 @@ const run = promisify(execFile);
 /** Classes whose mean retained size is worth knowing, per agent or per cluster. */
 const CLASSES = [
   'ProxySession', 'ClusterGateway', 'Client', 'Server', 'Socket', 'TLSSocket', 'WebSocket', 'Protocol', 'SSHTTPAgent',
-  'TunnelHttpsAgent', 'TunnelHttpAgent', 'Actor', 'StateMachine', 'StateNode', 'Piscina', 'Registry', 'KubeConfig', 'ChannelRelay',
+  'TunnelConnections', 'TlsTunnelConnections', 'UpstreamPool', 'Actor', 'StateMachine', 'StateNode', 'Piscina', 'Registry', 'KubeConfig', 'ChannelRelay',
 ];
 
 interface Scenario {

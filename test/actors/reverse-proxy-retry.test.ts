@@ -5,21 +5,12 @@
  * which may have reached the member, is not, and the client gets a 502.
  */
 import assert from 'node:assert/strict';
-import { Agent as HttpAgent, createServer, request, type IncomingMessage, type Server } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createReverseProxy } from '../../src/actors/http/reverse-proxy.js';
+import { TunnelConnections } from '../../src/actors/http/upstream-connections.js';
 import { silentLogger } from '../../src/log.js';
-
-/** Like the tunnel agents: ignores host and port, always dials the member. */
-class MemberAgent extends HttpAgent {
-  constructor(private readonly port: number) {
-    super({ keepAlive: true, maxFreeSockets: 4, timeout: 0 });
-  }
-  override createConnection(): Socket {
-    return connect(this.port, '127.0.0.1');
-  }
-}
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
@@ -40,7 +31,7 @@ function send(port: number, method: string, body?: string): Promise<{ status: nu
 
 describe('reverse proxy: a reused upstream connection the member already closed', () => {
   const perSocket = new WeakMap<object, number>();
-  let connections = 0;
+  let accepted = 0;
   // The member answers the first request of each connection and drops any later one, as
   // if its idle timeout had closed the connection just before the request arrived.
   const member = createServer((req, res) => {
@@ -50,18 +41,19 @@ describe('reverse proxy: a reused upstream connection the member already closed'
     req.resume();
     req.on('end', () => res.end(`${req.method} ok`));
   });
-  member.on('connection', () => (connections += 1));
-  let agent: MemberAgent;
+  member.on('connection', () => (accepted += 1));
+  let connections: TunnelConnections;
   let proxy: Server;
   let proxyPort: number;
 
   before(async () => {
     const memberPort = await listen(member);
-    agent = new MemberAgent(memberPort);
+    // Like a session's: every connection dials the member (here directly, not through a tunnel).
+    connections = new TunnelConnections(async () => connect(memberPort, '127.0.0.1'), `127.0.0.1:${memberPort}`);
     const reverse = createReverseProxy({
       clusterName: 'retry',
       listener: 'kubesphere',
-      pickUpstream: () => ({ agent, secure: false, target: `127.0.0.1:${memberPort}`, stripAuthorization: false, suspect: () => false }),
+      pickUpstream: () => ({ connections, target: `127.0.0.1:${memberPort}`, stripAuthorization: false, suspect: () => false }),
       logger: silentLogger(),
     });
     proxy = createServer(reverse.handleRequest);
@@ -69,7 +61,7 @@ describe('reverse proxy: a reused upstream connection the member already closed'
   });
 
   after(async () => {
-    agent.destroy();
+    connections.destroy();
     proxy.closeAllConnections();
     member.closeAllConnections();
     await Promise.all([proxy, member].map((s) => new Promise((resolve) => s.close(resolve))));
@@ -77,10 +69,10 @@ describe('reverse proxy: a reused upstream connection the member already closed'
 
   it('sends a GET once more on a fresh connection', async () => {
     assert.deepEqual(await send(proxyPort, 'GET'), { status: 200, body: 'GET ok' });
-    const before = connections;
+    const before = accepted;
     // The pooled connection is reused, dropped by the member, and the GET goes again.
     assert.deepEqual(await send(proxyPort, 'GET'), { status: 200, body: 'GET ok' });
-    assert.equal(connections, before + 1, 'one fresh connection for the second try');
+    assert.equal(accepted, before + 1, 'one fresh connection for the second try');
   });
 
   it('does not send a request with a body twice: 502', async () => {

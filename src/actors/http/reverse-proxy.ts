@@ -5,21 +5,22 @@
  * Clients speak HTTP/1.1 or HTTP/2 (each HTTP/2 stream is one request); the member is
  * always reached over the pooled HTTP/1.1 connections of the session's agent.
  */
-import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions, type ServerResponse } from 'node:http';
 import { Http2ServerResponse, type Http2ServerRequest } from 'node:http2';
-import { request as httpsRequest } from 'node:https';
-import type { Agent, RequestOptions } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { Logger } from '../../log.js';
 import type { ProxyMetrics } from '../../metrics/proxy-metrics.js';
 import { pipeStreams } from '../pipe-streams.js';
 import { AgentWentSilent, ChannelNotOpened } from './channel-errors.js';
+import { ResponseRelay } from './response-relay.js';
+import type { ConnectCallback, TunnelConnections } from './upstream-connections.js';
 import { isWatch, WatchLines } from './watch-lines.js';
 
 /** Where one request goes: a session's pooled agent and what to send upstream. */
 export interface Upstream {
-  readonly agent: Agent;
-  readonly secure: boolean;
+  /** The session's connections to the target: a pool for requests, fresh ones for upgrades. */
+  readonly connections: TunnelConnections;
   /** `host:port` of the target inside the member cluster (for the Host header). */
   readonly target: string;
   /** Replaces the client's Authorization header when set (the agent's bearer token). */
@@ -29,6 +30,10 @@ export interface Upstream {
   /** The agent went silent (suspected dead): requests waiting on it are moved or failed. */
   readonly suspect: () => boolean;
 }
+
+/** Why an upstream request was cut; made once (an Error's stack costs microseconds per request). */
+const CLIENT_GONE = new Error('the client went away');
+const DRAINING = new Error('the proxy is draining');
 
 /** How often a request waiting for its response headers looks whether its agent went silent. */
 const SILENCE_CHECK_MS = 250;
@@ -49,8 +54,9 @@ export type ProxiedRequest = IncomingMessage | Http2ServerRequest;
 export type ProxiedResponse = ServerResponse | Http2ServerResponse;
 
 // RFC 9110 §7.6.1 hop-by-hop headers, never forwarded as such; and HTTP/2's own
-// (RFC 9113 §8.2.2: connection-specific fields are malformed there).
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
+// (RFC 9113 §8.2.2: connection-specific fields are malformed there). `Expect: 100-continue`
+// has been answered by the proxy's own server (Node's default) before the request arrives.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings', 'expect']);
 const ONLY_PERSISTENCE = /^\s*(?:keep-alive|close)\s*$/i;
 
 /**
@@ -102,21 +108,19 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     });
   };
 
-  const send = (upstream: Upstream, req: ProxiedRequest, upgrade: boolean, fresh = upgrade) =>
-    (upstream.secure ? httpsRequest : httpRequest)({
-      // An upgraded connection is consumed by the upgrade: give it a fresh stream rather
-      // than a pooled keep-alive one.
-      ...(fresh ? { createConnection: freshConnection(upstream.agent) } : { agent: upstream.agent }),
+  // An upgraded connection is consumed by the upgrade: it gets a connection of its own.
+  const sendUpgrade = (upstream: Upstream, req: IncomingMessage) =>
+    httpRequest({
+      createConnection: ((_options, callback) => upstream.connections.connect(callback as ConnectCallback)) as CreateConnection,
       method: req.method,
       path: req.url,
-      headers: forwardHeaders(req.headers, upstream, upgrade),
+      headers: forwardHeaders(req.headers, upstream, true),
     });
 
   const metrics = options.metrics;
-  const count = (direction: 'to_member' | 'from_member', stream: Duplex | ProxiedRequest | IncomingMessage) => {
-    if (!metrics) return;
-    const counter = metrics.bytes.labels({ direction, listener: options.listener });
-    stream.on('data', (chunk: Buffer) => counter.inc(chunk.length));
+  const byteCounter = (direction: 'to_member' | 'from_member') => {
+    const counter = metrics!.bytes.labels({ direction, listener: options.listener });
+    return (bytes: number) => counter.inc(bytes);
   };
 
   /** Plain requests (HTTP/1.1, or one HTTP/2 stream). */
@@ -141,84 +145,86 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     // - a pooled keep-alive connection the member closed at its idle timeout: as Go's
     //   http.Transport, a request without a body that cannot change anything is sent once
     //   more on a fresh connection. Anything else is a 502.
-    const replayable = REPLAYABLE_METHODS.has(req.method ?? '') && !hasBody(req);
+    const withBody = hasBody(req);
+    const replayable = REPLAYABLE_METHODS.has(req.method ?? '') && !withBody;
+    if (!withBody) req.resume();
+    const received = metrics ? byteCounter('from_member') : undefined;
     // The upstreams tried so far (a set is made only when another one is picked).
     const tried: Upstream[] = [];
     let replayed = false;
-    let upstreamReq: ClientRequest;
-    let upstreamResponse: IncomingMessage | undefined;
+    let current: ResponseRelay | undefined;
+    let reused = false;
     const forward = (target: Upstream, fresh: boolean) => {
       tried.push(target);
-      const current = send(target, req, false, fresh);
-      upstreamReq = current;
+      const relay = new ResponseRelay({
+        started: (statusCode, headers, statusMessage) => {
+          clearInterval(silence);
+          headersSent(statusCode);
+          writeHead(res, statusCode, endToEnd(headers), statusMessage);
+          // A body that may wait (a watch, `logs -f`: no length) must not hold the headers back
+          // (HTTP/2's writeHead sends them at once). With a length they leave with the first
+          // bytes: one TLS record and one write per small response instead of two.
+          if (!(res instanceof Http2ServerResponse) && headers['content-length'] === undefined) res.flushHeaders();
+          if (!isWatch(req.url, headers['content-type'])) return res as ServerResponse;
+          // A watch goes on event by event, so a drain can end it between two events.
+          const lines = new WatchLines();
+          lines.pipe(res);
+          endAtDeadline = () => {
+            relay.cancel(DRAINING);
+            lines.unpipe(res);
+            res.end();
+          };
+          return { write: (chunk) => lines.write(chunk), end: () => lines.end(), destroy: () => res.destroy(), once: (event, listener) => lines.once(event, listener) };
+        },
+        failed: (error) => {
+          clearInterval(silence);
+          if (res.destroyed) return;
+          // Nothing reached the member, or nothing can have changed there: try another agent.
+          const silenced = error instanceof AgentWentSilent;
+          const movable = error instanceof ChannelNotOpened || (silenced && replayable);
+          const elsewhere = movable ? options.pickUpstream(new Set(tried)) : undefined;
+          if (elsewhere) return forward(elsewhere, fresh);
+          if (!replayed && replayable && reused) {
+            replayed = true;
+            const again = options.pickUpstream();
+            if (again) return forward(again, true);
+          }
+          log.warn({ method: req.method, path: pathOnly(req.url), error: error.message }, 'Upstream request failed');
+          headersSent(502);
+          respond(res, 502, { 'content-type': 'application/json' }, statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`));
+        },
+        ...(received ? { received } : {}),
+      });
+      current = relay;
       // Until the answer starts, an agent that goes silent does not keep the client waiting.
-      // (Node may surface it as "socket hang up": remember why it was cut.)
-      let silenced = false;
+      // (Cleared as soon as it starts or fails: a live timer holds the whole request.)
       const silence = setInterval(() => {
-        if (!target.suspect()) return;
-        silenced = true;
-        current.destroy(new AgentWentSilent());
+        if (relay.settled) return clearInterval(silence);
+        if (target.suspect()) relay.fail(new AgentWentSilent());
       }, SILENCE_CHECK_MS);
-      current.once('close', () => clearInterval(silence));
-      current.on('response', (upstreamRes) => {
-        clearInterval(silence);
-        upstreamResponse = upstreamRes;
-        headersSent(upstreamRes.statusCode ?? 502);
-        writeHead(res, upstreamRes.statusCode ?? 502, endToEnd(upstreamRes.headers), upstreamRes.statusMessage);
-        // A body that may wait (a watch, `logs -f`: no length) must not hold the headers back
-        // (HTTP/2's writeHead sends them at once). With a length they leave with the first
-        // bytes: one TLS record and one write per small response instead of two.
-        if (!(res instanceof Http2ServerResponse) && upstreamRes.headers['content-length'] === undefined) res.flushHeaders();
-        count('from_member', upstreamRes);
-        upstreamRes.on('error', () => res.destroy());
-        if (!isWatch(req.url, upstreamRes.headers['content-type'])) return void upstreamRes.pipe(res);
-        // A watch goes on event by event, so a drain can end it between two events.
-        const lines = new WatchLines();
-        upstreamRes.pipe(lines).pipe(res);
-        endAtDeadline = () => {
-          upstreamRes.unpipe(lines);
-          upstreamRes.destroy();
-          lines.unpipe(res);
-          res.end();
-        };
-      });
-      current.on('error', (error) => {
-        if (res.headersSent) return void res.destroy();
-        if (res.destroyed) return;
-        // Nothing reached the member, or nothing can have changed there: try another agent.
-        const movable = error instanceof ChannelNotOpened || ((silenced || error instanceof AgentWentSilent) && replayable);
-        const elsewhere = movable ? options.pickUpstream(new Set(tried)) : undefined;
-        if (elsewhere) return forward(elsewhere, fresh);
-        if (!replayed && replayable && current.reusedSocket) {
-          replayed = true;
-          const again = options.pickUpstream();
-          if (again) return forward(again, true);
-        }
-        // Cut because its agent went silent: say that, not the "socket hang up" it caused.
-        const message = silenced ? new AgentWentSilent().message : error.message;
-        log.warn({ method: req.method, path: pathOnly(req.url), error: message }, 'Upstream request failed');
-        respond(res, 502, { 'content-type': 'application/json' }, statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${message}`));
-      });
-      if (replayable) return void current.end();
-      current.once('socket', () => {
-        count('to_member', req);
-        req.pipe(current);
-      });
+      reused = target.connections.send(
+        {
+          method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+          path: req.url ?? '/',
+          headers: forwardHeaders(req.headers, target, false) as Record<string, string | string[]>,
+          // Read on demand, and not destroyed when sent: an HTTP/2 request is its response's stream too.
+          // (undici takes async iterables; its types do not say so.)
+          body: withBody ? (countedBody(req, metrics ? byteCounter('to_member') : undefined) as unknown as Readable) : null,
+        },
+        relay,
+        fresh,
+      );
     };
-    // A client that goes away mid-request or mid-response releases the upstream stream.
-    // Judged by the member's response: an HTTP/2 response reset with nothing queued (a
-    // quiet watch) says writableFinished too. One that arrived whole is drained instead,
-    // so its connection goes back to the pool.
+    // A client that goes away mid-request or mid-response releases the upstream request;
+    // one whose response arrived whole has nothing left to release.
     res.on('close', () => {
       headersSent(res.statusCode);
-      if (upstreamResponse?.complete) upstreamResponse.resume();
-      else upstreamReq.destroy();
+      current?.cancel(CLIENT_GONE);
     });
     // At a drain's deadline a watch ends cleanly; anything else still running is cut.
     let endAtDeadline: () => void = () => void res.destroy();
     track(() => endAtDeadline(), res);
     forward(upstream, false);
-    if (replayable) req.resume();
   };
 
   /** `Connection: Upgrade` requests: relay the 101 and then splice both sockets. */
@@ -231,7 +237,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       );
       return;
     }
-    const upstreamReq = send(upstream, req, true);
+    const upstreamReq = sendUpgrade(upstream, req);
     track(() => socket.destroy(), socket);
     const abandon = () => upstreamReq.destroy();
     socket.once('close', abandon);
@@ -302,10 +308,16 @@ function respond(res: ProxiedResponse, code: number, headers: OutgoingHttpHeader
 
 type CreateConnection = NonNullable<RequestOptions['createConnection']>;
 
-/** A new tunnel stream from the agent's connection factory, bypassing its pool. */
-function freshConnection(agent: Agent): CreateConnection {
-  const factory = agent as unknown as { createConnection: CreateConnection };
-  return ((options, callback) => factory.createConnection(options, callback)) as CreateConnection;
+/**
+ * A request body for undici: read as it is sent, counted on the way, and left alone when
+ * sent (undici destroys a stream body once sent; an HTTP/2 request's stream is also its
+ * response's).
+ */
+async function* countedBody(req: ProxiedRequest, count: ((bytes: number) => void) | undefined): AsyncGenerator<Buffer> {
+  for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    count?.(chunk.length);
+    yield chunk;
+  }
 }
 
 function rawHead(code: number, message: string, rawHeaders: string[], close = false): string {

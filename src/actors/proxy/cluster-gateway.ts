@@ -29,7 +29,7 @@ import { createHttp1Server } from './http1-server.js';
 import { KubeListener } from './kube-listener.js';
 import { admitsCluster } from '../../pki/cluster-binding.js';
 import { createReverseProxy, type Upstream } from '../http/reverse-proxy.js';
-import { TunnelHttpAgent, TunnelHttpsAgent } from '../http/upstream-agents.js';
+import { TlsTunnelConnections, TunnelConnections } from '../http/upstream-connections.js';
 
 /** The bind outcome "listening", beside the error strings. */
 const BOUND = '(bound)';
@@ -126,18 +126,16 @@ export class ClusterGateway implements GatewayIo {
       session,
       // With member TLS the agent does the TLS and adds the credentials: plain HTTP here.
       kubernetes: memberTls
-        ? { agent: new TunnelHttpAgent(open, kubernetesTarget), secure: false, target: kubernetesTarget, stripAuthorization: true, suspect: () => session.suspect }
+        ? { connections: new TunnelConnections(open, kubernetesTarget), target: kubernetesTarget, stripAuthorization: true, suspect: () => session.suspect }
         : {
-            agent: new TunnelHttpsAgent(open, kubernetesTarget, config),
-            secure: true,
+            connections: new TlsTunnelConnections(open, kubernetesTarget, config),
             target: kubernetesTarget,
             stripAuthorization: true,
             suspect: () => session.suspect,
             ...(config.bearerToken ? { authorization: `Bearer ${config.bearerToken.toString('utf8').trim()}` } : {}),
           },
       kubesphere: {
-        agent: new TunnelHttpAgent(open, kubesphereTarget),
-        secure: false,
+        connections: new TunnelConnections(open, kubesphereTarget),
         target: kubesphereTarget,
         stripAuthorization: false,
         suspect: () => session.suspect,
@@ -150,8 +148,8 @@ export class ClusterGateway implements GatewayIo {
     const entry = this.#sessions.get(session.id);
     if (!entry) return;
     this.#sessions.delete(session.id);
-    entry.kubernetes.agent.destroy();
-    entry.kubesphere.agent.destroy();
+    entry.kubernetes.connections.destroy();
+    entry.kubesphere.connections.destroy();
     this.actor.send({ type: 'session.remove', sessionId: session.id });
   }
 

@@ -1,14 +1,17 @@
 /**
  * The member TLS context of an agent session: none while the session is idle, taken at
  * the first request, shared by sessions with the same CA and credentials, given back when
- * the session's agent is destroyed — and the member's certificate is still verified.
+ * the session's connections are destroyed — and the member's certificate is still verified.
  */
 import assert from 'node:assert/strict';
-import { get, createServer, type Server } from 'node:https';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { TunnelHttpsAgent, upstreamSecureContexts } from '../../src/actors/http/upstream-agents.js';
+import { TlsTunnelConnections, TunnelConnections, upstreamSecureContexts } from '../../src/actors/http/upstream-connections.js';
+import { ResponseRelay } from '../../src/actors/http/response-relay.js';
 import { SharedSecureContexts } from '../../src/actors/http/shared-secure-contexts.js';
 import { createSelfSignedCa } from '../../src/pki/ca-create.js';
 import { importCa } from '../../src/pki/ca.js';
@@ -24,7 +27,34 @@ const config = (caPem: string): AgentConfig => ({
   caData: Buffer.from(caPem),
 });
 
-describe('TunnelHttpsAgent TLS contexts', () => {
+/** One GET through the pool, as the reverse proxy sends it: the body, or the failure. */
+const fetch = (connections: TunnelConnections, host: string) =>
+  new Promise<string>((resolve, reject) => {
+    let body = '';
+    const sink = { write: (chunk: Buffer) => ((body += chunk.toString()), true), end: () => resolve(body), destroy: () => reject(new Error('cut')), once: () => sink };
+    connections.send({ method: 'GET', path: '/', headers: { host } }, new ResponseRelay({ started: () => sink, failed: reject }));
+  });
+
+const undiciLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('/node_modules/undici/'));
+
+// First in this file (its own process): nothing before it has sent a request.
+it('loads undici at the first request, not before: an idle proxy does not pay for it', async () => {
+  const member = createHttpServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => member.listen(0, '127.0.0.1', resolve));
+  const port = (member.address() as AddressInfo).port;
+  const connections = new TunnelConnections(async () => connect(port, '127.0.0.1'), `127.0.0.1:${port}`);
+  try {
+    assert.equal(undiciLoaded(), false, 'undici was loaded before any request');
+    assert.equal(await fetch(connections, `127.0.0.1:${port}`), 'ok');
+    assert.equal(undiciLoaded(), true, 'the check sees undici once it is used');
+  } finally {
+    connections.destroy();
+    member.closeAllConnections();
+    await new Promise((resolve) => member.close(resolve));
+  }
+});
+
+describe('TlsTunnelConnections: TLS contexts', () => {
   let server: Server;
   let target: string;
   let caPem: string;
@@ -42,22 +72,13 @@ describe('TunnelHttpsAgent TLS contexts', () => {
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const fetch = (agent: TunnelHttpsAgent) =>
-    new Promise<string>((resolve, reject) => {
-      get({ agent, host: '127.0.0.1', path: '/' }, (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk));
-        res.on('end', () => resolve(body));
-      }).on('error', reject);
-    });
-
   it('takes no context while idle, one shared context for the same CA, none after destroy', async () => {
     const before = upstreamSecureContexts.size;
-    const one = new TunnelHttpsAgent(openStream, target, config(caPem));
-    const two = new TunnelHttpsAgent(openStream, target, config(caPem));
+    const one = new TlsTunnelConnections(openStream, target, config(caPem));
+    const two = new TlsTunnelConnections(openStream, target, config(caPem));
     assert.equal(upstreamSecureContexts.size, before, 'idle sessions hold no TLS context');
-    assert.equal(await fetch(one), 'ok');
-    assert.equal(await fetch(two), 'ok');
+    assert.equal(await fetch(one, target), 'ok');
+    assert.equal(await fetch(two, target), 'ok');
     assert.equal(upstreamSecureContexts.size, before + 1, 'one context for both');
     one.destroy();
     assert.equal(upstreamSecureContexts.size, before + 1, 'still used by the other');
@@ -67,11 +88,11 @@ describe('TunnelHttpsAgent TLS contexts', () => {
   });
 
   it('still verifies the member: another CA is refused', async () => {
-    const agent = new TunnelHttpsAgent(openStream, target, config(otherCaPem));
+    const connections = new TlsTunnelConnections(openStream, target, config(otherCaPem));
     try {
-      await assert.rejects(fetch(agent), /self[- ]signed|unable to verify|certificate/i);
+      await assert.rejects(fetch(connections, target), /self[- ]signed|unable to verify|certificate/i);
     } finally {
-      agent.destroy();
+      connections.destroy();
     }
   });
 });
