@@ -28,11 +28,11 @@ const config = (caPem: string): AgentConfig => ({
 });
 
 /** One GET through the pool, as the reverse proxy sends it: the body, or the failure. */
-const fetch = (connections: TunnelConnections, host: string) =>
+const fetch = (connections: TunnelConnections, host: string, path = '/') =>
   new Promise<string>((resolve, reject) => {
     let body = '';
     const sink = { write: (chunk: Buffer) => ((body += chunk.toString()), true), end: () => resolve(body), destroy: () => reject(new Error('cut')), once: () => sink };
-    connections.send({ method: 'GET', path: '/', headers: { host } }, new ResponseRelay({ started: () => sink, failed: reject }));
+    connections.send({ method: 'GET', path, headers: { host } }, new ResponseRelay({ started: () => sink, failed: reject }));
   });
 
 const undiciLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('/node_modules/undici/'));
@@ -47,6 +47,33 @@ it('loads undici at the first request, not before: an idle proxy does not pay fo
     assert.equal(undiciLoaded(), false, 'undici was loaded before any request');
     assert.equal(await fetch(connections, `127.0.0.1:${port}`), 'ok');
     assert.equal(undiciLoaded(), true, 'the check sees undici once it is used');
+  } finally {
+    connections.destroy();
+    member.closeAllConnections();
+    await new Promise((resolve) => member.close(resolve));
+  }
+});
+
+it('keeps a connection that answered whole for the next request; closes one whose answer broke off', async () => {
+  let accepted = 0;
+  const member = createHttpServer((req, res) => {
+    if (req.url === '/cut') {
+      res.writeHead(200, { 'content-length': '100' }).write('partial');
+      return void setImmediate(() => res.destroy());
+    }
+    res.end('ok');
+  });
+  member.on('connection', () => (accepted += 1));
+  await new Promise<void>((resolve) => member.listen(0, '127.0.0.1', resolve));
+  const host = `127.0.0.1:${(member.address() as AddressInfo).port}`;
+  const connections = new TunnelConnections(async () => connect(Number(host.split(':')[1]), '127.0.0.1'), host);
+  try {
+    assert.equal(await fetch(connections, host), 'ok');
+    assert.equal(await fetch(connections, host), 'ok');
+    assert.equal(accepted, 1, 'the second request reused the connection of the first');
+    await assert.rejects(fetch(connections, host, '/cut'), /cut/);
+    assert.equal(await fetch(connections, host), 'ok');
+    assert.equal(accepted, 2, 'the broken one was not reused');
   } finally {
     connections.destroy();
     member.closeAllConnections();

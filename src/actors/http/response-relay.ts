@@ -22,8 +22,11 @@ export interface BodySink {
 export interface RelayCallbacks {
   /** The response began: write its head, say where its body goes. */
   readonly started: (statusCode: number, headers: IncomingHttpHeaders, statusMessage: string | undefined) => BodySink;
-  /** Failed before the response began: nothing has been written to the client. */
-  readonly failed: (error: Error) => void;
+  /**
+   * Failed before the response began: nothing has been written to the client. `reused`:
+   * its connection had served a request before (the member may have closed it as it was reused).
+   */
+  readonly failed: (error: Error, reused: boolean) => void;
   /** Body bytes as they pass (metrics). */
   readonly received?: (bytes: number) => void;
 }
@@ -36,6 +39,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
   #settled = false;
   #abortReason: Error | undefined;
   #done: ((clean: boolean) => void) | undefined;
+  #reused = false;
 
   constructor(callbacks: RelayCallbacks) {
     this.#callbacks = callbacks;
@@ -45,8 +49,9 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     return this.#settled;
   }
 
-  /** Called once when it settles: `clean` when the response arrived whole. */
-  whenDone(done: (clean: boolean) => void): void {
+  /** Sent on a connection (`reused` if it had served a request before); `done` is called once it settles. */
+  sentOn(reused: boolean, done: (clean: boolean) => void): void {
+    this.#reused = reused;
     this.#done = done;
   }
 
@@ -63,7 +68,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
   fail(reason: Error): void {
     if (this.#settled || this.#sink) return;
     this.cancel(reason);
-    this.#callbacks.failed(reason);
+    this.#callbacks.failed(reason, this.#reused);
   }
 
   onRequestStart(controller: Controller): void {
@@ -98,7 +103,7 @@ export class ResponseRelay implements Dispatcher.DispatchHandler {
     const sink = this.#sink;
     this.#settle(false);
     if (sink) sink.destroy();
-    else this.#callbacks.failed(error);
+    else this.#callbacks.failed(error, this.#reused);
   }
 
   /**

@@ -153,7 +153,6 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     const tried: Upstream[] = [];
     let replayed = false;
     let current: ResponseRelay | undefined;
-    let reused = false;
     const forward = (target: Upstream, fresh: boolean) => {
       tried.push(target);
       const relay = new ResponseRelay({
@@ -176,7 +175,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
           };
           return { write: (chunk) => lines.write(chunk), end: () => lines.end(), destroy: () => res.destroy(), once: (event, listener) => lines.once(event, listener) };
         },
-        failed: (error) => {
+        failed: (error, reused) => {
           clearInterval(silence);
           if (res.destroyed) return;
           // Nothing reached the member, or nothing can have changed there: try another agent.
@@ -202,7 +201,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
         if (relay.settled) return clearInterval(silence);
         if (target.suspect()) relay.fail(new AgentWentSilent());
       }, SILENCE_CHECK_MS);
-      reused = target.connections.send(
+      target.connections.send(
         {
           method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
           path: req.url ?? '/',
@@ -311,7 +310,8 @@ type CreateConnection = NonNullable<RequestOptions['createConnection']>;
 /**
  * A request body for undici: read as it is sent, counted on the way, and left alone when
  * sent (undici destroys a stream body once sent; an HTTP/2 request's stream is also its
- * response's).
+ * response's). `readable.iterator` is marked experimental on Node 20–24; the HTTP/1.1 and
+ * HTTP/2 body tests (request-bodies, http2) run it on each.
  */
 async function* countedBody(req: ProxiedRequest, count: ((bytes: number) => void) | undefined): AsyncGenerator<Buffer> {
   for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {

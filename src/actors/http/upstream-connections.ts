@@ -89,17 +89,15 @@ export class TunnelConnections {
 
   /**
    * Send one request on a pooled connection (a new one when none is idle, or `fresh`);
-   * the pool is made at the first request (an idle session has none). Returns whether the
-   * connection had served a request before.
+   * the pool is made at the first request (an idle session has none).
    */
-  send(options: Dispatcher.DispatchOptions, relay: ResponseRelay, fresh = false): boolean {
+  send(options: Dispatcher.DispatchOptions, relay: ResponseRelay, fresh = false): void {
     if (this.#destroyed) {
       // Nothing reached the member: the request may go elsewhere.
-      relay.onResponseError(undefined, new ChannelNotOpened('the agent session ended'));
-      return false;
+      return relay.onResponseError(undefined, new ChannelNotOpened('the agent session ended'));
     }
     this.#pool ??= new UpstreamPool(() => new (undiciClient())(ORIGIN, { keepAliveTimeout: IDLE_UPSTREAM_MS, ...NO_TIMEOUTS, connect: this.#connector }), MAX_IDLE_UPSTREAM);
-    return this.#pool.send(options, relay, fresh);
+    this.#pool.send(options, relay, fresh);
   }
 
   /** The session ended: its pooled connections go, requests still running on them fail. */

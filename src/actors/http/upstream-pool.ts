@@ -22,17 +22,12 @@ export class UpstreamPool {
     this.#maxIdle = maxIdle;
   }
 
-  /**
-   * Send one request: on an idle connection, or a new one when there is none or `fresh`.
-   * Returns whether the connection was a reused one.
-   */
-  send(options: Dispatcher.DispatchOptions, relay: ResponseRelay, fresh = false): boolean {
+  /** Send one request: on an idle connection, or a new one when there is none or `fresh`. */
+  send(options: Dispatcher.DispatchOptions, relay: ResponseRelay, fresh = false): void {
     const client = (!fresh && this.#idle.pop()) || this.#open();
-    const reused = this.#connected.has(client);
     this.#busy.add(client);
-    relay.whenDone((clean) => this.#done(client, clean));
+    relay.sentOn(this.#connected.has(client), (clean) => this.#done(client, clean));
     client.dispatch(options, relay);
-    return reused;
   }
 
   get idleCount(): number {
