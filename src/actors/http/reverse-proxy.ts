@@ -118,10 +118,14 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     });
 
   const metrics = options.metrics;
+  // The listener's byte counters, labelled once (at the first bytes) rather than per request.
   const byteCounter = (direction: 'to_member' | 'from_member') => {
-    const counter = metrics!.bytes.labels({ direction, listener: options.listener });
-    return (bytes: number) => counter.inc(bytes);
+    if (!metrics) return undefined;
+    let counter: ReturnType<typeof metrics.bytes.labels> | undefined;
+    return (bytes: number) => (counter ??= metrics.bytes.labels({ direction, listener: options.listener })).inc(bytes);
   };
+  const toMember = byteCounter('to_member');
+  const fromMember = byteCounter('from_member');
 
   /** Plain requests (HTTP/1.1, or one HTTP/2 stream). */
   const handleRequest = (req: ProxiedRequest, res: ProxiedResponse) => {
@@ -148,7 +152,6 @@ export function createReverseProxy(options: ReverseProxyOptions) {
     const withBody = hasBody(req);
     const replayable = REPLAYABLE_METHODS.has(req.method ?? '') && !withBody;
     if (!withBody) req.resume();
-    const received = metrics ? byteCounter('from_member') : undefined;
     // The upstreams tried so far (a set is made only when another one is picked).
     const tried: Upstream[] = [];
     let replayed = false;
@@ -192,7 +195,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
           headersSent(502);
           respond(res, 502, { 'content-type': 'application/json' }, statusBody(502, 'BadGateway', `cluster ${options.clusterName}: ${error.message}`));
         },
-        ...(received ? { received } : {}),
+        ...(fromMember ? { received: fromMember } : {}),
       });
       current = relay;
       // Until the answer starts, an agent that goes silent does not keep the client waiting.
@@ -208,7 +211,7 @@ export function createReverseProxy(options: ReverseProxyOptions) {
           headers: forwardHeaders(req.headers, target, false) as Record<string, string | string[]>,
           // Read on demand, and not destroyed when sent: an HTTP/2 request is its response's stream too.
           // (undici takes async iterables; its types do not say so.)
-          body: withBody ? (countedBody(req, metrics ? byteCounter('to_member') : undefined) as unknown as Readable) : null,
+          body: withBody ? (countedBody(req, toMember) as unknown as Readable) : null,
         },
         relay,
         fresh,
@@ -246,8 +249,8 @@ export function createReverseProxy(options: ReverseProxyOptions) {
       if (upstreamHead.length) socket.write(upstreamHead);
       if (head.length) upstreamSocket.write(head);
       pipeStreams(socket, upstreamSocket, (result) => {
-        metrics?.bytes.inc({ direction: 'to_member', listener: options.listener }, result.bytesAtoB + head.length);
-        metrics?.bytes.inc({ direction: 'from_member', listener: options.listener }, result.bytesBtoA + upstreamHead.length);
+        toMember?.(result.bytesAtoB + head.length);
+        fromMember?.(result.bytesBtoA + upstreamHead.length);
       });
     });
     upstreamReq.on('response', (upstreamRes) => {

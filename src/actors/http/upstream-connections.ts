@@ -3,9 +3,9 @@
  * and the keep-alive pool requests use, so idle upstream connections (and their TLS
  * sessions) are reused instead of opening a channel and a TLS handshake per request.
  *
- * Requests go through undici rather than Node's HTTP client: per request it costs the
- * proxy a fifth less CPU under keep-alive load (docs/performance.md, "Our own HTTP client
- * over the channels"). Upgrades (exec, attach, port-forward) take a fresh connection of
+ * Requests go through undici rather than Node's HTTP client: it costs the proxy less CPU
+ * per request under keep-alive load (docs/performance.md, "Our own HTTP client over the
+ * channels"). Upgrades (exec, attach, port-forward) take a fresh connection of
  * their own from `connect`, with Node's client.
  */
 import type { Duplex } from 'node:stream';
@@ -75,16 +75,30 @@ export class TunnelConnections {
   #destroyed = false;
 
   constructor(
-    protected readonly openStream: OpenStream,
-    protected readonly target: string,
+    private readonly openStream: OpenStream,
+    private readonly target: string,
   ) {}
 
-  /** A new connection to the target (a channel, with TLS over it where the subclass says). */
+  /** A new connection to the target: a channel, with what `over` runs on it. */
   connect(callback: ConnectCallback): void {
     this.openStream(this.target).then(
-      (stream) => callback(null, socketLike(stream)),
+      (stream) => {
+        let socket: Duplex;
+        try {
+          socket = this.over(stream);
+        } catch (error) {
+          stream.destroy();
+          return callback(error as Error, null);
+        }
+        callback(null, socket);
+      },
       (error: Error) => callback(error, null),
     );
+  }
+
+  /** What a connection is, given its channel: here the channel itself, plain HTTP. */
+  protected over(stream: Duplex): Duplex {
+    return socketLike(stream);
   }
 
   /**
@@ -137,27 +151,18 @@ export class TlsTunnelConnections extends TunnelConnections {
     this.#checkHost = host;
   }
 
-  override connect(callback: ConnectCallback): void {
-    this.openStream(this.target).then(
-      (stream) => {
-        let socket: Duplex;
-        try {
-          socket = tlsConnect({
-            secureContext: this.#context(),
-            ...(this.#servername ? { servername: this.#servername } : {}),
-            rejectUnauthorized: true,
-            socket: stream,
-            host: this.#checkHost,
-          });
-        } catch (error) {
-          // The config check parsed this material already; a failure here is still an answer, not a crash.
-          stream.destroy();
-          return callback(error as Error, null);
-        }
-        callback(null, socket);
-      },
-      (error: Error) => callback(error, null),
-    );
+  /**
+   * TLS over the channel. The config check parsed this material already; should it throw
+   * here all the same, `connect` answers with the error rather than crash.
+   */
+  protected override over(stream: Duplex): Duplex {
+    return tlsConnect({
+      secureContext: this.#context(),
+      ...(this.#servername ? { servername: this.#servername } : {}),
+      rejectUnauthorized: true,
+      socket: stream,
+      host: this.#checkHost,
+    });
   }
 
   override destroy(): void {

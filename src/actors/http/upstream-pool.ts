@@ -30,10 +30,6 @@ export class UpstreamPool {
     client.dispatch(options, relay);
   }
 
-  get idleCount(): number {
-    return this.#idle.length;
-  }
-
   /** The session ended: every connection goes, requests still running on them fail. */
   destroy(): void {
     this.#destroyed = true;
